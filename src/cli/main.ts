@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { stackCommand } from './stack-command.js';
+import { serveCommand } from './serve-command.js';
+
+const USAGE = `Usage: humiris-webhooks <command>
+
+  serve [--roles api,matcher,dispatcher,retry]   run the service (default: all roles)
+  stack up|down|status                           the local Kafka + MongoDB stack
+`;
+
+/** Entry point of the `humiris-webhooks` command; returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serveCommand(loadConfig(), parseArgs({ args: rest, options: { roles: { type: 'string' } } }).values);
+      case 'stack':
+        return await stackCommand(loadConfig(), rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`Unknown command "${command}".\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Invalid configuration: ${error.message}\n`);
+      return 78;
+    }
+    if (error instanceof Error && error.name === 'StackError') {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${error.message}\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(8080);
+    expect(config.kafkaBrokers).toBeUndefined();
+    expect(config.topicPrefix).toBe('humiris');
+    expect(config.eventPartitions).toBe(6);
+    expect(config.retrySchedule.map((s) => s.label)).toEqual(['30s', '5m', '30m', '2h', '24h']);
+    expect(config.retrySchedule.map((s) => s.delayMs)).toEqual([30_000, 300_000, 1_800_000, 7_200_000, 86_400_000]);
+    expect(config.requestTimeoutMs).toBe(10_000);
+    expect(config.maxInFlight).toBe(500);
+    expect(config.allowPrivateUrls).toBe(false);
+    expect(config.maxWebhooksPerWorkspace).toBe(10_000);
+  });
+
+  it('reads and freezes what is set', () => {
+    const config = loadConfig({
+      KAFKA_BROKERS: 'a:9092, b:9093',
+      MONGODB_URI: 'mongodb://db:27017/',
+      WEBHOOKS_RETRY_SCHEDULE: '1s,2s',
+      WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
+    });
+    expect(config.kafkaBrokers).toEqual(['a:9092', 'b:9093']);
+    expect(config.retrySchedule).toEqual([
+      { label: '1s', delayMs: 1_000 },
+      { label: '2s', delayMs: 2_000 },
+    ]);
+    expect(config.allowPrivateUrls).toBe(true);
+    expect(Object.isFrozen(config) && Object.isFrozen(config.retrySchedule[0])).toBe(true);
+  });
+
+  it.each([
+    ['PORT', 'eighty', /PORT: got "eighty", expected a whole number/],
+    ['KAFKA_BROKERS', 'localhost', /KAFKA_BROKERS: .*host:port/],
+    ['MONGODB_URI', 'postgres://x', /MONGODB_URI: .*mongodb:\/\//],
+    ['WEBHOOKS_RETRY_SCHEDULE', '30s,soon', /WEBHOOKS_RETRY_SCHEDULE: .*"soon" is not a duration/],
+    ['WEBHOOKS_RETRY_SCHEDULE', '1s,1s', /WEBHOOKS_RETRY_SCHEDULE: .*own duration/],
+    ['WEBHOOKS_REQUEST_TIMEOUT', '10', /WEBHOOKS_REQUEST_TIMEOUT/],
+    ['WEBHOOKS_ALLOW_PRIVATE_URLS', 'maybe', /expected true or false/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL: .*expected one of/],
+  ])('names %s when its value %j is bad', (variable, value, message) => {
+    const load = () => loadConfig({ [variable]: value });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+});

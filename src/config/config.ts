@@ -1,0 +1,165 @@
+import os from 'node:os';
+import path from 'node:path';
+import { parseDuration } from '../domain/duration.js';
+
+export type Role = 'api' | 'matcher' | 'dispatcher' | 'retry';
+export const ALL_ROLES: readonly Role[] = ['api', 'matcher', 'dispatcher', 'retry'];
+
+export interface RetryStep {
+  /** As configured, e.g. `30s`; names the step's retry topic. */
+  label: string;
+  delayMs: number;
+}
+
+export interface Config {
+  port: number;
+  kafkaBrokers?: string[];
+  mongodbUri?: string;
+  mongodbDatabase: string;
+  topicPrefix: string;
+  eventPartitions: number;
+  retrySchedule: readonly RetryStep[];
+  requestTimeoutMs: number;
+  maxInFlight: number;
+  allowPrivateUrls: boolean;
+  maxWebhooksPerWorkspace: number;
+  rateLimitPerMinute: number;
+  logLevel: string;
+  logPretty: boolean;
+  /** Running on the local default stack (set by `serve` when nothing is configured). */
+  localStack?: boolean;
+  stack: { dataDir: string; cacheDir: string };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function read<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  try {
+    return parse(raw.trim());
+  } catch (error) {
+    throw new ConfigError(name, `got "${raw}", ${(error as Error).message}`);
+  }
+}
+
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function boolean(raw: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error('expected true or false');
+}
+
+function list(raw: string): string[] {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new Error('expected a comma-separated list');
+  return items;
+}
+
+function brokers(raw: string): string[] {
+  const items = list(raw);
+  for (const item of items) {
+    if (!/^[^\s:/]+:\d{1,5}$/.test(item)) throw new Error(`expected host:port entries, "${item}" is not one`);
+  }
+  return items;
+}
+
+function mongoUri(raw: string): string {
+  if (!/^mongodb(\+srv)?:\/\//.test(raw)) throw new Error('expected a mongodb:// or mongodb+srv:// URI');
+  return raw;
+}
+
+function retrySchedule(raw: string): RetryStep[] {
+  const steps = list(raw).map((label) => ({ label, delayMs: parseDuration(label) }));
+  if (new Set(steps.map((s) => s.label)).size !== steps.length) {
+    throw new Error('each step needs its own duration, since each names a retry topic');
+  }
+  return steps;
+}
+
+function topicPrefix(raw: string): string {
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$/.test(raw)) throw new Error('expected letters, digits, ".", "_" or "-"');
+  return raw;
+}
+
+function databaseName(raw: string): string {
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(raw)) throw new Error('expected letters, digits, "_" or "-" (at most 63)');
+  return raw;
+}
+
+function logLevel(raw: string): string {
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(raw)) throw new Error(`expected one of ${levels.join(', ')}`);
+  return raw;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Reads and validates the environment once; a bad value throws a ConfigError naming the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const durationMs = (raw: string) => parseDuration(raw);
+  const config: Config = {
+    port: read(env, 'PORT', 8080, integer(0, 65535)),
+    kafkaBrokers: read<string[] | undefined>(env, 'KAFKA_BROKERS', undefined, brokers),
+    mongodbUri: read<string | undefined>(env, 'MONGODB_URI', undefined, mongoUri),
+    mongodbDatabase: read(env, 'MONGODB_DATABASE', 'humiris_webhooks', databaseName),
+    topicPrefix: read(env, 'WEBHOOKS_TOPIC_PREFIX', 'humiris', topicPrefix),
+    eventPartitions: read(env, 'WEBHOOKS_EVENT_PARTITIONS', 6, integer(1, 1000)),
+    retrySchedule: read(env, 'WEBHOOKS_RETRY_SCHEDULE', retrySchedule('30s,5m,30m,2h,24h'), retrySchedule),
+    requestTimeoutMs: read(env, 'WEBHOOKS_REQUEST_TIMEOUT', 10_000, durationMs),
+    maxInFlight: read(env, 'WEBHOOKS_MAX_IN_FLIGHT', 500, integer(1, 100_000)),
+    allowPrivateUrls: read(env, 'WEBHOOKS_ALLOW_PRIVATE_URLS', false, boolean),
+    maxWebhooksPerWorkspace: read(env, 'WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE', 10_000, integer(1, 10_000_000)),
+    rateLimitPerMinute: read(env, 'WEBHOOKS_RATE_LIMIT_PER_MINUTE', 6_000, integer(0, 10_000_000)),
+    logLevel: read(env, 'LOG_LEVEL', 'info', logLevel),
+    logPretty: read(env, 'LOG_PRETTY', false, boolean),
+    stack: {
+      dataDir: path.resolve(read(env, 'HUMIRIS_DATA_DIR', '.data', String)),
+      cacheDir: path.resolve(read(env, 'HUMIRIS_CACHE_DIR', path.join(os.homedir(), '.cache', 'humiris-webhooks'), String)),
+    },
+  };
+  return deepFreeze(config);
+}
+
+/** The variables loadConfig reads; docker-compose.yml and the README are checked against it. */
+export const CONFIG_VARIABLES = [
+  'PORT',
+  'KAFKA_BROKERS',
+  'MONGODB_URI',
+  'MONGODB_DATABASE',
+  'WEBHOOKS_TOPIC_PREFIX',
+  'WEBHOOKS_EVENT_PARTITIONS',
+  'WEBHOOKS_RETRY_SCHEDULE',
+  'WEBHOOKS_REQUEST_TIMEOUT',
+  'WEBHOOKS_MAX_IN_FLIGHT',
+  'WEBHOOKS_ALLOW_PRIVATE_URLS',
+  'WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE',
+  'WEBHOOKS_RATE_LIMIT_PER_MINUTE',
+  'LOG_LEVEL',
+  'LOG_PRETTY',
+  'HUMIRIS_DATA_DIR',
+  'HUMIRIS_CACHE_DIR',
+] as const;

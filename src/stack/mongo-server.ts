@@ -1,0 +1,93 @@
+import { existsSync } from 'node:fs';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { MongoClient } from 'mongodb';
+import { describeServer } from '../store/mongo.js';
+import { hasCommand, requireCommand, run, spawnDetached, waitFor } from './process.js';
+
+/** FerretDB 1.x on SQLite: a MongoDB wire server built from the Go module proxy. */
+export const FERRETDB_VERSION = 'v1.24.2';
+const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
+
+export type MongoKind = 'mongod' | 'ferretdb';
+
+export function ferretdbBinary(cacheDir: string): string {
+  return path.join(cacheDir, `ferretdb-${FERRETDB_VERSION}`, 'bin', 'ferretdb');
+}
+
+/** A mongod on PATH wins; otherwise FerretDB. */
+export async function chooseMongoKind(): Promise<MongoKind> {
+  return (await hasCommand('mongod')) ? 'mongod' : 'ferretdb';
+}
+
+/**
+ * Builds FerretDB once into the cache. `go install …@version` cannot be used as is: the
+ * module leaves out build/version/version.txt (its release tooling generates it) and the
+ * binary panics at start without it, so we build the same module source with that file added.
+ */
+export async function provisionFerretdb(cacheDir: string, say: (line: string) => void): Promise<string> {
+  const binary = ferretdbBinary(cacheDir);
+  if (existsSync(binary)) return binary;
+  await requireCommand('go', 'install Go 1.22+ (Debian: apt-get install golang), or put a mongod on PATH');
+  const home = path.dirname(path.dirname(binary));
+  say(`Building FerretDB ${FERRETDB_VERSION} from the Go module proxy into ${home} (first run only)`);
+  const env = { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' };
+  const info = JSON.parse(await run('go', ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], { env }));
+  const src = path.join(home, 'src');
+  await rm(home, { recursive: true, force: true });
+  await mkdir(path.dirname(binary), { recursive: true });
+  await cp(info.Dir, src, { recursive: true });
+  await run('chmod', ['-R', 'u+w', src]);
+  await writeFile(path.join(src, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+  await run('go', ['build', '-buildvcs=false', '-trimpath', '-o', binary, './cmd/ferretdb'], { cwd: src, env });
+  await rm(src, { recursive: true, force: true });
+  return binary;
+}
+
+export interface MongoStart {
+  kind: MongoKind;
+  binary: string;
+  dataDir: string;
+  logFile: string;
+  pidFile: string;
+  port: number;
+}
+
+export async function startMongo({ kind, binary, dataDir, port, ...files }: MongoStart): Promise<number> {
+  await mkdir(path.join(dataDir, 'db'), { recursive: true });
+  const args =
+    kind === 'mongod'
+      ? ['--dbpath', path.join(dataDir, 'db'), '--port', String(port), '--bind_ip', '127.0.0.1']
+      : [
+          '--handler=sqlite',
+          `--sqlite-url=file:${path.join(dataDir, 'db')}/`,
+          `--state-dir=${dataDir}`,
+          `--listen-addr=127.0.0.1:${port}`,
+          '--debug-addr=-',
+          '--telemetry=disable',
+          '--log-level=warn',
+        ];
+  return spawnDetached(binary, args, files);
+}
+
+/** Ready when `ping` answers; returns the server's own version line. */
+export async function waitForMongo(uri: string, timeoutMs: number, logFile?: string): Promise<string> {
+  let version = '';
+  await waitFor(
+    `MongoDB at ${uri}`,
+    async () => {
+      const client = new MongoClient(uri, { serverSelectionTimeoutMS: 1_000, connectTimeoutMS: 1_000 });
+      try {
+        await client.connect();
+        await client.db('admin').command({ ping: 1 });
+        version = await describeServer(client);
+        return true;
+      } finally {
+        await client.close().catch(() => {});
+      }
+    },
+    timeoutMs,
+    logFile,
+  );
+  return version;
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type Producer } from 'kafkajs';
+import { MongoClient, type Db } from 'mongodb';
+import { afterAll, inject } from 'vitest';
+
+export const kafkaBrokers = (): string[] => inject('kafkaBrokers').split(',');
+export const mongodbUri = (): string => inject('mongodbUri');
+
+/** A name no other test file (or earlier run) uses: topics and databases stay apart without cleanup between runs. */
+export function uniqueName(label: string): string {
+  return `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}_${label.replace(/[^a-z0-9]/gi, '').slice(0, 20)}`;
+}
+
+export interface TestKafka {
+  kafka: Kafka;
+  admin: Admin;
+  /** Topic prefix owned by this test file. */
+  prefix: string;
+  producer(): Promise<Producer>;
+  consumer(config?: Partial<ConsumerConfig>): Promise<Consumer>;
+}
+
+/** A Kafka client whose producers, consumers and topics are removed after the file's tests. */
+export async function useKafka(label: string): Promise<TestKafka> {
+  const prefix = uniqueName(label);
+  const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: prefix, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const clients: Array<Producer | Consumer> = [];
+
+  afterAll(async () => {
+    await Promise.allSettled(clients.map((c) => c.disconnect()));
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
+    await admin.disconnect();
+  });
+
+  return {
+    kafka,
+    admin,
+    prefix,
+    async producer() {
+      const producer = kafka.producer({ allowAutoTopicCreation: false });
+      clients.push(producer);
+      await producer.connect();
+      return producer;
+    },
+    async consumer(config = {}) {
+      const consumer = kafka.consumer({ groupId: `${prefix}-${clients.length}`, ...config });
+      clients.push(consumer);
+      await consumer.connect();
+      return consumer;
+    },
+  };
+}
+
+export interface TestMongo {
+  client: MongoClient;
+  db: Db;
+  database: string;
+}
+
+/** A database of this test file's own, dropped afterwards. */
+export async function useMongo(label: string): Promise<TestMongo> {
+  const database = uniqueName(label);
+  const client = new MongoClient(mongodbUri(), { serverSelectionTimeoutMS: 10_000 });
+  await client.connect();
+  afterAll(async () => {
+    await client.db(database).dropDatabase().catch(() => {});
+    await client.close();
+  });
+  return { client, db: client.db(database), database };
+}
