@@ -4,26 +4,42 @@ import type { Logger } from './log/logger.js';
 import { connectMongo } from './store/mongo.js';
 
 export interface Service {
+  /** The API port when the `api` role runs (useful with PORT=0). */
+  apiPort?: number;
   stop(): Promise<void>;
 }
 
 /** The composition root: the one place that constructs the parts and wires them together. */
 export async function startService(config: Config, roles: Role[], logger: Logger): Promise<Service> {
   if (!config.kafkaBrokers || !config.mongodbUri) throw new Error('startService needs KAFKA_BROKERS and MONGODB_URI');
-  const mongo = await connectMongo(config.mongodbUri, config.mongodbDatabase);
-  logger.info({ server: mongo.serverVersion, database: config.mongodbDatabase }, 'connected to MongoDB');
-
-  const kafka = createKafka(config.kafkaBrokers, logger);
-  const admin = kafka.admin();
-  await admin.connect();
-  const cluster = await admin.describeCluster();
-  logger.info({ brokers: cluster.brokers.map((b) => `${b.host}:${b.port}`), clusterId: cluster.clusterId }, 'connected to Kafka');
-
-  logger.info({ roles }, 'service started');
-  return {
-    async stop() {
-      await admin.disconnect();
-      await mongo.client.close();
-    },
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch((error) => logger.error({ err: error }, 'error while stopping'));
   };
+
+  try {
+    const mongo = await connectMongo(config.mongodbUri, config.mongodbDatabase);
+    stops.push(() => mongo.client.close());
+    logger.info({ server: mongo.serverVersion, database: config.mongodbDatabase }, 'connected to MongoDB');
+
+    const kafka = createKafka(config.kafkaBrokers, logger);
+    const admin = kafka.admin();
+    await admin.connect();
+    stops.push(() => admin.disconnect());
+    const cluster = await admin.describeCluster();
+    logger.info({ brokers: cluster.brokers.map((b) => `${b.host}:${b.port}`) }, 'connected to Kafka');
+
+    // --- stores ---
+
+    // --- pipeline (matcher, dispatcher, retry) ---
+
+    // --- api ---
+    let apiPort: number | undefined;
+
+    logger.info({ roles, apiPort }, 'service started');
+    return { apiPort, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

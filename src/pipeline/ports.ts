@@ -73,3 +73,33 @@ export interface Page<T> {
   /** Empty when there is no further page. */
   nextCursor: string;
 }
+
+/** What the matcher and dispatcher read of webhooks (store/webhook-store.ts implements it). */
+export interface WebhookLookup {
+  /** Active webhooks of the workspace subscribed to the type (or `*`) whose agent is null or equal. */
+  findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]>;
+  /** By id in any workspace; null once deleted. */
+  getById(id: string): Promise<WebhookRecord | null>;
+}
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus;
+  eventType?: string;
+}
+
+/** What the API reads of deliveries (store/delivery-store.ts implements it). */
+export interface DeliveryReader {
+  /** Newest first; `attempts` and `payload` may be left empty in list items. */
+  list(workspace: string, webhookId: string, filter: DeliveryFilter, pageSize: number, cursor: string): Promise<Page<DeliveryRecord>>;
+  get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null>;
+}
+
+/** What the API asks of the pipeline (pipeline/ implements it). */
+export interface DeliveryActions {
+  /** Writes a validated event to its event-type topic. */
+  publishEvent(event: DomainEvent): Promise<void>;
+  /** Queues one immediate manual attempt; returns the delivery as it stands. */
+  retry(delivery: DeliveryRecord): Promise<DeliveryRecord>;
+  /** Creates a `webhook.test` delivery for this webhook only and queues it. */
+  sendTestEvent(webhook: WebhookRecord): Promise<DeliveryRecord>;
+}
