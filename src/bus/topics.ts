@@ -1,0 +1,36 @@
+import type { RetryStep } from '../config/config.js';
+import { EVENT_TYPES } from '../domain/event-types.js';
+
+/** Every topic and consumer group name the service uses, derived from the prefix in one place. */
+export interface Topics {
+  event(type: string): string;
+  /** Event type of an event topic, or undefined for any other topic. */
+  eventTypeOf(topic: string): string | undefined;
+  allEvents: string[];
+  deliveries: string;
+  /** One per schedule step, in order. */
+  retries: string[];
+  dlq: string;
+  invalidEvents: string;
+  groups: { matcher: string; dispatcher: string; retry: string };
+}
+
+export function topicNames(prefix: string, schedule: readonly RetryStep[]): Topics {
+  const eventPrefix = `${prefix}.events.`;
+  const known = new Set<string>(EVENT_TYPES);
+  // The default prefix gives the documented group names; others keep test and tenant stacks apart.
+  const group = (role: string) => `${prefix}-webhooks-${role}`;
+  return {
+    event: (type) => `${eventPrefix}${type}`,
+    eventTypeOf: (topic) => {
+      const type = topic.startsWith(eventPrefix) ? topic.slice(eventPrefix.length) : undefined;
+      return type !== undefined && known.has(type) ? type : undefined;
+    },
+    allEvents: EVENT_TYPES.map((type) => `${eventPrefix}${type}`),
+    deliveries: `${prefix}.webhooks.deliveries`,
+    retries: schedule.map((step) => `${prefix}.webhooks.retry-${step.label}`),
+    dlq: `${prefix}.webhooks.dlq`,
+    invalidEvents: `${prefix}.webhooks.invalid-events`,
+    groups: { matcher: group('matcher'), dispatcher: group('dispatcher'), retry: group('retry') },
+  };
+}

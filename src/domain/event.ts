@@ -1,0 +1,104 @@
+import { DomainError } from './errors.js';
+import { isEventType } from './event-types.js';
+
+export const WORKSPACE_SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
+export const AGENT_SLUG = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const EVENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Deeper data is refused: receivers' JSON parsers (and ours) would choke on it. */
+export const MAX_DATA_DEPTH = 64;
+
+export interface EventDefaults {
+  /** The type the topic stands for; the envelope's type must match it when both are given. */
+  topicType?: string;
+  /** Used when the envelope has no `created_at`. */
+  createdAt: Date;
+  /** Used when the envelope has no `id`: derived from where the event came from, so reprocessing repeats it. */
+  id: string;
+}
+
+export interface ValidEvent {
+  id: string;
+  type: string;
+  workspace: string;
+  agent: string | null;
+  createdAt: Date;
+  data: Record<string, unknown>;
+}
+
+const invalid = (message: string, field: string) => new DomainError('invalid_argument', message, { field });
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Iterative, so a hostile 10,000-level object cannot overflow the stack here. */
+export function depthExceeds(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > max) return true;
+    for (const inner of Object.values(current)) stack.push([inner, depth + 1]);
+  }
+  return false;
+}
+
+/** Checks an event envelope (the proto3 JSON of humiris.webhooks.v1.Event) and fills its defaults. */
+export function validateEvent(raw: unknown, defaults: EventDefaults): ValidEvent {
+  if (!isPlainObject(raw)) throw invalid('the event must be a JSON object', '');
+
+  const type = raw.type ?? defaults.topicType;
+  if (typeof type !== 'string' || type === '') throw invalid('type is missing', 'type');
+  if (!isEventType(type)) throw invalid(`unknown event type "${type}"`, 'type');
+  if (defaults.topicType !== undefined && type !== defaults.topicType) {
+    throw invalid(`type "${type}" does not match its topic's type "${defaults.topicType}"`, 'type');
+  }
+
+  const { workspace } = raw;
+  if (workspace === undefined || workspace === null || workspace === '') throw invalid('workspace is missing', 'workspace');
+  if (typeof workspace !== 'string' || !WORKSPACE_SLUG.test(workspace)) {
+    throw invalid('workspace must be a slug like "acme" ([a-z0-9][a-z0-9-]{1,62})', 'workspace');
+  }
+
+  let agent: string | null = null;
+  if (raw.agent !== undefined && raw.agent !== null && raw.agent !== '') {
+    if (typeof raw.agent !== 'string' || !AGENT_SLUG.test(raw.agent)) {
+      throw invalid('agent must be null or a slug like "support-bot" ([a-z0-9][a-z0-9_-]{0,62})', 'agent');
+    }
+    agent = raw.agent;
+  }
+
+  let id = defaults.id;
+  if (raw.id !== undefined && raw.id !== null && raw.id !== '') {
+    if (typeof raw.id !== 'string' || !EVENT_ID.test(raw.id)) {
+      throw invalid('id must be 1-128 letters, digits or "_.:-"', 'id');
+    }
+    id = raw.id;
+  }
+
+  let createdAt = defaults.createdAt;
+  if (raw.created_at !== undefined && raw.created_at !== null && raw.created_at !== '') {
+    const parsed = typeof raw.created_at === 'string' ? new Date(raw.created_at) : new Date(NaN);
+    if (Number.isNaN(parsed.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(String(raw.created_at))) {
+      throw invalid('created_at must be an RFC 3339 timestamp', 'created_at');
+    }
+    createdAt = parsed;
+  }
+
+  const { data } = raw;
+  if (!isPlainObject(data)) throw invalid('data must be a JSON object', 'data');
+  if (depthExceeds(data, MAX_DATA_DEPTH)) throw invalid(`data is nested deeper than ${MAX_DATA_DEPTH} levels`, 'data');
+
+  return { id, type, workspace, agent, createdAt, data };
+}
+
+/** The exact JSON body POSTed to receivers (and signed). */
+export function eventPayload(event: ValidEvent): string {
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    created_at: event.createdAt.toISOString(),
+    agent: event.agent,
+    data: event.data,
+  });
+}
