@@ -1,15 +1,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseDuration } from '../domain/duration.js';
+import type { RetryStep } from '../domain/retry-policy.js';
+
+export type { RetryStep };
 
 export type Role = 'api' | 'matcher' | 'dispatcher' | 'retry';
 export const ALL_ROLES: readonly Role[] = ['api', 'matcher', 'dispatcher', 'retry'];
-
-export interface RetryStep {
-  /** As configured, e.g. `30s`; names the step's retry topic. */
-  label: string;
-  delayMs: number;
-}
 
 export interface Config {
   port: number;

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { decide, maxAttempts, type RetryStep } from './retry-policy.js';
+
+const S = 1_000;
+const M = 60 * S;
+const H = 60 * M;
+const DEFAULT: RetryStep[] = [
+  { label: '30s', delayMs: 30 * S },
+  { label: '5m', delayMs: 5 * M },
+  { label: '30m', delayMs: 30 * M },
+  { label: '2h', delayMs: 2 * H },
+  { label: '24h', delayMs: 24 * H },
+];
+const SHORT: RetryStep[] = [
+  { label: '1s', delayMs: S },
+  { label: '2s', delayMs: 2 * S },
+];
+const failedAt = new Date('2025-01-01T00:00:00.000Z');
+const after = (ms: number) => new Date(failedAt.getTime() + ms);
+
+describe('decide with the default schedule', () => {
+  it.each([
+    [1, { kind: 'retry', step: 0, retryLabel: '30s', dueAt: after(30 * S) }],
+    [2, { kind: 'retry', step: 1, retryLabel: '5m', dueAt: after(5 * M) }],
+    [3, { kind: 'retry', step: 2, retryLabel: '30m', dueAt: after(30 * M) }],
+    [4, { kind: 'retry', step: 3, retryLabel: '2h', dueAt: after(2 * H) }],
+    [5, { kind: 'retry', step: 4, retryLabel: '24h', dueAt: after(24 * H) }],
+    [6, { kind: 'failed' }],
+    [7, { kind: 'failed' }],
+  ])('failed attempt %i → %o', (attempt, expected) => {
+    expect(decide(false, attempt, DEFAULT, failedAt)).toEqual(expected);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6])('successful attempt %i → succeeded', (attempt) => {
+    expect(decide(true, attempt, DEFAULT, failedAt)).toEqual({ kind: 'succeeded' });
+  });
+
+  it('gives 6 attempts in all', () => {
+    expect(maxAttempts(DEFAULT)).toBe(6);
+  });
+});
+
+describe('decide with a short 1s,2s schedule', () => {
+  it.each([
+    [1, false, { kind: 'retry', step: 0, retryLabel: '1s', dueAt: after(S) }],
+    [2, false, { kind: 'retry', step: 1, retryLabel: '2s', dueAt: after(2 * S) }],
+    [3, false, { kind: 'failed' }],
+    [3, true, { kind: 'succeeded' }],
+  ])('attempt %i ok=%s → %o', (attempt, ok, expected) => {
+    expect(decide(ok, attempt, SHORT, failedAt)).toEqual(expected);
+  });
+
+  it('with no steps the first failure is final', () => {
+    expect(decide(false, 1, [], failedAt)).toEqual({ kind: 'failed' });
+    expect(maxAttempts([])).toBe(1);
+  });
+});
+
+describe('manual attempts', () => {
+  it.each([1, 3, 6, 9])('attempt %i never starts a new chain', (attempt) => {
+    expect(decide(false, attempt, DEFAULT, failedAt, true)).toEqual({ kind: 'failed' });
+    expect(decide(true, attempt, DEFAULT, failedAt, true)).toEqual({ kind: 'succeeded' });
+  });
+});
+
+describe('bad input', () => {
+  it.each([0, -1, 1.5, Number.NaN])('refuses attempt %s', (attempt) => {
+    expect(() => decide(false, attempt, DEFAULT, failedAt)).toThrow(RangeError);
+  });
+});
