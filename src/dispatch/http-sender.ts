@@ -1,0 +1,172 @@
+import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
+import { Agent } from 'undici';
+import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
+import type { AttemptOutcome } from '../domain/retry-policy.js';
+import { createAddressCheckingLookup } from './url-guard.js';
+
+/** Most of a response body we read; a larger body is a failed attempt and the rest is never read. */
+export const MAX_RESPONSE_BYTES = 64 * 1024;
+/** What an attempt record keeps of the response body. */
+export const BODY_EXCERPT_BYTES = 1024;
+
+export interface HttpSenderOptions {
+  /** One deadline for connect, headers and body. */
+  timeoutMs: number;
+  allowPrivateUrls: boolean;
+  userAgent: string;
+  /** Sockets per origin; unlimited when absent (in-flight sends are bounded by the dispatcher). */
+  maxConnectionsPerOrigin?: number;
+}
+
+export interface SendRequest {
+  url: string;
+  /** Sent as is: the exact bytes that were signed. */
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface SendResult extends AttemptOutcome {
+  durationMs: number;
+  /** First 1 KiB of the response body, UTF-8, never a cut character. */
+  bodyExcerpt: string;
+}
+
+/** Why the attempt did not reach the receiver, from the error a request failed with. */
+function describeFailure(error: unknown): string {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = String((e as NodeJS.ErrnoException).code ?? '');
+    if (code === 'ERR_ADDRESS_NOT_PUBLIC') return e.message;
+    if (code === 'ECONNREFUSED') return 'connection refused';
+    if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset';
+    if (code === 'UND_ERR_SOCKET') return `connection reset: ${e.message}`;
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `could not resolve host: ${e.message}`;
+    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `host unreachable: ${e.message}`;
+    if (/^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|EPROTO$)/.test(code)) {
+      // OpenSSL's `reason` is the readable part of its multi-field message.
+      return `TLS error: ${(e as Error & { reason?: string }).reason ?? e.message}`;
+    }
+    if (e.name === 'HTTPParserError' || code.startsWith('HPE_') || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      return `invalid HTTP response: ${e.message}`;
+    }
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `request failed: ${message}`;
+}
+
+/**
+ * Sends webhook requests through one pooled keep-alive client. `send` never throws for anything
+ * the network or the receiver does: each outcome is a SendResult with a readable `error`.
+ */
+export class HttpSender {
+  readonly #options: Required<Omit<HttpSenderOptions, 'maxConnectionsPerOrigin'>>;
+  readonly #agent: Agent;
+
+  constructor(options: HttpSenderOptions) {
+    const { timeoutMs, allowPrivateUrls, userAgent, maxConnectionsPerOrigin } = options;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive whole number, got ${timeoutMs}`);
+    if (typeof allowPrivateUrls !== 'boolean') throw new TypeError('allowPrivateUrls must be true or false');
+    if (typeof userAgent !== 'string' || userAgent.trim() === '' || /[\r\n]/.test(userAgent)) {
+      throw new RangeError('userAgent must be a non-empty single line');
+    }
+    if (maxConnectionsPerOrigin !== undefined && (!Number.isSafeInteger(maxConnectionsPerOrigin) || maxConnectionsPerOrigin <= 0)) {
+      throw new RangeError(`maxConnectionsPerOrigin must be a positive whole number, got ${maxConnectionsPerOrigin}`);
+    }
+    this.#options = { timeoutMs, allowPrivateUrls, userAgent };
+    this.#agent = new Agent({
+      pipelining: 1,
+      connections: maxConnectionsPerOrigin ?? null,
+      // Our own deadline covers the whole exchange; undici's timers only back it up.
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: { timeout: timeoutMs, lookup: createAddressCheckingLookup(allowPrivateUrls) },
+    });
+  }
+
+  async send(request: SendRequest): Promise<SendResult> {
+    const started = performance.now();
+    const result = (fields: Partial<SendResult>): SendResult => ({
+      ok: false,
+      status: 0,
+      bodyExcerpt: '',
+      error: '',
+      ...fields,
+      durationMs: Math.round(performance.now() - started),
+    });
+
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return result({ error: 'invalid URL' });
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return result({ error: `unsupported scheme ${url.protocol}` });
+    // The socket never asks the resolver for an IP literal, so the address rule is applied here.
+    const literal = parseIpLiteral(url.hostname);
+    if (literal !== null && !this.#options.allowPrivateUrls && !isPublicAddress(literal)) {
+      return result({ error: `address ${literal} is not public` });
+    }
+
+    const { timeoutMs } = this.#options;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    let status = 0;
+    let excerpt = '';
+    try {
+      const response = await this.#agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'POST',
+        headers: this.#headers(request.headers),
+        body: request.body,
+        signal: controller.signal,
+      });
+      status = response.statusCode;
+      const { bytes, truncated } = await readCapped(response.body);
+      excerpt = new StringDecoder('utf8').write(bytes.subarray(0, BODY_EXCERPT_BYTES));
+      if (truncated) return result({ status, bodyExcerpt: excerpt, error: `response body larger than ${MAX_RESPONSE_BYTES} bytes` });
+      if (status >= 200 && status < 300) return result({ ok: true, status, bodyExcerpt: excerpt });
+      if (status >= 300 && status < 400) return result({ status, bodyExcerpt: excerpt, error: `redirect ${status} not followed` });
+      return result({ status, bodyExcerpt: excerpt, error: `status ${status}` });
+    } catch (error) {
+      const timeoutCode = /^UND_ERR_(HEADERS|BODY|CONNECT)_TIMEOUT$/.test(String((error as { code?: unknown } | null)?.code));
+      const message = timedOut || timeoutCode ? `timeout after ${timeoutMs} ms` : describeFailure(error);
+      return result({ status, bodyExcerpt: excerpt, error: message });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits for requests in flight, then closes every pooled connection. */
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  #headers(given: Record<string, string>): Record<string, string> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': this.#options.userAgent };
+    // Lower-case keys so a caller's `Content-Type` replaces ours instead of sending both.
+    for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
+    return headers;
+  }
+}
+
+/** Reads up to MAX_RESPONSE_BYTES, then stops and drops the connection instead of reading on. */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<{ bytes: Buffer; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    const room = MAX_RESPONSE_BYTES - total;
+    if (chunk.length > room) {
+      chunks.push(chunk.subarray(0, room));
+      body.destroy();
+      return { bytes: Buffer.concat(chunks), truncated: true };
+    }
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  return { bytes: Buffer.concat(chunks), truncated: false };
+}
