@@ -1,0 +1,58 @@
+/** The REST JSON of the API (proto field names, lower-case enum strings; see proto/humiris/webhooks/v1). */
+
+export type WebhookStatus = 'active' | 'disabled';
+export type DeliveryStatus = 'pending' | 'succeeded' | 'retrying' | 'failed';
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  /** Empty or absent: every agent of the workspace. */
+  agent?: string;
+  description?: string;
+  status: WebhookStatus;
+  /** Only on the answers of create and rotate-secret. */
+  signing_secret?: string;
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface Attempt {
+  number: number;
+  started_at?: string;
+  duration_ms?: number;
+  /** 0 or absent when no response arrived. */
+  response_status?: number;
+  response_body_excerpt?: string;
+  error?: string;
+  manual?: boolean;
+}
+
+export interface Delivery {
+  id: string;
+  webhook_id: string;
+  event_id?: string;
+  event_type: string;
+  agent?: string;
+  status: DeliveryStatus;
+  attempt_count?: number;
+  next_attempt_at?: string | null;
+  last_response_status?: number;
+  last_error?: string;
+  created_at?: string;
+  updated_at?: string;
+  attempts?: Attempt[];
+  payload?: unknown;
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor?: string;
+}
+
+export interface WebhookInput {
+  url: string;
+  events: string[];
+  agent: string | null;
+  description: string;
+}

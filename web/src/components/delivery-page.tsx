@@ -1,0 +1,158 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Attempt, Delivery } from '../api-types.js';
+import { describeResponse, formatRelative, formatTime } from '../format.js';
+import { useApi, useResource } from '../hooks.js';
+import { Link, paths } from '../router.js';
+import { ErrorNotice, Loading } from './notice.js';
+import { StatusBadge } from './status-badge.js';
+
+const POLL_MS = 2_000;
+const unsettled = (d?: Delivery) => d?.status === 'pending' || d?.status === 'retrying';
+
+export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: string }) {
+  const api = useApi();
+  // Attempts already on record when Replay was pressed; the first one after it is the replay's.
+  const [replayBaseline, setReplayBaseline] = useState<number | null>(null);
+  const [replayError, setReplayError] = useState<Error | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [live, setLive] = useState(true);
+  const delivery = useResource(`delivery:${id}:${deliveryId}`, () => api.getDelivery(id, deliveryId), live ? POLL_MS : 0);
+
+  const d = delivery.data;
+  const attempts = d?.attempts ?? [];
+  const replayAttempt = replayBaseline === null ? undefined : attempts.slice(replayBaseline).find((a) => a.manual) ?? attempts[replayBaseline];
+  // Keep polling while the delivery can still change, or while a replay has not reported back.
+  const shouldPoll = !d || unsettled(d) || (replayBaseline !== null && !replayAttempt);
+  useEffect(() => setLive(shouldPoll), [shouldPoll]);
+
+  const replay = async () => {
+    setBusy(true);
+    setReplayError(null);
+    setReplayBaseline(attempts.length);
+    try {
+      await api.retryDelivery(id, deliveryId);
+      setLive(true);
+      delivery.reload();
+    } catch (e) {
+      setReplayBaseline(null);
+      setReplayError(e as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main id="main">
+      <p class="crumbs">
+        <Link href={paths.webhooks()}>Webhooks</Link> / <Link href={paths.webhook(id)}>Webhook</Link> /
+      </p>
+      <div class="page-head">
+        <h1>
+          Delivery <span class="mono">{deliveryId}</span>
+        </h1>
+        {d && <StatusBadge status={d.status} />}
+      </div>
+      <ErrorNotice error={delivery.error} />
+      {!d && delivery.loading && <Loading />}
+      {d && (
+        <>
+          <dl class="facts">
+            <div>
+              <dt>Event</dt>
+              <dd>
+                <code>{d.event_type}</code> <span class="mono muted small">{d.event_id}</span>
+              </dd>
+            </div>
+            <div>
+              <dt>Agent</dt>
+              <dd>{d.agent || '—'}</dd>
+            </div>
+            <div>
+              <dt>Created</dt>
+              <dd>{formatTime(d.created_at)}</dd>
+            </div>
+            <div>
+              <dt>Attempts</dt>
+              <dd>{d.attempt_count ?? attempts.length}</dd>
+            </div>
+            <div>
+              <dt>Next retry</dt>
+              <dd>{unsettled(d) && d.next_attempt_at ? `${formatTime(d.next_attempt_at)} (${formatRelative(d.next_attempt_at)})` : 'None scheduled'}</dd>
+            </div>
+            <div>
+              <dt>Last response</dt>
+              <dd>{describeResponse(d.last_response_status, d.last_error)}</dd>
+            </div>
+          </dl>
+
+          <div class="actions">
+            <button type="button" onClick={replay} disabled={busy || (replayBaseline !== null && !replayAttempt)}>
+              {busy || (replayBaseline !== null && !replayAttempt) ? 'Replaying…' : 'Replay'}
+            </button>
+          </div>
+          <ErrorNotice error={replayError} />
+          <div role="status" aria-live="polite" class="replay-result">
+            {replayBaseline !== null && <ReplayResult attempt={replayAttempt} />}
+          </div>
+
+          <section aria-labelledby="attempts-heading">
+            <h2 id="attempts-heading">Attempts</h2>
+            {attempts.length === 0 ? (
+              <p class="muted">No attempt yet.</p>
+            ) : (
+              <div class="table-wrap" tabIndex={0} role="region" aria-label="Attempts table">
+                <table class="attempts">
+                  <thead>
+                    <tr>
+                      <th scope="col">#</th>
+                      <th scope="col">Time</th>
+                      <th scope="col">Duration</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Response</th>
+                      <th scope="col">Error</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {attempts.map((a) => (
+                      <tr key={a.number} class={attemptOk(a) ? '' : 'row-failed'}>
+                        <td class="num">
+                          {a.number}
+                          {a.manual && <span class="tag">manual</span>}
+                        </td>
+                        <td class="nowrap">{formatTime(a.started_at)}</td>
+                        <td class="num nowrap">{a.duration_ms ?? 0} ms</td>
+                        <td class="num">{a.response_status || '—'}</td>
+                        <td>{a.response_body_excerpt ? <pre class="excerpt-block">{a.response_body_excerpt}</pre> : <span class="muted">—</span>}</td>
+                        <td class="excerpt">{a.error || '—'}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </section>
+
+          <section aria-labelledby="payload-heading">
+            <h2 id="payload-heading">Payload</h2>
+            <pre class="payload" tabIndex={0} aria-label="Delivery payload">
+              {d.payload === undefined ? 'Not available.' : JSON.stringify(d.payload, null, 2)}
+            </pre>
+          </section>
+        </>
+      )}
+    </main>
+  );
+}
+
+const attemptOk = (a: Attempt) => !!a.response_status && a.response_status >= 200 && a.response_status < 300;
+
+function ReplayResult({ attempt }: { attempt?: Attempt }) {
+  if (!attempt) return <p class="notice">Replay queued, waiting for the attempt…</p>;
+  return attemptOk(attempt) ? (
+    <p class="notice notice-ok">
+      Replay succeeded: HTTP {attempt.response_status} in {attempt.duration_ms ?? 0} ms.
+    </p>
+  ) : (
+    <p class="notice notice-error">Replay failed: {describeResponse(attempt.response_status, attempt.error)}.</p>
+  );
+}

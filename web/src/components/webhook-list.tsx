@@ -1,0 +1,64 @@
+import { describeAgent, describeEvents, formatTime } from '../format.js';
+import { useApi, useCursorPager, useResource } from '../hooks.js';
+import { Link, paths } from '../router.js';
+import { ErrorNotice, Loading } from './notice.js';
+import { Pager } from './pager.js';
+import { StatusBadge } from './status-badge.js';
+
+const PAGE_SIZE = 25;
+
+export function WebhookList() {
+  const api = useApi();
+  const pager = useCursorPager('webhooks');
+  const list = useResource(`webhooks:${pager.cursor}`, () => api.listWebhooks(PAGE_SIZE, pager.cursor));
+
+  return (
+    <main id="main">
+      <div class="page-head">
+        <h1>Webhooks</h1>
+        <Link href={paths.newWebhook()} class="button">
+          Add webhook
+        </Link>
+      </div>
+      <ErrorNotice error={list.error} />
+      {!list.data && list.loading && <Loading />}
+      {list.data && list.data.data.length === 0 && pager.page === 1 && (
+        <div class="card empty">
+          <p>No webhooks yet. Add one to start receiving signed events at your endpoint.</p>
+        </div>
+      )}
+      {list.data && list.data.data.length > 0 && (
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Webhooks table">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">URL</th>
+                <th scope="col">Events</th>
+                <th scope="col">Agent</th>
+                <th scope="col">Status</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.data.map((webhook) => (
+                <tr key={webhook.id}>
+                  <td class="url-cell">
+                    <Link href={paths.webhook(webhook.id)}>{webhook.url}</Link>
+                    {webhook.description && <div class="muted small">{webhook.description}</div>}
+                  </td>
+                  <td>{describeEvents(webhook.events)}</td>
+                  <td>{describeAgent(webhook)}</td>
+                  <td>
+                    <StatusBadge status={webhook.status} />
+                  </td>
+                  <td class="nowrap">{formatTime(webhook.created_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager label="Webhook pages" page={pager.page} nextCursor={list.data?.next_cursor} onNewer={pager.newer} onOlder={pager.older} />
+    </main>
+  );
+}
