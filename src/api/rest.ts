@@ -1,0 +1,260 @@
+import { getOption, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
+import { protoCamelCase } from '@bufbuild/protobuf/reflect';
+import { createContextValues } from '@connectrpc/connect';
+import { createAsyncIterable, readAllBytes, type UniversalHandler } from '@connectrpc/connect/protocol';
+import { http } from '../gen/google/api/annotations_pb.js';
+import { ERROR_CODE_HEADER, ERROR_FIELD_HEADER, restError, type RestError } from './errors.js';
+import { MAX_BODY_BYTES } from './routes.js';
+
+/**
+ * REST routes generated from the `google.api.http` annotations: a REST request is transcoded
+ * into an in-process Connect unary JSON call on the very handler Connect and gRPC reach (same
+ * interceptors, validation and errors), and the reply is translated back.
+ */
+
+export interface RestRequest {
+  method: string;
+  /** Path and query, as on the request line. */
+  url: string;
+  authorization?: string;
+  body: AsyncIterable<Uint8Array>;
+  contentLength?: string;
+  signal: AbortSignal;
+}
+
+export interface RestResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: JsonValue;
+}
+
+interface Route {
+  verb: string;
+  pattern: RegExp;
+  /** Request fields bound by the path, in capture order (dotted for nested fields). */
+  pathFields: string[];
+  /** `*`, a request field name, or '' for no body. */
+  body: string;
+  handler: UniversalHandler;
+}
+
+type Segment = string | { field: string };
+
+function compileTemplate(template: string): { pattern: RegExp; fields: string[] } {
+  const fields: string[] = [];
+  const segments: Segment[] = template
+    .split('/')
+    .filter(Boolean)
+    .map((part) => {
+      const variable = /^\{([a-z_][a-z0-9_.]*)(?:=\*)?\}$/i.exec(part);
+      if (variable) return { field: variable[1]! };
+      if (/[{}*]/.test(part)) throw new Error(`unsupported path template segment "${part}" in ${template}`);
+      return part;
+    });
+  const source = segments
+    .map((s) => {
+      if (typeof s === 'string') return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      fields.push(s.field);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { pattern: new RegExp(`^/${source}/?$`), fields };
+}
+
+/** One route per annotated method of the handlers' services. */
+export function buildRestRoutes(handlers: UniversalHandler[]): Route[] {
+  const routes: Route[] = [];
+  for (const handler of handlers) {
+    const rule = getOption(handler.method, http);
+    const { pattern } = rule;
+    if (pattern.case === undefined) continue;
+    const [verb, template] =
+      pattern.case === 'custom' ? [pattern.value.kind.toUpperCase(), pattern.value.path] : [pattern.case.toUpperCase(), pattern.value];
+    const compiled = compileTemplate(template);
+    routes.push({ verb, pattern: compiled.pattern, pathFields: compiled.fields, body: rule.body, handler });
+  }
+  return routes;
+}
+
+class RestFailure extends Error {
+  constructor(readonly failure: RestError, readonly headers: Record<string, string> = {}) {
+    super(failure.body.error.message);
+  }
+}
+
+const fail = (code: string, message: string, field?: string, status?: number) => {
+  const failure = restError(code, message, field);
+  if (status) failure.status = status;
+  return new RestFailure(failure);
+};
+
+function fieldByQueryName(input: DescMessage, name: string): DescField | undefined {
+  return input.fields.find((f) => f.name === name || f.jsonName === name);
+}
+
+/** Query values as their proto3 JSON: numbers may stay strings, booleans may not. */
+function queryValue(field: DescField, raw: string): JsonValue {
+  const scalar = field.fieldKind === 'scalar' || (field.fieldKind === 'list' && field.listKind === 'scalar') ? field.scalar : undefined;
+  if (scalar === ScalarType.BOOL) {
+    if (raw !== 'true' && raw !== 'false') throw fail('invalid_argument', `query parameter ${field.name} must be true or false`, field.name);
+    return raw === 'true';
+  }
+  return raw;
+}
+
+function setPath(target: JsonObject, dotted: string, value: JsonValue): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    node = (typeof next === 'object' && next !== null && !Array.isArray(next) ? next : (node[part] = {})) as JsonObject;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+async function readJsonBody(req: RestRequest): Promise<JsonValue | undefined> {
+  if (req.contentLength !== undefined && Number(req.contentLength) > MAX_BODY_BYTES) {
+    throw fail('payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readAllBytes(req.body, MAX_BODY_BYTES);
+  } catch {
+    throw fail('payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (error) {
+    throw fail('invalid_argument', `request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The request message as proto3 JSON: body, then query parameters, then path variables. */
+async function transcodeRequest(route: Route, match: RegExpExecArray, url: URL, req: RestRequest): Promise<JsonObject> {
+  const input = route.handler.method.input;
+  const body = route.body === '' ? undefined : await readJsonBody(req);
+  let message: JsonObject = {};
+  if (route.body === '*') {
+    if (body !== undefined) {
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw fail('invalid_argument', 'request body must be a JSON object');
+      message = { ...body };
+    }
+  } else if (route.body !== '' && body !== undefined) {
+    message[route.body] = body;
+  }
+
+  for (const key of new Set(url.searchParams.keys())) {
+    const field = route.body === '*' ? undefined : fieldByQueryName(input, key);
+    if (!field || route.pathFields.includes(field.name) || field.name === route.body) {
+      throw fail('invalid_argument', `unknown query parameter "${key}"`, key);
+    }
+    const values = url.searchParams.getAll(key).map((v) => queryValue(field, v));
+    message[field.name] = field.fieldKind === 'list' ? values : values[values.length - 1]!;
+  }
+
+  route.pathFields.forEach((field, i) => {
+    let value: string;
+    try {
+      value = decodeURIComponent(match[i + 1]!);
+    } catch {
+      throw fail('invalid_argument', `path parameter ${field} is not valid percent-encoding`, field);
+    }
+    setPath(message, field, value);
+  });
+  return message;
+}
+
+/** Proto field names, except where the proto declares a json_name of its own (`limit`, `data`, `next_cursor`). */
+function restName(field: DescField): string {
+  return field.jsonName !== protoCamelCase(field.name) ? field.jsonName : field.name;
+}
+
+/** Renames the handler's JSON (proto field names) to the REST names, recursively; well-known types keep their JSON form. */
+export function toRestJson(desc: DescMessage, json: JsonValue): JsonValue {
+  if (desc.typeName.startsWith('google.protobuf.') || typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(json)) {
+    const field = desc.fields.find((f) => f.name === key);
+    if (!field) {
+      out[key] = value;
+      continue;
+    }
+    let mapped = value;
+    if (field.fieldKind === 'message') mapped = toRestJson(field.message, value);
+    else if (field.fieldKind === 'list' && field.listKind === 'message' && Array.isArray(value)) {
+      mapped = value.map((item) => toRestJson(field.message, item));
+    }
+    out[restName(field)] = mapped;
+  }
+  return out;
+}
+
+/** Connect JSON error → the REST error body; the field and a finer code ride on response headers. */
+function translateError(status: number, header: Headers, bytes: Uint8Array): RestResponse {
+  let code = 'internal';
+  let message = 'internal error';
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as { code?: string; message?: string };
+    code = parsed.code ?? code;
+    message = parsed.message ?? (status === 404 ? 'not found' : message);
+  } catch {
+    // Not a Connect error body: keep the generic one.
+  }
+  const failure = restError(header.get(ERROR_CODE_HEADER) ?? code, message, header.get(ERROR_FIELD_HEADER));
+  const headers: Record<string, string> = {};
+  const retryAfter = header.get('retry-after');
+  if (retryAfter) headers['retry-after'] = retryAfter;
+  return { status: failure.status, headers, body: failure.body };
+}
+
+export interface RestRouter {
+  /** Whether the path belongs to a REST route (with any verb). */
+  matches(pathname: string): boolean;
+  handle(req: RestRequest): Promise<RestResponse>;
+}
+
+export function createRestRouter(handlers: UniversalHandler[]): RestRouter {
+  const routes = buildRestRoutes(handlers);
+
+  async function dispatch(req: RestRequest): Promise<RestResponse> {
+    const url = new URL(req.url, 'http://localhost');
+    const candidates = routes.filter((r) => r.pattern.test(url.pathname));
+    if (candidates.length === 0) throw fail('not_found', `no route for ${req.method} ${url.pathname}`);
+    const route = candidates.find((r) => r.verb === req.method.toUpperCase());
+    if (!route) {
+      const failure = fail('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`, undefined, 405);
+      throw new RestFailure(failure.failure, { allow: candidates.map((r) => r.verb).join(', ') });
+    }
+    const message = await transcodeRequest(route, route.pattern.exec(url.pathname)!, url, req);
+    const header = new Headers({ 'content-type': 'application/json', 'connect-protocol-version': '1' });
+    if (req.authorization !== undefined) header.set('authorization', req.authorization);
+    const reply = await route.handler({
+      httpVersion: '1.1',
+      url: `http://localhost${route.handler.requestPath}`,
+      method: 'POST',
+      header,
+      body: createAsyncIterable([new TextEncoder().encode(JSON.stringify(message))]),
+      signal: req.signal,
+      contextValues: createContextValues(),
+    });
+    const bytes = reply.body ? await readAllBytes(reply.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
+    const replyHeader = reply.header ?? new Headers();
+    if (reply.status !== 200) return translateError(reply.status, replyHeader, bytes);
+    const json = JSON.parse(new TextDecoder().decode(bytes)) as JsonValue;
+    return { status: 200, headers: {}, body: toRestJson(route.handler.method.output, json) };
+  }
+
+  return {
+    matches: (pathname) => routes.some((r) => r.pattern.test(pathname)),
+    async handle(req) {
+      try {
+        return await dispatch(req);
+      } catch (error) {
+        if (error instanceof RestFailure) return { status: error.failure.status, headers: error.headers, body: error.failure.body };
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
+import type { UniversalHandlerOptions } from '@connectrpc/connect/protocol';
+import type { Config } from '../config/config.js';
+import { validateWebhookUrl } from '../dispatch/url-guard.js';
+import { EventService } from '../gen/humiris/webhooks/v1/event_service_pb.js';
+import { WebhookService } from '../gen/humiris/webhooks/v1/webhook_service_pb.js';
+import { Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from '../gen/grpc/health/v1/health_pb.js';
+import type { Logger } from '../log/logger.js';
+import type { DeliveryActions, DeliveryReader } from '../pipeline/ports.js';
+import type { ApiKeyStore } from '../store/api-key-store.js';
+import type { WebhookStore } from '../store/webhook-store.js';
+import { eventService } from './event-service.js';
+import { authInterceptor, errorAndLogInterceptor, RateLimiter } from './interceptors.js';
+import { webhookService } from './webhook-service.js';
+
+/** Request bodies (and single messages) above this are refused: 413 on REST, resource_exhausted on RPC. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export type ApiConfig = Pick<Config, 'allowPrivateUrls' | 'maxWebhooksPerWorkspace' | 'rateLimitPerMinute'>;
+
+/** What the API needs; main.ts supplies it. */
+export interface ApiDeps {
+  config: ApiConfig;
+  logger: Logger;
+  webhooks: WebhookStore;
+  apiKeys: ApiKeyStore;
+  deliveries: DeliveryReader;
+  actions: DeliveryActions;
+  /** Resolves when Kafka and MongoDB answer; rejects naming what does not. */
+  ready(): Promise<void>;
+}
+
+/** The services as the handlers see them (deps plus what is derived from config once). */
+export interface ServiceDeps extends ApiDeps {
+  /** Returns the URL to store, or throws invalid_argument on `url`. */
+  validateUrl(raw: string): Promise<string>;
+}
+
+/** The same for Connect, gRPC, gRPC-Web and REST: unknown JSON fields refused, every field shown. */
+export const HANDLER_OPTIONS: Partial<UniversalHandlerOptions> = {
+  readMaxBytes: MAX_BODY_BYTES,
+  jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true, useProtoFieldName: true },
+};
+
+const HEALTH_SERVICES = new Set(['', WebhookService.typeName, EventService.typeName]);
+
+/** Registers every service on a router; server start-up lives in server.ts. */
+export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRouter {
+  const { allowPrivateUrls } = deps.config;
+  const services: ServiceDeps = {
+    ...deps,
+    validateUrl: async (raw) => (await validateWebhookUrl(raw, { allowPrivateUrls }), raw),
+  };
+  const errors = errorAndLogInterceptor(deps.logger.child({ component: 'api' }));
+  const authenticated = { ...HANDLER_OPTIONS, interceptors: [errors, authInterceptor(deps.apiKeys, new RateLimiter(deps.config.rateLimitPerMinute))] };
+
+  router.service(WebhookService, webhookService(services), authenticated);
+  router.service(EventService, eventService(services), authenticated);
+  // Health answers without a key: load balancers and orchestrators have none.
+  router.service(
+    Health,
+    {
+      async check(req) {
+        if (!HEALTH_SERVICES.has(req.service)) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
+        const ok = await deps.ready().then(() => true, () => false);
+        return create(HealthCheckResponseSchema, {
+          status: ok ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING,
+        });
+      },
+    },
+    { ...HANDLER_OPTIONS, interceptors: [errors] },
+  );
+  return router;
+}

@@ -1,0 +1,127 @@
+import { create } from '@bufbuild/protobuf';
+import { durationMs } from '@bufbuild/protobuf/wkt';
+import type { ServiceImpl } from '@connectrpc/connect';
+import { invalidArgument, notFound } from '../domain/errors.js';
+import { isEventType, TEST_EVENT_TYPE } from '../domain/event-types.js';
+import {
+  DeleteWebhookResponseSchema,
+  ListDeliveriesResponseSchema,
+  ListWebhooksResponseSchema,
+  WebhookService,
+} from '../gen/humiris/webhooks/v1/webhook_service_pb.js';
+import type { WebhookChanges } from '../store/webhook-store.js';
+import { pageSizeOf } from '../store/paging.js';
+import { deliveryMessage, webhookMessage } from './convert.js';
+import { principalOf } from './interceptors.js';
+import type { ServiceDeps } from './routes.js';
+import {
+  checkId,
+  validateAgent,
+  validateDeliveryStatus,
+  validateDescription,
+  validateEvents,
+  validateWebhookStatus,
+} from './validation.js';
+
+const DEFAULT_KEEP_PREVIOUS_MS = 24 * 60 * 60 * 1000;
+const MAX_KEEP_PREVIOUS_MS = 30 * DEFAULT_KEEP_PREVIOUS_MS;
+
+export function webhookService(deps: ServiceDeps): ServiceImpl<typeof WebhookService> {
+  const { webhooks, deliveries, actions, config, validateUrl } = deps;
+
+  /** The webhook of the caller's workspace, or not_found exactly as for a missing id. */
+  const ownWebhook = (workspace: string, id: string) => webhooks.get(workspace, checkId('webhook', id));
+
+  const ownDelivery = async (workspace: string, webhookId: string, deliveryId: string) => {
+    checkId('webhook', webhookId);
+    const delivery = await deliveries.get(workspace, webhookId, checkId('delivery', deliveryId));
+    if (!delivery) throw notFound(`delivery ${deliveryId}`);
+    return delivery;
+  };
+
+  return {
+    async createWebhook(req, ctx) {
+      const { workspace } = principalOf(ctx);
+      const input = {
+        url: await validateUrl(req.url),
+        events: validateEvents(req.events),
+        agent: validateAgent(req.agent),
+        description: validateDescription(req.description),
+      };
+      return webhookMessage(await webhooks.create(workspace, input, config.maxWebhooksPerWorkspace), true);
+    },
+
+    async getWebhook(req, ctx) {
+      return webhookMessage(await ownWebhook(principalOf(ctx).workspace, req.id));
+    },
+
+    async listWebhooks(req, ctx) {
+      const page = await webhooks.list(principalOf(ctx).workspace, req.pageSize, req.pageToken);
+      return create(ListWebhooksResponseSchema, {
+        webhooks: page.items.map((w) => webhookMessage(w)),
+        nextPageToken: page.nextCursor,
+      });
+    },
+
+    async updateWebhook(req, ctx) {
+      const { workspace } = principalOf(ctx);
+      checkId('webhook', req.id);
+      const changes: WebhookChanges = {};
+      if (req.url !== undefined) changes.url = await validateUrl(req.url);
+      if (req.events.length > 0) changes.events = validateEvents(req.events);
+      if (req.agent !== undefined) changes.agent = validateAgent(req.agent);
+      if (req.description !== undefined) changes.description = validateDescription(req.description);
+      if (req.status !== undefined) changes.status = validateWebhookStatus(req.status);
+      return webhookMessage(await webhooks.update(workspace, req.id, changes));
+    },
+
+    async deleteWebhook(req, ctx) {
+      await webhooks.delete(principalOf(ctx).workspace, checkId('webhook', req.id));
+      return create(DeleteWebhookResponseSchema);
+    },
+
+    async rotateWebhookSecret(req, ctx) {
+      const { workspace } = principalOf(ctx);
+      let keepMs = DEFAULT_KEEP_PREVIOUS_MS;
+      if (req.expirePreviousIn !== undefined) {
+        keepMs = durationMs(req.expirePreviousIn);
+        if (!(keepMs >= 0 && keepMs <= MAX_KEEP_PREVIOUS_MS)) {
+          throw invalidArgument('expire_previous_in must be from 0s to 2592000s (30 days)', 'expire_previous_in');
+        }
+      }
+      return webhookMessage(await webhooks.rotateSecret(workspace, checkId('webhook', req.id), keepMs), true);
+    },
+
+    async sendTestEvent(req, ctx) {
+      const webhook = await ownWebhook(principalOf(ctx).workspace, req.id);
+      return deliveryMessage(await actions.sendTestEvent(webhook), true);
+    },
+
+    async listDeliveries(req, ctx) {
+      const { workspace } = principalOf(ctx);
+      const filter = {
+        status: validateDeliveryStatus(req.status),
+        eventType: req.eventType === '' ? undefined : req.eventType,
+      };
+      if (filter.eventType !== undefined && !isEventType(filter.eventType) && filter.eventType !== TEST_EVENT_TYPE) {
+        throw invalidArgument(`event_type ${JSON.stringify(filter.eventType)} is not a known event type`, 'event_type');
+      }
+      const size = pageSizeOf(req.pageSize);
+      await ownWebhook(workspace, req.webhookId);
+      const page = await deliveries.list(workspace, req.webhookId, filter, size, req.pageToken);
+      return create(ListDeliveriesResponseSchema, {
+        deliveries: page.items.map((d) => deliveryMessage(d)),
+        nextPageToken: page.nextCursor,
+      });
+    },
+
+    async getDelivery(req, ctx) {
+      return deliveryMessage(await ownDelivery(principalOf(ctx).workspace, req.webhookId, req.deliveryId), true);
+    },
+
+    async retryDelivery(req, ctx) {
+      const delivery = await ownDelivery(principalOf(ctx).workspace, req.webhookId, req.deliveryId);
+      return deliveryMessage(await actions.retry(delivery), true);
+    },
+  };
+}
