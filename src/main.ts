@@ -6,7 +6,20 @@ import { ApiKeyStore } from './store/api-key-store.js';
 import { WebhookStore } from './store/webhook-store.js';
 import { startApiServer } from './api/server.js';
 import { ensureDevKey } from './api/dev-key.js';
-import { DomainError } from './domain/errors.js';
+import { readFileSync } from 'node:fs';
+import { ensureTopics } from './bus/topic-setup.js';
+import { topicNames } from './bus/topics.js';
+import { KafkaTaskQueue } from './bus/task-queue.js';
+import { Semaphore } from './bus/offset-tracker.js';
+import { startDispatchConsumer, startMatcherConsumer } from './bus/pipeline-consumers.js';
+import { HttpSender } from './dispatch/http-sender.js';
+import { CachedWebhookLookup } from './pipeline/webhook-cache.js';
+import { PipelineActions } from './pipeline/delivery-actions.js';
+import { Dispatcher } from './pipeline/dispatcher.js';
+import { Matcher } from './pipeline/matcher.js';
+import { DeliveryStore } from './store/delivery-store.js';
+
+const SERVICE_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 export interface Service {
   /** The API port when the `api` role runs (useful with PORT=0). */
@@ -40,23 +53,56 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     await Promise.all([webhookStore.init(), apiKeyStore.init()]);
 
     // --- pipeline (matcher, dispatcher, retry) ---
+    const topics = topicNames(config.topicPrefix, config.retrySchedule);
+    await ensureTopics(admin, topics, {
+      eventPartitions: config.eventPartitions,
+      workPartitions: config.eventPartitions,
+      schedule: config.retrySchedule,
+    });
+    const deliveryStore = new DeliveryStore(mongo.db);
+    await deliveryStore.ensureIndexes();
+    stops.push(() => deliveryStore.close());
+    const queue = new KafkaTaskQueue(kafka, topics);
+    await queue.connect();
+    stops.push(() => queue.close());
+    const actions = new PipelineActions(deliveryStore, queue);
+    const webhookLookup = new CachedWebhookLookup(webhookStore);
+    const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
+
+    if (roles.includes('matcher')) {
+      const matcher = new Matcher(webhookLookup, deliveryStore, queue);
+      const consumer = await startMatcherConsumer({ ...consumerDeps, semaphore: new Semaphore(Math.min(config.maxInFlight, 100)), matcher, queue });
+      stops.push(() => consumer.stop());
+    }
+    const dispatchRoles = (['dispatcher', 'retry'] as const).filter((role) => roles.includes(role));
+    if (dispatchRoles.length > 0) {
+      const userAgent = `Humiris-Webhooks/${SERVICE_VERSION}`;
+      const sender = new HttpSender({ timeoutMs: config.requestTimeoutMs, allowPrivateUrls: config.allowPrivateUrls, userAgent });
+      stops.push(() => sender.close());
+      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, { schedule: config.retrySchedule, userAgent, logger });
+      // One bound for all sends of this process, first attempts and retries alike.
+      const semaphore = new Semaphore(config.maxInFlight);
+      for (const role of dispatchRoles) {
+        const consumer = await startDispatchConsumer({ ...consumerDeps, semaphore, dispatcher, role });
+        stops.push(async () => {
+          dispatcher.stop();
+          await consumer.stop();
+        });
+      }
+    }
 
     // --- api ---
     let apiPort: number | undefined;
     if (roles.includes('api')) {
       if (config.localStack) await ensureDevKey(apiKeyStore, (text) => process.stdout.write(`${text}\n`));
-      // PLACEHOLDER until the pipeline provides DeliveryReader/DeliveryActions: replace both.
-      const pipelineNotRunning = async (): Promise<never> => {
-        throw new DomainError('unavailable', 'delivery pipeline not running');
-      };
       const api = await startApiServer({
         config,
         logger,
         deps: {
           webhooks: webhookStore,
           apiKeys: apiKeyStore,
-          deliveries: { list: pipelineNotRunning, get: pipelineNotRunning },
-          actions: { publishEvent: pipelineNotRunning, retry: pipelineNotRunning, sendTestEvent: pipelineNotRunning },
+          deliveries: deliveryStore,
+          actions,
           ready: async () => {
             await mongo.db.command({ ping: 1 });
             await admin.describeCluster();

@@ -25,6 +25,14 @@ describe('topicNames', () => {
   it('names retry topics after the configured durations', () => {
     const topics = topicNames('humiris', loadConfig({ WEBHOOKS_RETRY_SCHEDULE: '1s,2s' }).retrySchedule);
     expect(topics.retries).toEqual(['humiris.webhooks.retry-1s', 'humiris.webhooks.retry-2s']);
+    expect(topics.retryTopic(1)).toBe('humiris.webhooks.retry-2s');
+  });
+
+  it('lets steps of the same duration share one topic', () => {
+    const topics = topicNames('humiris', loadConfig({ WEBHOOKS_RETRY_SCHEDULE: '1s,1s,1s,1s,1s' }).retrySchedule);
+    expect(topics.retries).toEqual(['humiris.webhooks.retry-1s']);
+    expect(topics.retryTopic(4)).toBe('humiris.webhooks.retry-1s');
+    expect(() => topics.retryTopic(5)).toThrow(RangeError);
   });
 
   it('reads the event type back from an event topic only', () => {

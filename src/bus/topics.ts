@@ -8,8 +8,10 @@ export interface Topics {
   eventTypeOf(topic: string): string | undefined;
   allEvents: string[];
   deliveries: string;
-  /** One per schedule step, in order. */
+  /** One per distinct step duration: steps of equal delay share a topic and stay in due order. */
   retries: string[];
+  /** The topic of schedule step `step` (0-based). */
+  retryTopic(step: number): string;
   dlq: string;
   invalidEvents: string;
   groups: { matcher: string; dispatcher: string; retry: string };
@@ -20,6 +22,7 @@ export function topicNames(prefix: string, schedule: readonly RetryStep[]): Topi
   const known = new Set<string>(EVENT_TYPES);
   // The default prefix gives the documented group names; others keep test and tenant stacks apart.
   const group = (role: string) => `${prefix}-webhooks-${role}`;
+  const retryTopicName = (label: string) => `${prefix}.webhooks.retry-${label}`;
   return {
     event: (type) => `${eventPrefix}${type}`,
     eventTypeOf: (topic) => {
@@ -28,7 +31,12 @@ export function topicNames(prefix: string, schedule: readonly RetryStep[]): Topi
     },
     allEvents: EVENT_TYPES.map((type) => `${eventPrefix}${type}`),
     deliveries: `${prefix}.webhooks.deliveries`,
-    retries: schedule.map((step) => `${prefix}.webhooks.retry-${step.label}`),
+    retries: [...new Set(schedule.map((step) => retryTopicName(step.label)))],
+    retryTopic: (step) => {
+      const label = schedule[step]?.label;
+      if (label === undefined) throw new RangeError(`the schedule has no step ${step}`);
+      return retryTopicName(label);
+    },
     dlq: `${prefix}.webhooks.dlq`,
     invalidEvents: `${prefix}.webhooks.invalid-events`,
     groups: { matcher: group('matcher'), dispatcher: group('dispatcher'), retry: group('retry') },

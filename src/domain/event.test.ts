@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from './errors.js';
-import { depthExceeds, eventPayload, validateEvent } from './event.js';
+import { depthExceeds, eventPayload, validateEvent, type EventDefaults } from './event.js';
 
 const defaults = { topicType: 'email.received', createdAt: new Date('2026-01-02T03:04:05.000Z'), id: 'evt_fromrecord' };
 const good = { workspace: 'acme', agent: 'support-bot', data: { subject: 'hi' } };
 
-function reason(raw: unknown, d = defaults): string {
+function reason(raw: unknown, d: EventDefaults = defaults): string {
   try {
     validateEvent(raw, d);
   } catch (error) {

@@ -103,3 +103,78 @@ export interface DeliveryActions {
   /** Creates a `webhook.test` delivery for this webhook only and queues it. */
   sendTestEvent(webhook: WebhookRecord): Promise<DeliveryRecord>;
 }
+
+/** One unit of dispatch work, carried by the deliveries topic and the retry topics. */
+export interface DeliveryTask {
+  deliveryId: string;
+  webhookId: string;
+  workspace: string;
+  eventId: string;
+  eventType: string;
+  agent: string | null;
+  /** The exact body to POST. */
+  payload: string;
+  /** Number of the attempt to make (1 = first). */
+  attempt: number;
+  /** Not to be attempted before this (epoch ms); 0 = now. */
+  dueAt: number;
+  /** Made by RetryDelivery: one attempt, never a new retry chain. */
+  manual: boolean;
+  /** Earlier attempts, so the dead-letter record needs no read-back. */
+  attempts: AttemptRecord[];
+  createdAt: number;
+}
+
+/** A delivery that failed every attempt, as operators read it on the dead-letter topic. */
+export interface DeadLetter {
+  task: DeliveryTask;
+  attempts: AttemptRecord[];
+  failedAt: Date;
+  lastError: string;
+}
+
+/** Where work goes next (bus/task-queue.ts implements it on Kafka). */
+export interface TaskQueue {
+  enqueue(tasks: DeliveryTask[]): Promise<void>;
+  /** To the retry topic of schedule step `step` (0-based). */
+  scheduleRetry(step: number, task: DeliveryTask): Promise<void>;
+  deadLetter(letter: DeadLetter): Promise<void>;
+  publishEvent(event: DomainEvent): Promise<void>;
+}
+
+export interface DeliveryUpdate {
+  deliveryId: string;
+  status: DeliveryStatus;
+  attempt?: AttemptRecord;
+  nextAttemptAt: Date | null;
+  lastError?: string;
+}
+
+/** What the pipeline writes of deliveries (store/delivery-store.ts implements it). */
+export interface DeliveryWriter {
+  /** Inserts new deliveries; those whose (webhook, event) already exists come back as they are stored. */
+  insertPending(records: DeliveryRecord[]): Promise<{ existing: Array<DeliveryRecord & { queued: boolean }> }>;
+  /** Their first task is on the queue: a repeated event must not queue them again. */
+  markQueued(deliveryIds: string[]): Promise<void>;
+  applyUpdates(updates: DeliveryUpdate[]): Promise<void>;
+}
+
+export interface SendRequest {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface SendResult {
+  ok: boolean;
+  /** 0 when no response arrived. */
+  status: number;
+  durationMs: number;
+  bodyExcerpt: string;
+  error: string;
+}
+
+/** Outgoing HTTP (dispatch/http-sender.ts implements it). */
+export interface Sender {
+  send(request: SendRequest): Promise<SendResult>;
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerConfig, type Producer } from 'kafkajs';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, inject } from 'vitest';
 
@@ -40,7 +40,7 @@ export async function useKafka(label: string): Promise<TestKafka> {
     admin,
     prefix,
     async producer() {
-      const producer = kafka.producer({ allowAutoTopicCreation: false });
+      const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
       clients.push(producer);
       await producer.connect();
       return producer;

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { OffsetTracker, Semaphore } from './offset-tracker.js';
+
+describe('OffsetTracker', () => {
+  it('commits only up to the lowest unfinished offset', () => {
+    const tracker = new OffsetTracker();
+    expect(tracker.committable()).toBeUndefined();
+    for (const offset of ['10', '11', '12']) tracker.begin(offset);
+    expect(tracker.committable()).toBe('10');
+    tracker.finish('11');
+    tracker.finish('12');
+    expect(tracker.committable()).toBe('10');
+    tracker.finish('10');
+    expect(tracker.committable()).toBe('13');
+    expect(tracker.pending).toBe(0);
+  });
+});
+
+describe('Semaphore', () => {
+  it('lets at most `size` holders in and wakes waiters in order', async () => {
+    const semaphore = new Semaphore(2);
+    const order: number[] = [];
+    await semaphore.acquire();
+    await semaphore.acquire();
+    const third = semaphore.acquire().then(() => order.push(3));
+    const fourth = semaphore.acquire().then(() => order.push(4));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual([]);
+    semaphore.release();
+    await third;
+    semaphore.release();
+    await fourth;
+    expect(order).toEqual([3, 4]);
+  });
+
+  it('gives up when the waiter says so', async () => {
+    const semaphore = new Semaphore(1);
+    await semaphore.acquire();
+    expect(await semaphore.acquire(async () => false)).toBe(false);
+  });
+});

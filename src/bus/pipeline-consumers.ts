@@ -1,0 +1,65 @@
+import type { IHeaders, Kafka } from 'kafkajs';
+import type { Logger } from '../log/logger.js';
+import type { Dispatcher } from '../pipeline/dispatcher.js';
+import type { Matcher } from '../pipeline/matcher.js';
+import { decodeEventRecord } from './event-codec.js';
+import type { Semaphore } from './offset-tracker.js';
+import { decodeTask, DUE_AT_HEADER, type KafkaTaskQueue } from './task-queue.js';
+import type { Topics } from './topics.js';
+import { startWorkerConsumer, type WorkerConsumer } from './worker-consumer.js';
+
+interface ConsumerDeps {
+  kafka: Kafka;
+  topics: Topics;
+  logger: Logger;
+  semaphore: Semaphore;
+  drainTimeoutMs: number;
+}
+
+function header(headers: IHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return value === undefined ? undefined : String(Array.isArray(value) ? value[0] : value);
+}
+
+/** Event topics → matcher; what cannot be accepted goes to the invalid-events topic with its reason. */
+export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; queue: KafkaTaskQueue }): Promise<WorkerConsumer> {
+  const { topics, logger, matcher, queue } = deps;
+  return startWorkerConsumer({
+    ...deps,
+    groupId: topics.groups.matcher,
+    topics: topics.allEvents,
+    async handle(message) {
+      const decoded = decodeEventRecord({ ...message, contentType: header(message.headers, 'content-type') }, topics.eventTypeOf(message.topic)!);
+      if (decoded.ok) {
+        await matcher.match(decoded.event);
+        return;
+      }
+      logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, reason: decoded.reason }, 'event quarantined');
+      await queue.quarantine(message, decoded.reason);
+    },
+  });
+}
+
+/** The deliveries topic (role `dispatcher`) or the retry topics (role `retry`) → dispatcher. */
+export function startDispatchConsumer(
+  deps: ConsumerDeps & { dispatcher: Dispatcher; role: 'dispatcher' | 'retry' },
+): Promise<WorkerConsumer> {
+  const { topics, logger, dispatcher, role } = deps;
+  return startWorkerConsumer({
+    ...deps,
+    groupId: role === 'dispatcher' ? topics.groups.dispatcher : topics.groups.retry,
+    topics: role === 'dispatcher' ? [topics.deliveries] : topics.retries,
+    dueAt: role === 'retry' ? (message) => Number(header(message.headers, DUE_AT_HEADER) ?? 0) : undefined,
+    async handle(message) {
+      let task;
+      try {
+        task = decodeTask(message.value);
+      } catch (error) {
+        // Only this service writes these topics; a record it cannot read is a bug, not work to retry forever.
+        logger.error({ err: error, topic: message.topic, partition: message.partition, offset: message.offset }, 'unreadable task skipped');
+        return;
+      }
+      await dispatcher.dispatch(task);
+    },
+  });
+}

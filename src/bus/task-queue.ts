@@ -1,0 +1,163 @@
+import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type Producer } from 'kafkajs';
+import { Batcher } from '../pipeline/batcher.js';
+import type { AttemptRecord, DeadLetter, DeliveryTask, DomainEvent, TaskQueue } from '../pipeline/ports.js';
+import type { Topics } from './topics.js';
+
+interface Outgoing {
+  topic: string;
+  message: Message;
+}
+
+/** Lets the retry consumer read a task's due time without parsing it. */
+export const DUE_AT_HEADER = 'x-humiris-due-at';
+
+export function encodeTask(task: DeliveryTask): Buffer {
+  return Buffer.from(JSON.stringify(task));
+}
+
+export function decodeTask(value: Buffer | null): DeliveryTask {
+  const task = JSON.parse(value?.toString('utf8') ?? 'null') as DeliveryTask | null;
+  if (!task || typeof task.deliveryId !== 'string' || typeof task.payload !== 'string' || !Number.isInteger(task.attempt)) {
+    throw new Error('not a delivery task');
+  }
+  for (const attempt of task.attempts) attempt.startedAt = new Date(attempt.startedAt);
+  return task;
+}
+
+const attemptJson = (a: AttemptRecord) => ({
+  number: a.number,
+  started_at: a.startedAt.toISOString(),
+  duration_ms: a.durationMs,
+  response_status: a.responseStatus,
+  response_body_excerpt: a.responseBodyExcerpt,
+  error: a.error,
+  manual: a.manual,
+});
+
+/** What operators read on the dead-letter topic: understandable without our code. */
+export function deadLetterRecord(letter: DeadLetter, originalTopic: string): Message {
+  const { task, attempts } = letter;
+  const value = {
+    delivery: {
+      id: task.deliveryId,
+      webhook_id: task.webhookId,
+      event_id: task.eventId,
+      event_type: task.eventType,
+      agent: task.agent,
+      status: 'failed',
+      attempt_count: attempts.length,
+      created_at: new Date(task.createdAt).toISOString(),
+      attempts: attempts.map(attemptJson),
+    },
+    event: JSON.parse(task.payload),
+    webhook_id: task.webhookId,
+    workspace: task.workspace,
+    failed_at: letter.failedAt.toISOString(),
+    last_error: letter.lastError,
+  };
+  const headers: IHeaders = {
+    'x-humiris-error': letter.lastError,
+    'x-humiris-attempts': String(attempts.length),
+    'x-humiris-original-topic': originalTopic,
+    'x-humiris-delivery': task.deliveryId,
+    'x-humiris-webhook': task.webhookId,
+  };
+  return { key: task.webhookId, value: JSON.stringify(value), headers };
+}
+
+export interface QuarantinedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** The Kafka side of the pipeline: produces are batched, and each caller waits for its own ack. */
+export class KafkaTaskQueue implements TaskQueue {
+  private readonly producer: Producer;
+  private readonly batcher: Batcher<Outgoing>;
+
+  constructor(
+    kafka: Kafka,
+    private readonly topics: Topics,
+  ) {
+    this.producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 8, maxRetryTime: 5_000 },
+    });
+    this.batcher = new Batcher((items) => this.send(items), { maxItems: 500, maxDelayMs: 2 });
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+  }
+
+  async close(): Promise<void> {
+    await this.batcher.flush().catch(() => {});
+    await this.producer.disconnect();
+  }
+
+  private async send(items: Outgoing[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, message } of items) {
+      const messages = byTopic.get(topic) ?? [];
+      messages.push(message);
+      byTopic.set(topic, messages);
+    }
+    await this.producer.sendBatch({
+      acks: -1,
+      compression: CompressionTypes.None,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+  }
+
+  enqueue(tasks: DeliveryTask[]): Promise<void> {
+    if (tasks.length === 0) return Promise.resolve();
+    return this.batcher.add(
+      ...tasks.map((task) => ({ topic: this.topics.deliveries, message: { key: task.webhookId, value: encodeTask(task) } })),
+    );
+  }
+
+  scheduleRetry(step: number, task: DeliveryTask): Promise<void> {
+    const topic = this.topics.retryTopic(step);
+    const headers = { [DUE_AT_HEADER]: String(task.dueAt) };
+    return this.batcher.add({ topic, message: { key: task.webhookId, value: encodeTask(task), headers } });
+  }
+
+  deadLetter(letter: DeadLetter): Promise<void> {
+    return this.batcher.add({ topic: this.topics.dlq, message: deadLetterRecord(letter, this.topics.event(letter.task.eventType)) });
+  }
+
+  publishEvent(event: DomainEvent): Promise<void> {
+    const value = JSON.stringify({
+      id: event.id,
+      type: event.type,
+      workspace: event.workspace,
+      agent: event.agent,
+      created_at: event.createdAt.toISOString(),
+      data: event.data,
+    });
+    return this.batcher.add({ topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value } });
+  }
+
+  /** An event that cannot be accepted, kept with the reason and where it came from. */
+  quarantine(record: QuarantinedRecord, reason: string): Promise<void> {
+    return this.batcher.add({
+      topic: this.topics.invalidEvents,
+      message: {
+        key: record.key,
+        value: record.value,
+        headers: {
+          'x-humiris-error': reason,
+          'x-humiris-original-topic': record.topic,
+          'x-humiris-original-partition': String(record.partition),
+          'x-humiris-original-offset': record.offset,
+          'x-humiris-original-timestamp': record.timestamp,
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,43 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import type { RetryStep } from '../config/config.js';
+import type { Topics } from './topics.js';
+
+const DAY_MS = 86_400_000;
+/** Room for a 1 MiB event plus its envelope, so oversized ones reach quarantine instead of failing to produce. */
+const MAX_MESSAGE_BYTES = String(2 * 1024 * 1024);
+
+export interface TopicSetup {
+  eventPartitions: number;
+  workPartitions: number;
+  schedule: readonly RetryStep[];
+}
+
+/** Creates every topic the service uses when missing; existing topics are left as they are. */
+export async function ensureTopics(admin: Admin, topics: Topics, setup: TopicSetup): Promise<void> {
+  const config = (retentionMs: number) => [
+    { name: 'retention.ms', value: String(retentionMs) },
+    { name: 'max.message.bytes', value: MAX_MESSAGE_BYTES },
+  ];
+  const longestStep = Math.max(0, ...setup.schedule.map((step) => step.delayMs));
+  const wanted: ITopicConfig[] = [
+    ...topics.allEvents.map((topic) => ({ topic, numPartitions: setup.eventPartitions, configEntries: config(7 * DAY_MS) })),
+    { topic: topics.deliveries, numPartitions: setup.workPartitions, configEntries: config(7 * DAY_MS) },
+    // A retry waits its step on the topic: keep records well past it.
+    ...topics.retries.map((topic) => ({
+      topic,
+      numPartitions: setup.workPartitions,
+      configEntries: config(Math.max(7 * DAY_MS, 3 * longestStep)),
+    })),
+    { topic: topics.dlq, numPartitions: setup.workPartitions, configEntries: config(30 * DAY_MS) },
+    { topic: topics.invalidEvents, numPartitions: 1, configEntries: config(30 * DAY_MS) },
+  ];
+  const existing = new Set(await admin.listTopics());
+  const missing = wanted.filter((t) => !existing.has(t.topic));
+  if (missing.length === 0) return;
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (error) {
+    // Another instance created some of them first.
+    if (!/already exists/i.test(String((error as Error).message))) throw error;
+  }
+}

@@ -1,0 +1,163 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+import type { Logger } from '../log/logger.js';
+import { OffsetTracker, Semaphore } from './offset-tracker.js';
+
+export interface WorkerMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: IHeaders;
+}
+
+export interface WorkerConsumerOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: string[];
+  logger: Logger;
+  /** Bounds messages handled at once; share one between consumers to bound the whole process. */
+  semaphore: Semaphore;
+  /** Must be idempotent enough to repeat: a throw is retried with backoff, never skipped. */
+  handle(message: WorkerMessage): Promise<void>;
+  /** Delayed topics: the epoch ms a message is due. Its partition pauses until then. */
+  dueAt?(message: WorkerMessage): number;
+  /** How long stop() waits for in-flight work before handing it back uncommitted. */
+  drainTimeoutMs: number;
+}
+
+export interface WorkerConsumer {
+  stop(): Promise<void>;
+}
+
+const COMMIT_INTERVAL_MS = 500;
+
+/**
+ * A consumer group member that handles messages concurrently (bounded), commits each
+ * partition only up to its lowest unfinished message, and waits for due times by pausing
+ * the partition — never by sleeping in a handler, so heartbeats keep flowing.
+ */
+export async function startWorkerConsumer(options: WorkerConsumerOptions): Promise<WorkerConsumer> {
+  const { kafka, groupId, topics, handle, dueAt } = options;
+  const log = options.logger.child({ component: 'consumer', group: groupId });
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    // Short fetch waits: a resumed partition or a new message is picked up quickly.
+    maxWaitTimeInMs: 100,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  const { semaphore } = options;
+  let trackers = new Map<string, OffsetTracker>();
+  const resumeTimers = new Set<NodeJS.Timeout>();
+  const running = new Set<Promise<void>>();
+  let stopping = false;
+
+  const trackerFor = (topic: string, partition: number) => {
+    const key = `${topic}\u0000${partition}`;
+    let tracker = trackers.get(key);
+    if (!tracker) trackers.set(key, (tracker = new OffsetTracker()));
+    return tracker;
+  };
+
+  const committed = new Map<string, string>();
+  async function commit(): Promise<void> {
+    const offsets = [];
+    for (const [key, tracker] of trackers) {
+      const offset = tracker.committable();
+      if (offset === undefined || committed.get(key) === offset) continue;
+      const [topic, partition] = key.split('\u0000') as [string, string];
+      offsets.push({ topic, partition: Number(partition), offset, key });
+    }
+    if (offsets.length === 0) return;
+    try {
+      await consumer.commitOffsets(offsets.map(({ key: _key, ...rest }) => rest));
+      for (const { key, offset } of offsets) committed.set(key, offset);
+    } catch (error) {
+      // A rebalance took the partition away: its new owner starts from the last commit.
+      log.debug({ err: error }, 'commit skipped');
+    }
+  }
+  let committing = Promise.resolve();
+  const commitTimer = setInterval(() => {
+    committing = committing.then(commit);
+  }, COMMIT_INTERVAL_MS);
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    // Work still in flight from before belongs to the old assignment; only fresh trackers commit.
+    trackers = new Map();
+    committed.clear();
+    log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined group');
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed'));
+
+  /** True once handled; false when stopping before it could be (left uncommitted). */
+  async function handleUntilDone(message: WorkerMessage): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await handle(message);
+        return true;
+      } catch (error) {
+        if (stopping) return false;
+        const delay = Math.min(200 * 2 ** attempt, 10_000);
+        log.warn({ err: error, topic: message.topic, partition: message.partition, offset: message.offset, retryInMs: delay }, 'handler failed, retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload) {
+    const tracker = trackerFor(batch.topic, batch.partition);
+    for (const raw of batch.messages) {
+      if (stopping || !isRunning() || isStale()) break;
+      const message: WorkerMessage = { ...raw, headers: raw.headers ?? {}, topic: batch.topic, partition: batch.partition };
+      const due = dueAt?.(message);
+      const wait = due === undefined ? 0 : due - Date.now();
+      if (wait > 0) {
+        const resume = pause();
+        const timer = setTimeout(() => {
+          resumeTimers.delete(timer);
+          resume();
+        }, wait);
+        resumeTimers.add(timer);
+        break;
+      }
+      const acquired = await semaphore.acquire(async () => {
+        await heartbeat().catch(() => {});
+        return !stopping && isRunning() && !isStale();
+      });
+      if (!acquired) break;
+      tracker.begin(message.offset);
+      resolveOffset(message.offset);
+      const work = handleUntilDone(message).then((done) => {
+        if (done) tracker.finish(message.offset);
+        semaphore.release();
+      });
+      running.add(work);
+      void work.finally(() => running.delete(work));
+    }
+    await heartbeat().catch(() => {});
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch });
+  log.info({ topics: topics.length }, 'consuming');
+
+  return {
+    async stop() {
+      stopping = true;
+      for (const timer of resumeTimers) clearTimeout(timer);
+      const drained = Promise.all([...running]);
+      const timedOut = await Promise.race([drained.then(() => false), sleep(options.drainTimeoutMs).then(() => true)]);
+      if (timedOut) log.warn({ inFlight: running.size }, 'stopping with work in flight; it will be redelivered');
+      clearInterval(commitTimer);
+      await committing;
+      await commit();
+      await consumer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { Batcher } from './batcher.js';
+
+describe('Batcher', () => {
+  it('writes many adds as one batch and resolves each caller', async () => {
+    const writes: number[][] = [];
+    const batcher = new Batcher<number>(async (items) => void writes.push(items), { maxItems: 100, maxDelayMs: 5 });
+    await Promise.all([batcher.add(1), batcher.add(2, 3), batcher.add(4)]);
+    expect(writes).toEqual([[1, 2, 3, 4]]);
+  });
+
+  it('flushes early at maxItems', async () => {
+    const writes: number[][] = [];
+    const batcher = new Batcher<number>(async (items) => void writes.push(items), { maxItems: 2, maxDelayMs: 10_000 });
+    await Promise.all([batcher.add(1), batcher.add(2), batcher.add(3).then(() => 'late'), batcher.flush()]);
+    expect(writes).toEqual([[1, 2], [3]]);
+  });
+
+  it('rejects every caller of a failed write, and the next batch still goes', async () => {
+    let fail = true;
+    const batcher = new Batcher<number>(
+      async () => {
+        if (fail) throw new Error('broker away');
+      },
+      { maxItems: 10, maxDelayMs: 1 },
+    );
+    const results = await Promise.allSettled([batcher.add(1), batcher.add(2)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    fail = false;
+    await expect(batcher.add(3)).resolves.toBeUndefined();
+  });
+});

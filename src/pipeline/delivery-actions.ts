@@ -1,0 +1,42 @@
+import { DomainError } from '../domain/errors.js';
+import { TEST_EVENT_TYPE } from '../domain/event-types.js';
+import { newEventId } from '../domain/ids.js';
+import { firstTask, newDelivery } from './matcher.js';
+import type { DeliveryActions, DeliveryRecord, DeliveryWriter, DomainEvent, TaskQueue, WebhookRecord } from './ports.js';
+
+/** What the API asks of the pipeline; every delivery it starts goes through the same dispatcher path. */
+export class PipelineActions implements DeliveryActions {
+  constructor(
+    private readonly deliveries: DeliveryWriter,
+    private readonly queue: TaskQueue,
+  ) {}
+
+  publishEvent(event: DomainEvent): Promise<void> {
+    return this.queue.publishEvent(event);
+  }
+
+  async retry(delivery: DeliveryRecord): Promise<DeliveryRecord> {
+    if (delivery.status !== 'failed' && delivery.status !== 'succeeded') {
+      throw new DomainError('failed_precondition', `delivery is ${delivery.status}: only failed or succeeded deliveries can be retried`);
+    }
+    await this.queue.enqueue([firstTask(delivery, true)]);
+    return delivery;
+  }
+
+  async sendTestEvent(webhook: WebhookRecord): Promise<DeliveryRecord> {
+    const now = new Date();
+    const event = {
+      id: newEventId(),
+      type: TEST_EVENT_TYPE,
+      workspace: webhook.workspace,
+      agent: null,
+      createdAt: now,
+      data: { message: 'Test event from Humiris Webhooks', webhook_id: webhook.id },
+    };
+    const delivery = newDelivery(event, webhook, now);
+    await this.deliveries.insertPending([delivery]);
+    await this.queue.enqueue([firstTask(delivery)]);
+    await this.deliveries.markQueued([delivery.id]);
+    return delivery;
+  }
+}

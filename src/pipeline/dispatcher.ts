@@ -1,0 +1,122 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decide, type RetrySchedule } from '../domain/retry-policy.js';
+import { activeSecrets, signatureHeader } from '../domain/signing.js';
+import type { Logger } from '../log/logger.js';
+import type {
+  AttemptRecord,
+  DeliveryTask,
+  DeliveryUpdate,
+  DeliveryWriter,
+  Sender,
+  TaskQueue,
+  WebhookLookup,
+  WebhookRecord,
+} from './ports.js';
+
+export interface DispatcherOptions {
+  schedule: RetrySchedule;
+  userAgent: string;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/** The headers of one attempt; the signature covers the exact body. */
+export function deliveryHeaders(task: DeliveryTask, webhook: WebhookRecord, userAgent: string, now: Date): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'user-agent': userAgent,
+    'x-humiris-signature': signatureHeader(task.payload, activeSecrets(webhook.secrets, now), Math.floor(now.getTime() / 1000)),
+    'x-humiris-event': task.eventType,
+    'x-humiris-delivery': task.deliveryId,
+    'x-humiris-webhook': task.webhookId,
+    'x-humiris-attempt': String(task.attempt),
+  };
+}
+
+/**
+ * Makes one attempt of a task and moves it on: done, to the next retry topic, or to the
+ * dead-letter topic. The send happens once; only the bookkeeping after it is repeated when
+ * Kafka or MongoDB are away, so an outage never sends the same attempt twice.
+ */
+export class Dispatcher {
+  private readonly now: () => Date;
+  private stopping = false;
+
+  constructor(
+    private readonly webhooks: WebhookLookup,
+    private readonly sender: Sender,
+    private readonly deliveries: DeliveryWriter,
+    private readonly queue: TaskQueue,
+    private readonly options: DispatcherOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  stop(): void {
+    this.stopping = true;
+  }
+
+  async dispatch(task: DeliveryTask): Promise<void> {
+    const webhook = await this.webhooks.getById(task.webhookId);
+    if (!webhook || webhook.status !== 'active') {
+      const lastError = webhook ? 'webhook disabled' : 'webhook deleted';
+      await this.deliveries.applyUpdates([{ deliveryId: task.deliveryId, status: 'failed', nextAttemptAt: null, lastError }]);
+      return;
+    }
+
+    const startedAt = this.now();
+    const result = await this.sender.send({
+      url: webhook.url,
+      body: task.payload,
+      headers: deliveryHeaders(task, webhook, this.options.userAgent, startedAt),
+    });
+    const attempt: AttemptRecord = {
+      number: task.attempt,
+      startedAt,
+      durationMs: Math.round(result.durationMs),
+      responseStatus: result.status,
+      responseBodyExcerpt: result.bodyExcerpt,
+      error: result.error,
+      manual: task.manual,
+    };
+    const finishedAt = this.now();
+    const decision = decide(result.ok, task.attempt, this.options.schedule, finishedAt, task.manual);
+    const attempts = [...task.attempts, attempt];
+    const update: DeliveryUpdate = { deliveryId: task.deliveryId, status: 'failed', attempt, nextAttemptAt: null };
+    let forward: () => Promise<void> = async () => {};
+
+    switch (decision.kind) {
+      case 'succeeded':
+        update.status = 'succeeded';
+        break;
+      case 'retry':
+        update.status = 'retrying';
+        update.nextAttemptAt = decision.dueAt;
+        forward = () =>
+          this.queue.scheduleRetry(decision.step, { ...task, attempt: task.attempt + 1, dueAt: decision.dueAt.getTime(), attempts });
+        break;
+      case 'failed':
+        // A manual attempt never starts a new chain, and its delivery was dead-lettered already.
+        if (!task.manual) forward = () => this.queue.deadLetter({ task, attempts, failedAt: finishedAt, lastError: result.error });
+        break;
+    }
+    await this.persist(task, async () => {
+      await forward();
+      await this.deliveries.applyUpdates([update]);
+    });
+  }
+
+  private async persist(task: DeliveryTask, write: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        // Stopping: give up; the task stays uncommitted and is redelivered to the next owner.
+        if (this.stopping) throw error;
+        const delay = Math.min(200 * 2 ** attempt, 5_000);
+        this.options.logger.warn({ err: error, deliveryId: task.deliveryId, retryInMs: delay }, 'could not record attempt, retrying');
+        await sleep(delay);
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { newDeliveryId } from '../domain/ids.js';
+import { eventPayload, type ValidEvent } from '../domain/event.js';
+import type { DeliveryRecord, DeliveryTask, DeliveryWriter, TaskQueue, WebhookLookup, WebhookRecord } from './ports.js';
+
+export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new Date()): DeliveryRecord {
+  return {
+    id: newDeliveryId(now.getTime()),
+    workspace: event.workspace,
+    webhookId: webhook.id,
+    eventId: event.id,
+    eventType: event.type,
+    agent: event.agent,
+    status: 'pending',
+    attemptCount: 0,
+    nextAttemptAt: now,
+    lastResponseStatus: 0,
+    lastError: '',
+    payload: eventPayload(event),
+    attempts: [],
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+export function firstTask(delivery: DeliveryRecord, manual = false): DeliveryTask {
+  return {
+    deliveryId: delivery.id,
+    webhookId: delivery.webhookId,
+    workspace: delivery.workspace,
+    eventId: delivery.eventId,
+    eventType: delivery.eventType,
+    agent: delivery.agent,
+    payload: delivery.payload,
+    attempt: delivery.attemptCount + 1,
+    dueAt: 0,
+    manual,
+    attempts: delivery.attempts,
+    createdAt: delivery.createdAt.getTime(),
+  };
+}
+
+/** Turns an accepted event into one delivery, and one queued task, per matching webhook. */
+export class Matcher {
+  constructor(
+    private readonly webhooks: WebhookLookup,
+    private readonly deliveries: DeliveryWriter,
+    private readonly queue: TaskQueue,
+  ) {}
+
+  /** Safe to repeat for the same event: the (webhook, event) pair is unique. Returns the tasks queued. */
+  async match(event: ValidEvent): Promise<number> {
+    const webhooks = await this.webhooks.findMatching(event.workspace, event.type, event.agent);
+    if (webhooks.length === 0) return 0;
+    const now = new Date();
+    const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now));
+    const { existing } = await this.deliveries.insertPending(fresh);
+    const known = new Set(existing.map((d) => d.webhookId));
+    const tasks = [
+      ...fresh.filter((d) => !known.has(d.webhookId)),
+      // Stored by an earlier run that stopped before queueing: queue it now, under its own id.
+      ...existing.filter((d) => !d.queued),
+    ].map((d) => firstTask(d));
+    await this.queue.enqueue(tasks);
+    await this.deliveries.markQueued(tasks.map((t) => t.deliveryId));
+    return tasks.length;
+  }
+}
