@@ -33,7 +33,8 @@ export function webhookService(deps: ServiceDeps): ServiceImpl<typeof WebhookSer
   const ownWebhook = (workspace: string, id: string) => webhooks.get(workspace, checkId('webhook', id));
 
   const ownDelivery = async (workspace: string, webhookId: string, deliveryId: string) => {
-    checkId('webhook', webhookId);
+    // The webhook first: another workspace's ids answer not_found before anything else is asked.
+    await ownWebhook(workspace, webhookId);
     const delivery = await deliveries.get(workspace, webhookId, checkId('delivery', deliveryId));
     if (!delivery) throw notFound(`delivery ${deliveryId}`);
     return delivery;

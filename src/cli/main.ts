@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
+import { apiKeyCommand } from './api-key-command.js';
 import { stackCommand } from './stack-command.js';
 import { serveCommand } from './serve-command.js';
 
@@ -7,6 +8,7 @@ const USAGE = `Usage: humiris-webhooks <command>
 
   serve [--roles api,matcher,dispatcher,retry]   run the service (default: all roles)
   stack up|down|status                           the local Kafka + MongoDB stack
+  api-key create|list|revoke                     API keys of a workspace (api-key --help)
 `;
 
 /** Entry point of the `humiris-webhooks` command; returns the exit code. */
@@ -18,6 +20,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await serveCommand(loadConfig(), parseArgs({ args: rest, options: { roles: { type: 'string' } } }).values);
       case 'stack':
         return await stackCommand(loadConfig(), rest);
+      case 'api-key':
+        return await apiKeyCommand(loadConfig(), rest);
       case undefined:
       case 'help':
       case '--help':
