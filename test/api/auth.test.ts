@@ -3,7 +3,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { apiKeyCommand } from '../../src/cli/api-key-command.js';
 import { loadConfig } from '../../src/config/config.js';
 import { grpcCall, grpcJsClient, startTestApi } from '../helpers/api.js';
-import { mongodbUri } from '../helpers/servers.js';
+import { ensureDevKey } from '../../src/api/dev-key.js';
+import { ApiKeyStore } from '../../src/store/api-key-store.js';
+import { mongodbUri, useMongo } from '../helpers/servers.js';
 
 const api = await startTestApi('api-auth');
 
@@ -82,6 +84,19 @@ describe('API keys', () => {
 
     expect((await cli(['create', '--workspace', 'Bad_Slug'])).code).toBe(2);
     expect((await cli(['revoke', 'hum_sk_live_none'])).code).toBe(1);
+  });
+});
+
+describe('first start on the local stack', () => {
+  it('creates workspace dev and one key, printed once', async () => {
+    const store = new ApiKeyStore((await useMongo('devkey')).db);
+    await store.init();
+    const printed: string[] = [];
+    expect(await ensureDevKey(store, (text) => printed.push(text))).toBe(true);
+    expect(await ensureDevKey(store, (text) => printed.push(text))).toBe(false);
+    expect(printed).toHaveLength(1);
+    const key = /hum_sk_live_[0-9A-Za-z]+/.exec(printed[0]!)![0];
+    expect(await store.verify(key)).toMatchObject({ workspace: 'dev' });
   });
 });
 

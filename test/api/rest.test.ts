@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createClient } from '@connectrpc/connect';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { describe, expect, it } from 'vitest';
 import { Health, HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health_pb.js';
@@ -162,6 +164,18 @@ describe('REST routes from the google.api.http annotations', () => {
   });
 
   it('serves /healthz, /readyz and grpc.health.v1.Health without a key', async () => {
+    const grpcJs = await new Promise<any>((resolve, reject) => {
+      const definition = protoLoader.loadSync('grpc/health/v1/health.proto', { enums: String, includeDirs: [new URL('../../proto', import.meta.url).pathname] });
+      const { Health: HealthClient } = (grpc.loadPackageDefinition(definition) as any).grpc.health.v1;
+      const client = new HealthClient(new URL(api.baseUrl).host, grpc.credentials.createInsecure());
+      client.Check({ service: '' }, (error: unknown, reply: unknown) => {
+        client.close();
+        if (error) reject(error);
+        else resolve(reply);
+      });
+    });
+    expect(grpcJs.status).toBe('SERVING');
+
     const health = await fetch(`${api.baseUrl}/healthz`);
     expect(health.status).toBe(200);
     const ready = await fetch(`${api.baseUrl}/readyz`);
