@@ -31,7 +31,7 @@ export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; qu
     async handle(message) {
       const decoded = decodeEventRecord({ ...message, contentType: header(message.headers, 'content-type') }, topics.eventTypeOf(message.topic)!);
       if (decoded.ok) {
-        await matcher.match(decoded.event);
+        await matcher.match(decoded.event, `${message.topic}:${message.partition}:${message.offset}`);
         return;
       }
       logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, reason: decoded.reason }, 'event quarantined');

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { RetryStep } from '../config/config.js';
 import type { Topics } from './topics.js';
@@ -35,9 +36,25 @@ export async function ensureTopics(admin: Admin, topics: Topics, setup: TopicSet
   const missing = wanted.filter((t) => !existing.has(t.topic));
   if (missing.length === 0) return;
   try {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    await admin.createTopics({ topics: missing, waitForLeaders: false });
   } catch (error) {
     // Another instance created some of them first.
     if (!/already exists/i.test(String((error as Error).message))) throw error;
+  }
+  await waitForLeaders(admin, missing.map((t) => t.topic));
+}
+
+/** Polls metadata until every partition has a leader; a new topic is briefly unknown to the broker. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics have no leader after ${timeoutMs / 1000} s: ${topics.join(', ')}`);
+    await sleep(100);
   }
 }

@@ -34,9 +34,8 @@ export class PipelineActions implements DeliveryActions {
       data: { message: 'Test event from Humiris Webhooks', webhook_id: webhook.id },
     };
     const delivery = newDelivery(event, webhook, now);
-    await this.deliveries.insertPending([delivery]);
+    await this.deliveries.insertPending([delivery], `api:${delivery.id}`);
     await this.queue.enqueue([firstTask(delivery)]);
-    await this.deliveries.markQueued([delivery.id]);
     return delivery;
   }
 }

@@ -47,21 +47,24 @@ export class Matcher {
     private readonly queue: TaskQueue,
   ) {}
 
-  /** Safe to repeat for the same event: the (webhook, event) pair is unique. Returns the tasks queued. */
-  async match(event: ValidEvent): Promise<number> {
+  /**
+   * Safe to repeat: the (webhook, event) pair is unique. `source` names the Kafka record the
+   * event came from. Returns the tasks queued.
+   */
+  async match(event: ValidEvent, source: string): Promise<number> {
     const webhooks = await this.webhooks.findMatching(event.workspace, event.type, event.agent);
     if (webhooks.length === 0) return 0;
     const now = new Date();
     const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now));
-    const { existing } = await this.deliveries.insertPending(fresh);
+    const { existing } = await this.deliveries.insertPending(fresh, source);
     const known = new Set(existing.map((d) => d.webhookId));
     const tasks = [
       ...fresh.filter((d) => !known.has(d.webhookId)),
-      // Stored by an earlier run that stopped before queueing: queue it now, under its own id.
-      ...existing.filter((d) => !d.queued),
+      // The same record again: an earlier run stored these but may have stopped before queueing
+      // them, so queue them under their own ids. The same event id in another record is a duplicate.
+      ...existing.filter((d) => d.source === source && d.attemptCount === 0),
     ].map((d) => firstTask(d));
     await this.queue.enqueue(tasks);
-    await this.deliveries.markQueued(tasks.map((t) => t.deliveryId));
     return tasks.length;
   }
 }

@@ -152,10 +152,11 @@ export interface DeliveryUpdate {
 
 /** What the pipeline writes of deliveries (store/delivery-store.ts implements it). */
 export interface DeliveryWriter {
-  /** Inserts new deliveries; those whose (webhook, event) already exists come back as they are stored. */
-  insertPending(records: DeliveryRecord[]): Promise<{ existing: Array<DeliveryRecord & { queued: boolean }> }>;
-  /** Their first task is on the queue: a repeated event must not queue them again. */
-  markQueued(deliveryIds: string[]): Promise<void>;
+  /**
+   * Inserts new deliveries, remembering the record they came from (`topic:partition:offset`).
+   * Those whose (webhook, event) already exists come back as stored, with their source.
+   */
+  insertPending(records: DeliveryRecord[], source: string): Promise<{ existing: Array<DeliveryRecord & { source: string }> }>;
   applyUpdates(updates: DeliveryUpdate[]): Promise<void>;
 }
 

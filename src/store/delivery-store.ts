@@ -10,13 +10,13 @@ import type {
   Page,
 } from '../pipeline/ports.js';
 
-type DeliveryDoc = Omit<DeliveryRecord, 'id'> & { _id: string; queued?: boolean };
+type DeliveryDoc = Omit<DeliveryRecord, 'id'> & { _id: string; source?: string };
 
 const DUPLICATE_KEY = 11000;
 const LIST_PROJECTION = { attempts: 0, payload: 0 } as const;
 
 // List queries leave out attempts and payload.
-const toRecord = ({ _id, ...doc }: DeliveryDoc): DeliveryRecord => ({
+const toRecord = ({ _id, source: _source, ...doc }: DeliveryDoc): DeliveryRecord => ({
   ...doc,
   attempts: doc.attempts ?? [],
   payload: doc.payload ?? '',
@@ -27,15 +27,11 @@ const toRecord = ({ _id, ...doc }: DeliveryDoc): DeliveryRecord => ({
 export class DeliveryStore implements DeliveryReader, DeliveryWriter {
   private readonly deliveries: Collection<DeliveryDoc>;
   private readonly updates: Batcher<DeliveryUpdate>;
-  private readonly queuedMarks: Batcher<string>;
 
   constructor(db: Db) {
     this.deliveries = db.collection<DeliveryDoc>('deliveries');
     // Attempt records are written in bulk: one round-trip for many finished sends.
     this.updates = new Batcher((batch) => this.writeUpdates(batch), { maxItems: 500, maxDelayMs: 5 });
-    this.queuedMarks = new Batcher(async (ids) => {
-      await this.deliveries.updateMany({ _id: { $in: ids } }, { $set: { queued: true } });
-    }, { maxItems: 1000, maxDelayMs: 5 });
   }
 
   async ensureIndexes(): Promise<void> {
@@ -43,11 +39,11 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
     await this.deliveries.createIndex({ workspace: 1, webhookId: 1, createdAt: -1, _id: -1 }, { name: 'by_webhook_newest' });
   }
 
-  async insertPending(records: DeliveryRecord[]): Promise<{ existing: Array<DeliveryRecord & { queued: boolean }> }> {
+  async insertPending(records: DeliveryRecord[], source: string): Promise<{ existing: Array<DeliveryRecord & { source: string }> }> {
     if (records.length === 0) return { existing: [] };
     try {
       await this.deliveries.insertMany(
-        records.map(({ id, ...rest }) => ({ _id: id, ...rest })),
+        records.map(({ id, ...rest }) => ({ _id: id, ...rest, source })),
         { ordered: false },
       );
       return { existing: [] };
@@ -59,12 +55,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
       const stored = await this.deliveries
         .find({ $or: duplicates.map((r) => ({ webhookId: r.webhookId, eventId: r.eventId })) })
         .toArray();
-      return { existing: stored.map((doc) => ({ ...toRecord(doc), queued: doc.queued === true })) };
+      return { existing: stored.map((doc) => ({ ...toRecord(doc), source: doc.source ?? '' })) };
     }
-  }
-
-  markQueued(deliveryIds: string[]): Promise<void> {
-    return this.queuedMarks.add(...deliveryIds);
   }
 
   applyUpdates(updates: DeliveryUpdate[]): Promise<void> {
@@ -114,6 +106,6 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.updates.flush(), this.queuedMarks.flush()]).catch(() => {});
+    await this.updates.flush().catch(() => {});
   }
 }
