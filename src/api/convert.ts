@@ -19,7 +19,8 @@ export function webhookMessage(record: WebhookRecord, withSecret = false): Webho
     agent: record.agent ?? '',
     description: record.description,
     status: record.status,
-    signingSecret: withSecret ? (current?.secret ?? '') : '',
+    // Absent (not just empty) everywhere else: the field has explicit presence.
+    signingSecret: withSecret ? (current?.secret ?? '') : undefined,
     createdAt: timestampFromDate(record.createdAt),
     updatedAt: timestampFromDate(record.updatedAt),
   });
