@@ -2,6 +2,7 @@ import { getOption, ScalarType, type DescField, type DescMessage, type JsonObjec
 import { protoCamelCase } from '@bufbuild/protobuf/reflect';
 import { createContextValues } from '@connectrpc/connect';
 import { createAsyncIterable, readAllBytes, type UniversalHandler } from '@connectrpc/connect/protocol';
+import { depthExceeds, MAX_DATA_DEPTH } from '../domain/event.js';
 import { http } from '../gen/google/api/annotations_pb.js';
 import { ERROR_CODE_HEADER, ERROR_FIELD_HEADER, restError, type RestError } from './errors.js';
 import { MAX_BODY_BYTES } from './routes.js';
@@ -39,6 +40,9 @@ interface Route {
 }
 
 type Segment = string | { field: string };
+
+/** Event data may nest MAX_DATA_DEPTH levels; the request around it adds a few. */
+const MAX_JSON_DEPTH = MAX_DATA_DEPTH + 8;
 
 function compileTemplate(template: string): { pattern: RegExp; fields: string[] } {
   const fields: string[] = [];
@@ -124,11 +128,15 @@ async function readJsonBody(req: RestRequest): Promise<JsonValue | undefined> {
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   if (text.trim() === '') return undefined;
+  let value: JsonValue;
   try {
-    return JSON.parse(text) as JsonValue;
+    value = JSON.parse(text) as JsonValue;
   } catch (error) {
     throw fail('invalid_argument', `request body is not valid JSON: ${(error as Error).message}`);
   }
+  // Checked iteratively here, before anything recursive (re-encoding, protobuf parsing) touches it.
+  if (depthExceeds(value, MAX_JSON_DEPTH)) throw fail('invalid_argument', `request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
 }
 
 /** The request message as proto3 JSON: body, then query parameters, then path variables. */
