@@ -121,7 +121,7 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
     const contentType = String(req.headers['content-type'] ?? '');
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES && !contentType.startsWith('application/grpc')) {
       const failure = restError('payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-      sendJson(res, failure.status, failure.body, { connection: 'close' });
+      sendJson(res, failure.status, failure.body);
       req.resume();
       return;
     }

@@ -162,6 +162,10 @@ describe('REST routes from the google.api.http annotations', () => {
 
     const events = await api.rest('POST', '/v1/events', key, { type: 'email.sent', data: { blob: 'y'.repeat(1024 * 1024 + 1) } });
     expect(events.status).toBe(413);
+
+    // Over h2c too, where connection-level headers are not allowed in the reply.
+    const h2 = await exec('sh', ['-c', `head -c 1100000 /dev/zero | tr '\\0' a | curl -sS --http2-prior-knowledge -o /dev/null -w '%{http_code} %{http_version}' -X POST --data-binary @- -H 'content-type: application/json' "${api.baseUrl}/v1/webhooks"`]);
+    expect(h2.stdout).toBe('413 2');
   });
 
   it('serves /healthz, /readyz and grpc.health.v1.Health without a key', async () => {
