@@ -2,6 +2,7 @@ import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message
 import { Batcher } from '../pipeline/batcher.js';
 import type { AttemptRecord, DeadLetter, DeliveryTask, DomainEvent, TaskQueue } from '../pipeline/ports.js';
 import type { Topics } from './topics.js';
+import type { WorkerMessage } from './worker-consumer.js';
 
 interface Outgoing {
   topic: string;
@@ -65,14 +66,7 @@ export function deadLetterRecord(letter: DeadLetter, originalTopic: string): Mes
   return { key: task.webhookId, value: JSON.stringify(value), headers };
 }
 
-export interface QuarantinedRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-}
+export type QuarantinedRecord = Omit<WorkerMessage, 'headers'>;
 
 /** The Kafka side of the pipeline: produces are batched, and each caller waits for its own ack. */
 export class KafkaTaskQueue implements TaskQueue {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent } from 'undici';
 import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
-import type { AttemptOutcome } from '../domain/retry-policy.js';
+import type { Sender, SendRequest, SendResult } from '../pipeline/ports.js';
 import { createAddressCheckingLookup } from './url-guard.js';
 
 /** Most of a response body we read; a larger body is a failed attempt and the rest is never read. */
@@ -19,18 +19,6 @@ export interface HttpSenderOptions {
   maxConnectionsPerOrigin?: number;
 }
 
-export interface SendRequest {
-  url: string;
-  /** Sent as is: the exact bytes that were signed. */
-  body: string;
-  headers: Record<string, string>;
-}
-
-export interface SendResult extends AttemptOutcome {
-  durationMs: number;
-  /** First 1 KiB of the response body, UTF-8, never a cut character. */
-  bodyExcerpt: string;
-}
 
 /** Why the attempt did not reach the receiver, from the error a request failed with. */
 function describeFailure(error: unknown): string {
@@ -58,7 +46,7 @@ function describeFailure(error: unknown): string {
  * Sends webhook requests through one pooled keep-alive client. `send` never throws for anything
  * the network or the receiver does: each outcome is a SendResult with a readable `error`.
  */
-export class HttpSender {
+export class HttpSender implements Sender {
   readonly #options: Required<Omit<HttpSenderOptions, 'maxConnectionsPerOrigin'>>;
   readonly #agent: Agent;
 

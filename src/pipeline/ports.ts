@@ -1,3 +1,6 @@
+import type { ValidEvent } from '../domain/event.js';
+import type { AttemptOutcome } from '../domain/retry-policy.js';
+
 /**
  * The records and the small interfaces the pipeline and the API need. `store/`, `bus/` and
  * `dispatch/` implement them; only `main.ts` knows which implementation serves which port.
@@ -59,14 +62,7 @@ export interface DeliveryRecord {
 }
 
 /** A domain event after validation. */
-export interface DomainEvent {
-  id: string;
-  type: string;
-  workspace: string;
-  agent: string | null;
-  createdAt: Date;
-  data: Record<string, unknown>;
-}
+export type DomainEvent = ValidEvent;
 
 export interface Page<T> {
   items: T[];
@@ -162,17 +158,15 @@ export interface DeliveryWriter {
 
 export interface SendRequest {
   url: string;
+  /** Sent as is: the exact bytes that were signed. */
   body: string;
   headers: Record<string, string>;
 }
 
-export interface SendResult {
-  ok: boolean;
-  /** 0 when no response arrived. */
-  status: number;
+export interface SendResult extends AttemptOutcome {
   durationMs: number;
+  /** First 1 KiB of the response body, UTF-8, never a cut character. */
   bodyExcerpt: string;
-  error: string;
 }
 
 /** Outgoing HTTP (dispatch/http-sender.ts implements it). */
