@@ -28,6 +28,7 @@ export function describeAgent(webhook: Pick<Webhook, 'agent'>): string {
 
 /** "200", "500 · upstream down", or the transport error when no response arrived. */
 export function describeResponse(status: number | undefined, error: string | undefined): string {
-  if (status) return error ? `${status} · ${error}` : String(status);
+  // An error that only restates the status ("status 500") adds nothing beside it.
+  if (status) return error && !error.includes(String(status)) ? `${status} · ${error}` : String(status);
   return error || '—';
 }

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useId, useLayoutEffect, useRef } from 'preact/hooks';
 
 export interface ConfirmDialogProps {
   open: boolean;
@@ -15,7 +15,9 @@ export interface ConfirmDialogProps {
 /** A native modal <dialog>: focus trapping, Escape and the backdrop come from the browser. */
 export function ConfirmDialog(props: ConfirmDialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
+  const titleId = useId();
+  // A layout effect: the modal is up before the next key press can reach the page behind it.
+  useLayoutEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
     if (props.open && !dialog.open) dialog.showModal();
@@ -23,8 +25,8 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
   }, [props.open]);
 
   return (
-    <dialog ref={ref} class="dialog" aria-labelledby="confirm-title" onCancel={(e) => (e.preventDefault(), props.onCancel())}>
-      <h2 id="confirm-title">{props.title}</h2>
+    <dialog ref={ref} class="dialog" aria-labelledby={titleId} onCancel={(e) => (e.preventDefault(), props.onCancel())}>
+      <h2 id={titleId}>{props.title}</h2>
       <div class="dialog-body">{props.children}</div>
       <div class="actions">
         <button type="button" class="button-secondary" onClick={props.onCancel} disabled={props.busy}>

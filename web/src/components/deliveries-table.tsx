@@ -55,7 +55,7 @@ export function DeliveriesTable({ webhookId, refreshMs, refreshKey }: { webhookI
       {list.data && list.data.data.length === 0 && <p class="card empty">{status ? `No ${status} deliveries.` : 'No deliveries yet. Send a test event to see one here.'}</p>}
       {list.data && list.data.data.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-label="Deliveries table">
-          <table class="deliveries">
+          <table class="deliveries stack">
             <thead>
               <tr>
                 <th scope="col">Time</th>
@@ -69,20 +69,20 @@ export function DeliveriesTable({ webhookId, refreshMs, refreshKey }: { webhookI
             <tbody>
               {list.data.data.map((d) => (
                 <tr key={d.id} class={`row-${d.status}`} data-delivery-id={d.id}>
-                  <td class="nowrap">
+                  <td data-label="Time" class="nowrap">
                     <Link href={paths.delivery(webhookId, d.id)} aria-label={`Delivery ${d.id}, ${d.event_type}, ${d.status}`}>
                       {formatTime(d.created_at)}
                     </Link>
                   </td>
-                  <td>
+                  <td data-label="Event type">
                     <code>{d.event_type}</code>
                   </td>
-                  <td>{d.agent || '—'}</td>
-                  <td>
+                  <td data-label="Agent">{d.agent || '—'}</td>
+                  <td data-label="Status">
                     <StatusBadge status={d.status} />
                   </td>
-                  <td class="num">{d.attempt_count ?? 0}</td>
-                  <td class="excerpt">{describeResponse(d.last_response_status, d.last_error)}</td>
+                  <td data-label="Attempts" class="num">{d.attempt_count ?? 0}</td>
+                  <td data-label="Last response" class="excerpt">{describeResponse(d.last_response_status, d.last_error)}</td>
                 </tr>
               ))}
             </tbody>

@@ -101,7 +101,7 @@ export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: strin
               <p class="muted">No attempt yet.</p>
             ) : (
               <div class="table-wrap" tabIndex={0} role="region" aria-label="Attempts table">
-                <table class="attempts">
+                <table class="attempts stack">
                   <thead>
                     <tr>
                       <th scope="col">#</th>
@@ -115,15 +115,15 @@ export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: strin
                   <tbody>
                     {attempts.map((a) => (
                       <tr key={a.number} class={attemptOk(a) ? '' : 'row-failed'}>
-                        <td class="num">
+                        <td data-label="#" class="num">
                           {a.number}
                           {a.manual && <span class="tag">manual</span>}
                         </td>
-                        <td class="nowrap">{formatTime(a.started_at)}</td>
-                        <td class="num nowrap">{a.duration_ms ?? 0} ms</td>
-                        <td class="num">{a.response_status || '—'}</td>
-                        <td>{a.response_body_excerpt ? <pre class="excerpt-block">{a.response_body_excerpt}</pre> : <span class="muted">—</span>}</td>
-                        <td class="excerpt">{a.error || '—'}</td>
+                        <td data-label="Time" class="nowrap">{formatTime(a.started_at)}</td>
+                        <td data-label="Duration" class="num nowrap">{a.duration_ms ?? 0} ms</td>
+                        <td data-label="Status" class="num">{a.response_status || '—'}</td>
+                        <td data-label="Response">{a.response_body_excerpt ? <pre class="excerpt-block">{a.response_body_excerpt}</pre> : <span class="muted">—</span>}</td>
+                        <td data-label="Error" class="excerpt">{a.error || '—'}</td>
                       </tr>
                     ))}
                   </tbody>

@@ -4,6 +4,7 @@ import { useApi, useResource } from '../hooks.js';
 import { Link, navigate, paths } from '../router.js';
 import { ErrorNotice, Loading } from './notice.js';
 import { SecretNotice } from './secret-notice.js';
+import { WebhookFacts } from './webhook-facts.js';
 import { WebhookForm } from './webhook-form.js';
 
 export function NewWebhookPage() {
@@ -19,6 +20,7 @@ export function NewWebhookPage() {
             Events will be POSTed to <strong class="break">{created.url}</strong>.
           </p>
           {created.signing_secret && <SecretNotice heading="Signing secret" secret={created.signing_secret} />}
+          <WebhookFacts webhook={created} />
           <div class="actions">
             <Link href={paths.webhook(created.id)} class="button">
               I have saved the secret, continue

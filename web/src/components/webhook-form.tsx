@@ -63,7 +63,9 @@ export function WebhookForm({ initial, submitLabel, onSubmit, onCancel }: Webhoo
         <legend>Events</legend>
         <label class="check">
           <input type="checkbox" checked={allEvents} onChange={(e) => setAllEvents(e.currentTarget.checked)} />
-          All event types (<code>*</code>), including ones added later
+          <span>
+            All event types (<code>*</code>)
+          </span>
         </label>
         <div class="event-grid">
           {EVENT_TYPES.map((type) => (

@@ -29,7 +29,7 @@ export function WebhookList() {
       )}
       {list.data && list.data.data.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-label="Webhooks table">
-          <table>
+          <table class="stack">
             <thead>
               <tr>
                 <th scope="col">URL</th>
@@ -42,16 +42,18 @@ export function WebhookList() {
             <tbody>
               {list.data.data.map((webhook) => (
                 <tr key={webhook.id}>
-                  <td class="url-cell">
-                    <Link href={paths.webhook(webhook.id)}>{webhook.url}</Link>
-                    {webhook.description && <div class="muted small">{webhook.description}</div>}
+                  <td data-label="URL" class="url-cell">
+                    <div>
+                      <Link href={paths.webhook(webhook.id)}>{webhook.url}</Link>
+                      {webhook.description && <div class="muted small">{webhook.description}</div>}
+                    </div>
                   </td>
-                  <td>{describeEvents(webhook.events)}</td>
-                  <td>{describeAgent(webhook)}</td>
-                  <td>
+                  <td data-label="Events">{describeEvents(webhook.events)}</td>
+                  <td data-label="Agent">{describeAgent(webhook)}</td>
+                  <td data-label="Status">
                     <StatusBadge status={webhook.status} />
                   </td>
-                  <td class="nowrap">{formatTime(webhook.created_at)}</td>
+                  <td data-label="Created" class="nowrap">{formatTime(webhook.created_at)}</td>
                 </tr>
               ))}
             </tbody>

@@ -1,6 +1,5 @@
 import { useState } from 'preact/hooks';
 import type { Delivery, Webhook } from '../api-types.js';
-import { describeAgent, describeEvents, formatTime } from '../format.js';
 import { useApi, useResource } from '../hooks.js';
 import { Link, navigate, paths } from '../router.js';
 import { ConfirmDialog } from './confirm-dialog.js';
@@ -9,9 +8,11 @@ import { DeliveryChart } from './delivery-chart.js';
 import { ErrorNotice, Loading } from './notice.js';
 import { SecretNotice } from './secret-notice.js';
 import { StatusBadge } from './status-badge.js';
+import { WebhookFacts } from './webhook-facts.js';
 
 const REFRESH_MS = 5_000;
-const CHART_REFRESH_MS = 30_000;
+// The chart walks up to a day of pages, so it refreshes less often than the table.
+const CHART_REFRESH_MS = 10_000;
 
 type Pending = 'delete' | 'rotate' | null;
 
@@ -79,30 +80,7 @@ export function WebhookPage({ id }: { id: string }) {
         <h1 class="break">{w.url}</h1>
         <StatusBadge status={w.status} />
       </div>
-      <dl class="facts">
-        <div>
-          <dt>ID</dt>
-          <dd class="mono">{w.id}</dd>
-        </div>
-        <div>
-          <dt>Events</dt>
-          <dd>{describeEvents(w.events)}</dd>
-        </div>
-        <div>
-          <dt>Agent</dt>
-          <dd>{describeAgent(w)}</dd>
-        </div>
-        <div>
-          <dt>Created</dt>
-          <dd>{formatTime(w.created_at)}</dd>
-        </div>
-        {w.description && (
-          <div>
-            <dt>Description</dt>
-            <dd>{w.description}</dd>
-          </div>
-        )}
-      </dl>
+      <WebhookFacts webhook={w} />
 
       <div class="actions wrap" role="group" aria-label="Webhook actions">
         <button type="button" onClick={sendTest} disabled={busy || w.status !== 'active'} title={w.status !== 'active' ? 'Enable the webhook to send a test event' : undefined}>
