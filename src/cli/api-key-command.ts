@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import { DomainError } from '../domain/errors.js';
 import { ApiKeyStore } from '../store/api-key-store.js';
 import { connectMongo } from '../store/mongo.js';
-import { stackUp } from '../stack/stack.js';
+import { withServers } from './servers.js';
 
 export const API_KEY_USAGE = `Usage: humiris-webhooks api-key <action>
 
@@ -16,8 +16,8 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** MONGODB_URI, or the local stack's MongoDB (started if needed) as `serve` does. */
 async function openStore(config: Config) {
-  const uri = config.mongodbUri ?? (await stackUp(config.stack, (line) => process.stderr.write(`${line}\n`))).mongodbUri;
-  const mongo = await connectMongo(uri, config.mongodbDatabase);
+  const { mongodbUri } = await withServers(config, (line) => process.stderr.write(`${line}\n`));
+  const mongo = await connectMongo(mongodbUri!, config.mongodbDatabase);
   const store = new ApiKeyStore(mongo.db);
   await store.init();
   return { store, close: () => mongo.client.close() };

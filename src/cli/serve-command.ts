@@ -1,7 +1,7 @@
 import { ALL_ROLES, ConfigError, type Config, type Role } from '../config/config.js';
 import { createLogger } from '../log/logger.js';
 import { startService } from '../main.js';
-import { stackUp } from '../stack/stack.js';
+import { withServers } from './servers.js';
 
 function parseRoles(raw: string | undefined): Role[] {
   if (raw === undefined) return [...ALL_ROLES];
@@ -16,20 +16,7 @@ function parseRoles(raw: string | undefined): Role[] {
 export async function serveCommand(config: Config, flags: { roles?: string }): Promise<number> {
   const roles = parseRoles(flags.roles);
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty || undefined });
-  let effective = config;
-  if (!config.kafkaBrokers || !config.mongodbUri) {
-    logger.info('KAFKA_BROKERS or MONGODB_URI not set: starting the local stack (humiris-webhooks stack up)');
-    const stack = await stackUp(config.stack, (line) => logger.info(line));
-    logger.info({ kafka: stack.kafkaVersion, mongo: stack.mongoVersion }, 'local stack ready');
-    // The local stack is a developer's machine: receivers on localhost are the point.
-    effective = Object.freeze({
-      ...config,
-      kafkaBrokers: config.kafkaBrokers ?? stack.kafkaBrokers,
-      mongodbUri: config.mongodbUri ?? stack.mongodbUri,
-      allowPrivateUrls: true,
-      localStack: true,
-    });
-  }
+  const effective = await withServers(config, (line) => logger.info(line));
   const service = await startService(effective, roles, logger);
 
   await new Promise<void>((resolve) => {
