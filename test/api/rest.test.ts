@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createClient } from '@connectrpc/connect';
@@ -198,15 +199,23 @@ describe('REST routes from the google.api.http annotations', () => {
     const env = { ...process.env, HUMIRIS_API_KEY: key, HUMIRIS_URL: api.baseUrl };
     const curl = async (script: string) => JSON.parse((await exec('sh', ['-c', script], { env })).stdout);
 
-    const created = await curl(`curl -sS -X POST "$HUMIRIS_URL/v1/webhooks" \\
-  -H "Authorization: Bearer $HUMIRIS_API_KEY" \\
-  -H "Content-Type: application/json" \\
-  -d '{"url": "https://example.com/webhooks/humiris", "events": ["email.received", "sms.received"], "agent": null}'`);
+    // The walkthrough's first shell block, run verbatim but for the port.
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const walkthrough = readme.slice(readme.indexOf('## A first webhook'));
+    const block = walkthrough.split('```sh')[2]!.split('```')[0]!;
+    const commands = block
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .filter((line) => line.startsWith('curl'))
+      .map((line) => line.replaceAll('http://localhost:8080', '$HUMIRIS_URL'));
+    expect(commands).toHaveLength(3);
+    const created = await curl(commands[0]!);
     expect(created.id).toMatch(/^whk_/);
     expect(created.signing_secret).toMatch(/^whsec_/);
-
-    const list = await curl(`curl -sS "$HUMIRIS_URL/v1/webhooks" -H "Authorization: Bearer $HUMIRIS_API_KEY"`);
+    expect(created).toMatchObject({ events: ['email.received', 'sms.received'], status: 'active' });
+    const list = await curl(commands[1]!);
     expect(list.data.map((w: { id: string }) => w.id)).toEqual([created.id]);
+    expect((await curl(commands[2]!)).id).toMatch(/^evt_/);
 
     const h2 = await curl(`curl -sS --http2-prior-knowledge "$HUMIRIS_URL/v1/webhooks/${created.id}" -H "Authorization: Bearer $HUMIRIS_API_KEY"`);
     expect(h2.id).toBe(created.id);
