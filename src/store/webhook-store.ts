@@ -2,21 +2,10 @@ import type { Collection, Db, Filter } from 'mongodb';
 import { ALL_EVENTS } from '../domain/event-types.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import { newSigningSecret, newWebhookId } from '../domain/ids.js';
-import type { Page, SigningSecret, WebhookLookup, WebhookRecord, WebhookStatus } from '../pipeline/ports.js';
+import type { Page, SigningSecret, WebhookLookup, WebhookRecord } from '../pipeline/ports.js';
 import { afterCursor, NEWEST_FIRST, pageSizeOf, toPage } from './paging.js';
 
-interface WebhookDoc {
-  _id: string;
-  workspace: string;
-  url: string;
-  events: string[];
-  agent: string | null;
-  description: string;
-  status: WebhookStatus;
-  secrets: SigningSecret[];
-  createdAt: Date;
-  updatedAt: Date;
-}
+type WebhookDoc = Omit<WebhookRecord, 'id'> & { _id: string };
 
 export interface NewWebhook {
   url: string;
