@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { createApi } from './api.js';
 import { DeliveryPage } from './components/delivery-page.js';
 import { SignIn } from './components/sign-in.js';
@@ -13,6 +13,13 @@ export function App() {
   const [key, setKey] = useState<string | null>(loadKey);
   const [notice, setNotice] = useState('');
   const route = useRoute();
+  const mainRef = useRef<HTMLDivElement>(null);
+  // After a client-side navigation, move focus to the new page, as a full page load would.
+  const firstRoute = useRef(true);
+  useEffect(() => {
+    if (firstRoute.current) firstRoute.current = false;
+    else mainRef.current?.focus();
+  }, [JSON.stringify(route)]);
 
   const signOut = (message = '') => {
     clearKey();
@@ -49,7 +56,9 @@ export function App() {
           Sign out
         </button>
       </header>
-      <Page route={route} />
+      <div id="main" tabIndex={-1} ref={mainRef} class="focus-target">
+        <Page route={route} />
+      </div>
     </ApiContext.Provider>
   );
 }
@@ -68,7 +77,7 @@ function Page({ route }: { route: Route }) {
       return <DeliveryPage key={route.deliveryId} id={route.id} deliveryId={route.deliveryId} />;
     case 'not-found':
       return (
-        <main id="main">
+        <main>
           <h1>Page not found</h1>
           <p>
             <Link href={paths.webhooks()}>Back to webhooks</Link>

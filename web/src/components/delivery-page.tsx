@@ -42,7 +42,7 @@ export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: strin
   };
 
   return (
-    <main id="main">
+    <main>
       <p class="crumbs">
         <Link href={paths.webhooks()}>Webhooks</Link> / <Link href={paths.webhook(id)}>Webhook</Link> /
       </p>

@@ -12,7 +12,7 @@ export function NewWebhookPage() {
   const [created, setCreated] = useState<Webhook | null>(null);
 
   return (
-    <main id="main">
+    <main>
       <h1>{created ? 'Webhook created' : 'Add webhook'}</h1>
       {created ? (
         <>
@@ -38,7 +38,7 @@ export function EditWebhookPage({ id }: { id: string }) {
   const api = useApi();
   const webhook = useResource(`webhook:${id}`, () => api.getWebhook(id));
   return (
-    <main id="main">
+    <main>
       <h1>Edit webhook</h1>
       <ErrorNotice error={webhook.error} />
       {!webhook.data && webhook.loading && <Loading />}

@@ -13,7 +13,7 @@ export function WebhookList() {
   const list = useResource(`webhooks:${pager.cursor}`, () => api.listWebhooks(PAGE_SIZE, pager.cursor));
 
   return (
-    <main id="main">
+    <main>
       <div class="page-head">
         <h1>Webhooks</h1>
         <Link href={paths.newWebhook()} class="button">

@@ -41,7 +41,7 @@ export function WebhookPage({ id }: { id: string }) {
 
   if (!webhook.data) {
     return (
-      <main id="main">
+      <main>
         <h1>Webhook</h1>
         <ErrorNotice error={webhook.error} />
         {webhook.loading && <Loading />}
@@ -72,7 +72,7 @@ export function WebhookPage({ id }: { id: string }) {
     });
 
   return (
-    <main id="main">
+    <main>
       <p class="crumbs">
         <Link href={paths.webhooks()}>Webhooks</Link> /
       </p>
