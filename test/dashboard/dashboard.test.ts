@@ -15,7 +15,8 @@ import { startTestService, type TestService } from '../helpers/service.js';
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const shots = path.join(root, 'docs/screenshots');
+// Test artefacts by default; UPDATE_SCREENSHOTS=1 refreshes the ones the README shows.
+const shots = path.join(root, process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/screenshots');
 // 1 attempt + 2 retries a second apart: a failing endpoint reaches `failed` within seconds.
 const RETRY_SCHEDULE = '1s,1s';
 
