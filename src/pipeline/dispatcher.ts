@@ -43,7 +43,7 @@ export class Dispatcher {
   private stopping = false;
 
   constructor(
-    private readonly webhooks: WebhookLookup,
+    private readonly webhooks: Pick<WebhookLookup, 'getById'>,
     private readonly sender: Sender,
     private readonly deliveries: DeliveryWriter,
     private readonly queue: TaskQueue,

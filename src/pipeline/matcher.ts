@@ -1,6 +1,6 @@
 import { newDeliveryId } from '../domain/ids.js';
 import { eventPayload, type ValidEvent } from '../domain/event.js';
-import type { DeliveryRecord, DeliveryTask, DeliveryWriter, TaskQueue, WebhookLookup, WebhookRecord } from './ports.js';
+import type { DeliveryRecord, DeliveryTask, DeliveryWriter, Subscriptions, TaskQueue, WebhookRecord } from './ports.js';
 
 export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new Date()): DeliveryRecord {
   return {
@@ -42,7 +42,7 @@ export function firstTask(delivery: DeliveryRecord, manual = false): DeliveryTas
 /** Turns an accepted event into one delivery, and one queued task, per matching webhook. */
 export class Matcher {
   constructor(
-    private readonly webhooks: WebhookLookup,
+    private readonly webhooks: Subscriptions,
     private readonly deliveries: DeliveryWriter,
     private readonly queue: TaskQueue,
   ) {}

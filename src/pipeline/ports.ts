@@ -72,10 +72,17 @@ export interface Page<T> {
 
 /** What the matcher and dispatcher read of webhooks (store/webhook-store.ts implements it). */
 export interface WebhookLookup {
-  /** Active webhooks of the workspace subscribed to the type (or `*`) whose agent is null or equal. */
-  findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]>;
   /** By id in any workspace; null once deleted. */
   getById(id: string): Promise<WebhookRecord | null>;
+  /** Every active webhook of the workspace. */
+  listActive(workspace: string): Promise<WebhookRecord[]>;
+  /** Changes whenever a webhook of the workspace changes; a cheap read, so caches can check it often. */
+  version(workspace: string): Promise<number>;
+}
+
+/** The webhooks an event goes to (pipeline/webhook-cache.ts implements it over a WebhookLookup). */
+export interface Subscriptions {
+  findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]>;
 }
 
 export interface DeliveryFilter {

@@ -1,38 +1,59 @@
-import type { WebhookLookup, WebhookRecord } from './ports.js';
+import { subscribes } from '../domain/matching.js';
+import type { Subscriptions, WebhookLookup, WebhookRecord } from './ports.js';
+
+interface Snapshot {
+  version: number;
+  webhooks: WebhookRecord[];
+  checkedAt: number;
+}
 
 /**
- * Short-lived memory of webhook reads on the hot path. The TTL bounds how stale a
- * subscription change can be on any instance: well under the promised 1 s.
+ * Webhook reads on the hot path, from memory. A workspace's active webhooks are reloaded only
+ * when its version counter moved, and the counter is checked at most every `freshnessMs`: that
+ * bounds how late a subscription change is seen on any instance (well under the promised 1 s)
+ * without a scan of the webhooks per event.
  */
-export class CachedWebhookLookup implements WebhookLookup {
-  private readonly matching = new Map<string, { at: number; value: Promise<WebhookRecord[]> }>();
+export class CachedWebhookLookup implements Subscriptions {
+  private readonly workspaces = new Map<string, Promise<Snapshot>>();
   private readonly byId = new Map<string, { at: number; value: Promise<WebhookRecord | null> }>();
 
   constructor(
     private readonly inner: WebhookLookup,
-    private readonly ttlMs = 500,
+    private readonly freshnessMs = 500,
     private readonly now: () => number = Date.now,
   ) {}
 
-  findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]> {
-    return this.remember(this.matching, `${workspace}\u0000${eventType}\u0000${agent ?? ''}`, () =>
-      this.inner.findMatching(workspace, eventType, agent),
-    );
+  async findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]> {
+    const { webhooks } = await this.snapshot(workspace);
+    return webhooks.filter((webhook) => subscribes(webhook, eventType, agent));
   }
 
   getById(id: string): Promise<WebhookRecord | null> {
-    return this.remember(this.byId, id, () => this.inner.getById(id));
+    const now = this.now();
+    const hit = this.byId.get(id);
+    if (hit && now - hit.at < this.freshnessMs) return hit.value;
+    if (this.byId.size > 100_000) this.byId.clear();
+    const value = this.inner.getById(id);
+    this.byId.set(id, { at: now, value });
+    value.catch(() => this.byId.get(id)?.value === value && this.byId.delete(id));
+    return value;
   }
 
-  private remember<T>(cache: Map<string, { at: number; value: Promise<T> }>, key: string, load: () => Promise<T>): Promise<T> {
-    const now = this.now();
-    const hit = cache.get(key);
-    if (hit && now - hit.at < this.ttlMs) return hit.value;
-    if (cache.size > 50_000) cache.clear();
-    const value = load();
-    cache.set(key, { at: now, value });
+  private snapshot(workspace: string): Promise<Snapshot> {
+    const cached = this.workspaces.get(workspace);
+    const refresh = async (previous?: Snapshot): Promise<Snapshot> => {
+      const checkedAt = this.now();
+      const version = await this.inner.version(workspace);
+      if (previous && previous.version === version) return { ...previous, checkedAt };
+      return { version, webhooks: await this.inner.listActive(workspace), checkedAt };
+    };
+    const next = (cached ?? Promise.resolve(undefined)).then(
+      (previous) => (previous && this.now() - previous.checkedAt < this.freshnessMs ? previous : refresh(previous)),
+      () => refresh(),
+    );
+    this.workspaces.set(workspace, next);
     // A failed read is not remembered.
-    value.catch(() => cache.get(key)?.value === value && cache.delete(key));
-    return value;
+    next.catch(() => this.workspaces.get(workspace) === next && this.workspaces.delete(workspace));
+    return next;
   }
 }

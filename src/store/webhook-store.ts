@@ -1,5 +1,4 @@
 import type { Collection, Db, Filter } from 'mongodb';
-import { ALL_EVENTS } from '../domain/event-types.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import { newSigningSecret, newWebhookId } from '../domain/ids.js';
 import type { Page, SigningSecret, WebhookLookup, WebhookRecord } from '../pipeline/ports.js';
@@ -21,9 +20,12 @@ const toRecord = ({ _id, ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ..
 /** Webhooks in MongoDB (collection `webhooks`); hard delete, so a deleted id is simply gone. */
 export class WebhookStore implements WebhookLookup {
   private readonly collection: Collection<WebhookDoc>;
+  /** One counter per workspace, bumped on every change, so matchers know when to reload. */
+  private readonly versions: Collection<{ _id: string; version: number }>;
 
   constructor(db: Db) {
     this.collection = db.collection<WebhookDoc>('webhooks');
+    this.versions = db.collection('webhook_versions');
   }
 
   /** Idempotent: createIndex with the same spec is a no-op. */
@@ -49,6 +51,7 @@ export class WebhookStore implements WebhookLookup {
       updatedAt: now,
     };
     await this.collection.insertOne(doc);
+    await this.changed(workspace);
     return toRecord(doc);
   }
 
@@ -77,12 +80,14 @@ export class WebhookStore implements WebhookLookup {
   private async set(workspace: string, id: string, fields: Partial<WebhookDoc>): Promise<WebhookRecord> {
     const doc = await this.collection.findOneAndUpdate({ _id: id, workspace }, { $set: fields }, { returnDocument: 'after' });
     if (!doc) throw notFound(`webhook ${id}`);
+    await this.changed(workspace);
     return toRecord(doc);
   }
 
   async delete(workspace: string, id: string): Promise<void> {
     const { deletedCount } = await this.collection.deleteOne({ _id: id, workspace });
     if (deletedCount === 0) throw notFound(`webhook ${id}`);
+    await this.changed(workspace);
   }
 
   /**
@@ -102,15 +107,16 @@ export class WebhookStore implements WebhookLookup {
     return this.collection.countDocuments({ workspace });
   }
 
-  async findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]> {
-    const docs = await this.collection
-      .find({
-        workspace,
-        status: 'active',
-        events: { $in: [eventType, ALL_EVENTS] },
-        agent: { $in: agent === null ? [null] : [null, agent] },
-      })
-      .toArray();
-    return docs.map(toRecord);
+  async listActive(workspace: string): Promise<WebhookRecord[]> {
+    return (await this.collection.find({ workspace, status: 'active' }).toArray()).map(toRecord);
+  }
+
+  /** A lookup by _id: cheap on every MongoDB wire server, where a scan of all webhooks is not. */
+  async version(workspace: string): Promise<number> {
+    return (await this.versions.findOne({ _id: workspace }))?.version ?? 0;
+  }
+
+  private async changed(workspace: string): Promise<void> {
+    await this.versions.updateOne({ _id: workspace }, { $inc: { version: 1 } }, { upsert: true });
   }
 }

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import type { WebhookLookup, WebhookRecord } from './ports.js';
+import { CachedWebhookLookup } from './webhook-cache.js';
+
+function webhook(id: string, events: string[], agent: string | null = null): WebhookRecord {
+  const at = new Date(0);
+  return { id, workspace: 'acme', url: 'https://example.com', events, agent, description: '', status: 'active', secrets: [], createdAt: at, updatedAt: at };
+}
+
+/** An in-memory lookup that counts its reads. */
+function lookup(webhooks: WebhookRecord[]) {
+  const state = { webhooks, version: 1, listReads: 0, versionReads: 0 };
+  const inner: WebhookLookup = {
+    getById: async (id) => state.webhooks.find((w) => w.id === id) ?? null,
+    listActive: async () => (state.listReads++, [...state.webhooks]),
+    version: async () => (state.versionReads++, state.version),
+  };
+  return { state, inner };
+}
+
+describe('CachedWebhookLookup', () => {
+  it('matches in memory and reloads only when the version moved', async () => {
+    let now = 0;
+    const { state, inner } = lookup([webhook('a', ['email.received']), webhook('b', ['*'], 'bot')]);
+    const cache = new CachedWebhookLookup(inner, 500, () => now);
+
+    expect((await cache.findMatching('acme', 'email.received', 'bot')).map((w) => w.id)).toEqual(['a', 'b']);
+    expect((await cache.findMatching('acme', 'sms.sent', 'other')).map((w) => w.id)).toEqual([]);
+    expect([state.listReads, state.versionReads]).toEqual([1, 1]);
+
+    now = 600; // stale: the version is checked, unchanged, so no reload
+    await cache.findMatching('acme', 'sms.sent', 'bot');
+    expect([state.listReads, state.versionReads]).toEqual([1, 2]);
+
+    state.webhooks.push(webhook('c', ['sms.sent']));
+    state.version = 2;
+    expect((await cache.findMatching('acme', 'sms.sent', null)).map((w) => w.id)).toEqual([]); // still fresh
+    now = 1_200;
+    expect((await cache.findMatching('acme', 'sms.sent', null)).map((w) => w.id)).toEqual(['c']);
+    expect(state.listReads).toBe(2);
+  });
+
+  it('does not remember a failed read', async () => {
+    const { inner } = lookup([webhook('a', ['*'])]);
+    let fail = true;
+    const cache = new CachedWebhookLookup({ ...inner, version: async () => (fail ? Promise.reject(new Error('down')) : 1) });
+    await expect(cache.findMatching('acme', 'sms.sent', null)).rejects.toThrow('down');
+    fail = false;
+    expect(await cache.findMatching('acme', 'sms.sent', null)).toHaveLength(1);
+  });
+});
