@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { apiKeyCommand } from './api-key-command.js';
+import { benchCommand } from './bench-command.js';
 import { dlqCommand } from './dlq-command.js';
 import { stackCommand } from './stack-command.js';
 import { serveCommand } from './serve-command.js';
@@ -10,6 +11,7 @@ const USAGE = `Usage: humiris-webhooks <command>
   serve [--roles api,matcher,dispatcher,retry]   run the service (default: all roles)
   stack up|down|status                           the local Kafka + MongoDB stack
   api-key create|list|revoke                     API keys of a workspace (api-key --help)
+  bench [--quick]                                end-to-end benchmark on the local stack (bench --help)
   dlq [--follow] [--limit N]                     print the dead-letter topic
 `;
 
@@ -24,6 +26,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await stackCommand(loadConfig(), rest);
       case 'api-key':
         return await apiKeyCommand(loadConfig(), rest);
+      case 'bench':
+        return await benchCommand(loadConfig(), rest);
       case 'dlq':
         return await dlqCommand(loadConfig(), rest);
       case undefined:
