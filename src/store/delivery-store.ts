@@ -13,6 +13,12 @@ import type {
 type DeliveryDoc = Omit<DeliveryRecord, 'id'> & { _id: string; source?: string };
 
 const DUPLICATE_KEY = 11000;
+/**
+ * Statements per update command. FerretDB 1.x on SQLite holds one of its 100 pooled connections
+ * per statement until the command ends, and deadlocks for good once the commands of all
+ * instances together reach 100; MongoDB does not care. Small commands leave room for many.
+ */
+export const MAX_UPDATES_PER_COMMAND = 10;
 const LIST_PROJECTION = { attempts: 0, payload: 0 } as const;
 
 // List queries leave out attempts and payload.
@@ -79,7 +85,9 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
         },
       };
     });
-    await this.deliveries.bulkWrite(operations, { ordered: true });
+    for (let from = 0; from < operations.length; from += MAX_UPDATES_PER_COMMAND) {
+      await this.deliveries.bulkWrite(operations.slice(from, from + MAX_UPDATES_PER_COMMAND), { ordered: true });
+    }
   }
 
   async list(

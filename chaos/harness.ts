@@ -1,0 +1,413 @@
+/*
+ * Building blocks for the fault scenarios, shared by the CI tests (test/reliability/) and the
+ * larger `npm run chaos` run: a private Kafka + MongoDB stack that may be stopped and started
+ * without disturbing anyone else, service processes spawned from the built dist, a receiver
+ * that keeps the ledger, and a producer of numbered events.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { MongoClient } from 'mongodb';
+import { loadConfig } from '../src/config/config.js';
+import { stackDown, stackUp, type StackDirs, type StackInfo } from '../src/stack/stack.js';
+import { ApiKeyStore } from '../src/store/api-key-store.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin/humiris-webhooks.js');
+
+export const uniqueName = (label: string) => `c${Date.now().toString(36)}${randomBytes(3).toString('hex')}_${label}`;
+
+// ---------------------------------------------------------------------------------------------
+// A private stack: Kafka and MongoDB of our own, on free ports, reusing the installed jars/binary.
+
+export interface PrivateStack {
+  info: StackInfo;
+  dirs: StackDirs;
+  stop(server: 'kafka' | 'mongo'): Promise<void>;
+  /** Starts what is stopped again (same ports, same data) and waits until it answers. */
+  start(): Promise<void>;
+  down(): Promise<void>;
+}
+
+export async function startPrivateStack(): Promise<PrivateStack> {
+  const dirs = {
+    dataDir: mkdtempSync(path.join(os.tmpdir(), 'humiris-private-stack-')),
+    cacheDir: loadConfig({ ...process.env }).stack.cacheDir,
+  };
+  const info = await stackUp(dirs);
+  return {
+    info,
+    dirs,
+    async stop(server) {
+      await stackDown(dirs, [server]);
+    },
+    async start() {
+      const again = await stackUp(dirs);
+      if (again.kafkaBrokers.join() !== info.kafkaBrokers.join() || again.mongodbUri !== info.mongodbUri) {
+        throw new Error(`the private stack came back on other ports: ${JSON.stringify(again)}`);
+      }
+    },
+    async down() {
+      killLeftoverServices();
+      await stackDown(dirs);
+      rmSync(dirs.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service processes: `node bin/humiris-webhooks.js serve` from the built dist.
+
+export interface ServiceProcess {
+  name: string;
+  child: ChildProcess;
+  apiPort: number;
+  baseUrl: string;
+  /** Everything it wrote to stdout and stderr. */
+  output(): string;
+  /** Resolves with the exit code/signal once the process is gone. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export interface ServiceEnv {
+  KAFKA_BROKERS: string;
+  MONGODB_URI: string;
+  MONGODB_DATABASE: string;
+  WEBHOOKS_TOPIC_PREFIX: string;
+  [name: string]: string;
+}
+
+/** Every service process spawned here, so none outlives a run that was cut short. */
+const spawned = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of spawned) child.kill('SIGKILL');
+});
+
+/** SIGKILLs any service process still running (end of a run, or after a timed-out scenario). */
+export function killLeftoverServices(): void {
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** Spawns the service and resolves once it logged `service started` (with its API port). */
+export async function spawnService(name: string, env: ServiceEnv, startTimeoutMs = 90_000): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      WEBHOOKS_EVENT_PARTITIONS: '3',
+      WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
+  const chunks: string[] = [];
+  let apiPort = -1;
+  let started: () => void;
+  const ready = new Promise<void>((resolve) => (started = resolve));
+  let pending = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    chunks.push(chunk);
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (!line.includes('"service started"')) continue;
+      try {
+        apiPort = JSON.parse(line).apiPort ?? 0;
+        started();
+      } catch {
+        // not a JSON log line
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => chunks.push(chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  const output = () => chunks.join('');
+  const outcome = await Promise.race([
+    ready.then(() => 'ready' as const),
+    exited.then(() => 'exited' as const),
+    sleep(startTimeoutMs).then(() => 'timeout' as const),
+  ]);
+  if (outcome !== 'ready') {
+    child.kill('SIGKILL');
+    throw new Error(`service ${name} did not start (${outcome}):\n${output().split('\n').slice(-30).join('\n')}`);
+  }
+  return {
+    name,
+    child,
+    apiPort,
+    baseUrl: `http://127.0.0.1:${apiPort}`,
+    output,
+    exited,
+    kill: (signal) => void child.kill(signal),
+  };
+}
+
+/** SIGTERM, then SIGKILL if it lingers; resolves when gone. */
+export async function stopService(service: ServiceProcess, graceMs = 20_000): Promise<void> {
+  if (service.child.exitCode !== null || service.child.signalCode !== null) return;
+  service.kill('SIGTERM');
+  const gone = await Promise.race([service.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!gone) {
+    service.kill('SIGKILL');
+    await service.exited;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The receiver keeps the ledger: which events arrived (answered 2xx), how often, under which delivery id.
+
+export interface ReceivedDelivery {
+  eventId: string;
+  deliveryId: string;
+  attempt: number;
+  status: number;
+  at: number;
+}
+
+export interface LedgerReceiver {
+  url: string;
+  requests: ReceivedDelivery[];
+  /** Delay before answering (simulates a slow receiver, keeps work in flight). */
+  delayMs: number;
+  /** Status answered while up. */
+  status: number;
+  /** Distinct event ids answered 2xx. */
+  deliveredCount(): number;
+  /** Stops accepting connections (senders see connection refused) until up() is called. */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startLedgerReceiver(): Promise<LedgerReceiver> {
+  const delivered = new Set<string>();
+  const receiver: LedgerReceiver = {
+    url: '',
+    requests: [],
+    delayMs: 0,
+    status: 200,
+    deliveredCount: () => delivered.size,
+    down: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+    up: async () => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      if (receiver.delayMs > 0) await sleep(receiver.delayMs);
+      let eventId = '';
+      try {
+        eventId = JSON.parse(Buffer.concat(chunks).toString('utf8')).id;
+      } catch {
+        eventId = '(unreadable body)';
+      }
+      const status = receiver.status;
+      receiver.requests.push({
+        eventId,
+        deliveryId: String(req.headers['x-humiris-delivery']),
+        attempt: Number(req.headers['x-humiris-attempt']),
+        status,
+        at: Date.now(),
+      });
+      if (status >= 200 && status < 300) delivered.add(eventId);
+      res.writeHead(status, { 'content-type': 'text/plain' }).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  receiver.url = `http://127.0.0.1:${port}/hook`;
+  return receiver;
+}
+
+export interface Ledger {
+  produced: number;
+  delivered: number;
+  /** Successful requests beyond the first for the same event. */
+  duplicates: number;
+  missing: number;
+  /** Events that arrived under more than one X-Humiris-Delivery id (must be 0). */
+  duplicatesWithOtherDeliveryId: number;
+  /** Arrived without having been produced (must be 0). */
+  unexpected: number;
+}
+
+export function ledgerOf(producedIds: readonly string[], requests: readonly ReceivedDelivery[]): Ledger {
+  const produced = new Set(producedIds);
+  const byEvent = new Map<string, { ok: number; deliveryIds: Set<string> }>();
+  for (const r of requests) {
+    const entry = byEvent.get(r.eventId) ?? { ok: 0, deliveryIds: new Set<string>() };
+    entry.deliveryIds.add(r.deliveryId);
+    if (r.status >= 200 && r.status < 300) entry.ok += 1;
+    byEvent.set(r.eventId, entry);
+  }
+  let delivered = 0;
+  let duplicates = 0;
+  let duplicatesWithOtherDeliveryId = 0;
+  let unexpected = 0;
+  for (const [eventId, entry] of byEvent) {
+    if (!produced.has(eventId)) {
+      unexpected += 1;
+      continue;
+    }
+    if (entry.ok > 0) delivered += 1;
+    if (entry.ok > 1) duplicates += entry.ok - 1;
+    if (entry.deliveryIds.size > 1) duplicatesWithOtherDeliveryId += 1;
+  }
+  return { produced: produced.size, delivered, duplicates, missing: produced.size - delivered, duplicatesWithOtherDeliveryId, unexpected };
+}
+
+export function formatLedger(name: string, ledger: Ledger, extra = ''): string {
+  const { produced, delivered, duplicates, missing } = ledger;
+  return `${name.padEnd(24)} produced ${String(produced).padStart(6)}  delivered ${String(delivered).padStart(6)}  duplicates ${String(duplicates).padStart(5)}  missing ${String(missing).padStart(5)}${extra ? `  ${extra}` : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A run: one workspace, one webhook on `*`, numbered events produced with kafkajs.
+
+const TYPES = ['email.received', 'sms.sent', 'card.capture', 'wallet.transfer.in', 'call.ended'] as const;
+
+export interface Run {
+  prefix: string;
+  database: string;
+  env: ServiceEnv;
+  key: string;
+  workspace: string;
+  kafka: Kafka;
+  producer: Producer;
+  mongo: MongoClient;
+  producedIds: string[];
+  /** Produces `count` more events (ids continue the numbering), in batches. */
+  produce(count: number): Promise<void>;
+  /** Waits until the receiver has every produced event, or the timeout passes (no throw). */
+  waitDelivered(receiver: LedgerReceiver, timeoutMs: number, say?: (line: string) => void): Promise<boolean>;
+  /** Deliveries not yet `succeeded`, after waiting up to timeoutMs for them to settle. */
+  unsettledDeliveries(timeoutMs: number): Promise<Array<{ _id: string; status: string; nextAttemptAt: Date | null }>>;
+  close(): Promise<void>;
+}
+
+export async function openRun(label: string, stack: StackInfo, extraEnv: Record<string, string> = {}): Promise<Run> {
+  const name = uniqueName(label);
+  const env: ServiceEnv = {
+    KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    MONGODB_URI: stack.mongodbUri,
+    MONGODB_DATABASE: name,
+    WEBHOOKS_TOPIC_PREFIX: name,
+    ...extraEnv,
+  };
+  const mongo = await MongoClient.connect(stack.mongodbUri, { serverSelectionTimeoutMS: 30_000 });
+  const keys = new ApiKeyStore(mongo.db(name));
+  await keys.init();
+  const workspace = name.toLowerCase().replace(/_/g, '-').slice(0, 60);
+  const { key } = await keys.create(workspace, 'chaos');
+  const kafka = new Kafka({ brokers: stack.kafkaBrokers, clientId: name, logLevel: logLevel.NOTHING, retry: { retries: 30, maxRetryTime: 2_000 } });
+  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const producedIds: string[] = [];
+
+  return {
+    prefix: name,
+    database: name,
+    env,
+    key,
+    workspace,
+    kafka,
+    producer,
+    mongo,
+    producedIds,
+    async produce(count) {
+      const start = producedIds.length;
+      for (let from = start; from < start + count; from += 500) {
+        const byTopic = new Map<string, Array<{ key: string; value: string }>>();
+        for (let i = from; i < Math.min(from + 500, start + count); i++) {
+          const id = `evt_${name}_${i}`;
+          const type = TYPES[i % TYPES.length]!;
+          const topic = `${name}.events.${type}`;
+          const list = byTopic.get(topic) ?? [];
+          list.push({ key: `agent-${i % 7}`, value: JSON.stringify({ id, type, workspace, agent: `agent-${i % 7}`, data: { n: i } }) });
+          byTopic.set(topic, list);
+          producedIds.push(id);
+        }
+        await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      }
+    },
+    async waitDelivered(receiver, timeoutMs, say) {
+      const deadline = Date.now() + timeoutMs;
+      let reported = Date.now();
+      while (Date.now() < deadline) {
+        if (receiver.deliveredCount() >= producedIds.length) return true;
+        if (say && Date.now() - reported > 5_000) {
+          reported = Date.now();
+          say(`  … ${receiver.deliveredCount()} of ${producedIds.length} delivered (${receiver.requests.length} requests)`);
+        }
+        await sleep(200);
+      }
+      return receiver.deliveredCount() >= producedIds.length;
+    },
+    async unsettledDeliveries(timeoutMs) {
+      const deliveries = mongo.db(name).collection<{ _id: string; status: string; nextAttemptAt: Date | null }>('deliveries');
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const open = await deliveries.find({ status: { $ne: 'succeeded' } }, { projection: { status: 1, nextAttemptAt: 1 } }).toArray();
+        const total = await deliveries.countDocuments({});
+        if ((open.length === 0 && total >= producedIds.length) || Date.now() > deadline) {
+          if (total < producedIds.length) open.push({ _id: `(${producedIds.length - total} deliveries never stored)`, status: 'missing', nextAttemptAt: null });
+          return open;
+        }
+        await sleep(250);
+      }
+    },
+    async close() {
+      await producer.disconnect().catch(() => {});
+      const admin = kafka.admin();
+      await admin.connect().catch(() => {});
+      const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(name));
+      if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
+      await admin.disconnect().catch(() => {});
+      await mongo.db(name).dropDatabase().catch(() => {});
+      await mongo.close();
+    },
+  };
+}
+
+/** Creates the run's webhook (`*`) through the REST API of `service`. */
+export async function createWebhook(service: ServiceProcess, run: Run, url: string): Promise<{ id: string; signing_secret: string }> {
+  const res = await fetch(`${service.baseUrl}/v1/webhooks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${run.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url, events: ['*'] }),
+  });
+  const body = (await res.json()) as any;
+  if (res.status !== 200) throw new Error(`create webhook: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
