@@ -14,6 +14,18 @@ describe('OffsetTracker', () => {
     expect(tracker.committable()).toBe('13');
     expect(tracker.pending).toBe(0);
   });
+
+  it('holds an offset handed out twice until both handlings finish', () => {
+    const tracker = new OffsetTracker();
+    tracker.begin('5');
+    tracker.begin('6');
+    tracker.begin('5');
+    tracker.finish('6');
+    tracker.finish('5');
+    expect(tracker.committable()).toBe('5');
+    tracker.finish('5');
+    expect(tracker.committable()).toBe('7');
+  });
 });
 
 describe('Semaphore', () => {

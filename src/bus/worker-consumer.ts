@@ -51,7 +51,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
   const { semaphore } = options;
-  let trackers = new Map<string, OffsetTracker>();
+  const trackers = new Map<string, OffsetTracker>();
   const resumeTimers = new Set<NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
   let stopping = false;
@@ -87,9 +87,18 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
   }, COMMIT_INTERVAL_MS);
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    // Work still in flight from before belongs to the old assignment; only fresh trackers commit.
-    trackers = new Map();
-    committed.clear();
+    // Keep the trackers of partitions this member still owns: their in-flight work must keep
+    // holding the commit back. Forget the others, so this member never commits for a partition
+    // another member now owns.
+    const owned = new Set(
+      Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}\u0000${p}`)),
+    );
+    for (const key of [...trackers.keys()]) {
+      if (!owned.has(key)) {
+        trackers.delete(key);
+        committed.delete(key);
+      }
+    }
     log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined group');
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed'));
