@@ -526,6 +526,9 @@ async function startServiceProcess(options: {
 // Accounting: every expected (event, webhook) pair is received once, or reported missing
 // ---------------------------------------------------------------------------------------------
 
+/** Successful receipts of any scenario: a tally waiting behind another's backlog still sees progress. */
+let receiptsSeen = 0;
+
 class Tally {
   expected = 0;
   received = 0;
@@ -558,8 +561,8 @@ class Tally {
     let lastChange = Date.now();
     let lastReport = Date.now();
     while (this.received < this.expected) {
-      if (this.received !== lastCount) {
-        lastCount = this.received;
+      if (receiptsSeen !== lastCount) {
+        lastCount = receiptsSeen;
         lastChange = Date.now();
       }
       if (Date.now() - lastChange > idleMs || Date.now() - start > maxMs) {
@@ -605,6 +608,7 @@ class Ledger {
         if (pair) pair.tally.badSignatures++;
       }
       if (status !== 200) continue;
+      receiptsSeen++;
       if (!pair) {
         this.unexpected++;
         continue;
@@ -1021,7 +1025,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       deliveries: number,
       seconds: number,
     ) => {
-      const backlog = Math.max(4 * opts.concurrency, 5_000);
+      const backlog = 2 * opts.concurrency;
       const chunkEvents = Math.max(1, Math.floor(500 / fanPerEvent));
       const t0 = now();
       const stopAt = t0 + seconds * 1000;
@@ -1039,7 +1043,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       });
       await Promise.all(lanes);
       const producedAt = now();
-      await tally.settle(30_000, 5 * 60_000);
+      await tally.settle(20_000, 90_000);
       return { t0, producedSeconds: (producedAt - t0) / 1000 };
     };
 
@@ -1060,7 +1064,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       const { t0, producedSeconds } = await saturate(ctx.events, `${runId}_tp`, pick, tally, opts.deliveries, opts.throughputSeconds);
       const cpu1 = (await ctx.service.sample()).cpuSeconds;
       const seconds = (tally.lastAt - t0) / 1000;
-      scenario2Rate = tally.received / seconds;
+      scenario2Rate = tally.received > 0 ? tally.received / seconds : 0;
       account('2 throughput', tally);
       const lat = distribution(tally.latencies);
       // Recorded: the service wrote the outcome of each of these deliveries to MongoDB.
@@ -1134,7 +1138,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
         const tally = new Tally('3 latency');
         const cpu0 = (await ctx.service.sample()).cpuSeconds;
         const produced = await steady(opts.latencySeconds, tally);
-        await tally.settle(20_000, 120_000);
+        await tally.settle(20_000, 60_000);
         const cpu1 = (await ctx.service.sample()).cpuSeconds;
         account('3 latency', tally);
         const lat = distribution(tally.latencies);
@@ -1176,13 +1180,15 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
           const sentAt = await events.send(planEvents(`${runId}_fan`, 1, pick), tally);
           await tally.settle(20_000, 60_000);
           account(`4 fan-out ${r + 1}`, tally);
-          runs.push({ ms: tally.lastAt - sentAt, firstMs: tally.firstAt - sentAt, received: tally.received });
+          // A run that lost receipts has no time until the last one.
+          const complete = tally.received === tally.expected;
+          runs.push({ ms: complete ? tally.lastAt - sentAt : NaN, firstMs: tally.received > 0 ? tally.firstAt - sentAt : NaN, received: tally.received });
         }
-        const worst = Math.max(...runs.map((r) => r.ms));
+        const worst = runs.some((r) => !Number.isFinite(r.ms)) ? NaN : Math.max(...runs.map((r) => r.ms));
         const median = distribution(runs.map((r) => r.ms)).p50;
         results.fanout = { webhooks: opts.fanout, runs, worstMs: worst, medianMs: median };
         row('4 fan-out', `1 event → ${fmt(opts.fanout)} webhooks, last receipt ms (median of ${runs.length})`, fmt(median), '');
-        row('4 fan-out', 'worst run ms', fmt(worst), '≤ 1,000', worst <= 1000);
+        row('4 fan-out', 'worst run ms (n/a: receipts missing)', fmt(worst), '≤ 1,000', Number.isFinite(worst) && worst <= 1000);
       }
       await ctx.close();
     }
@@ -1201,7 +1207,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       const tally = new Tally('5 isolation');
       const { t0 } = await saturate(ctx.events, `${runId}_iso`, pick, tally, opts.deliveries * 0.9, opts.throughputSeconds);
       const seconds = (tally.lastAt - t0) / 1000;
-      const rate = tally.received / seconds;
+      const rate = tally.received > 0 ? tally.received / seconds : 0;
       account('5 isolation', tally);
       const ratio = rate / scenario2Rate;
       receiver.postMessage({ type: 'release-hanging' } satisfies ToReceiver);
