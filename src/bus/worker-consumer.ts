@@ -44,7 +44,8 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
   const log = options.logger.child({ component: 'consumer', group: groupId });
   const consumer: Consumer = kafka.consumer({
     groupId,
-    sessionTimeout: 30_000,
+    // A member that died (kill -9) hands its partitions over within this.
+    sessionTimeout: 10_000,
     heartbeatInterval: 3_000,
     // Short fetch waits: a resumed partition or a new message is picked up quickly.
     maxWaitTimeInMs: 100,
