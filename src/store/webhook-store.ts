@@ -117,6 +117,13 @@ export class WebhookStore implements WebhookLookup {
   }
 
   private async changed(workspace: string): Promise<void> {
-    await this.versions.updateOne({ _id: workspace }, { $inc: { version: 1 } }, { upsert: true });
+    const bump = () => this.versions.updateOne({ _id: workspace }, { $inc: { version: 1 } }, { upsert: true });
+    try {
+      await bump();
+    } catch (error) {
+      // Two first changes of a workspace at once: both upsert, one insert loses; its bump is now an update.
+      if ((error as { code?: number }).code !== 11000) throw error;
+      await bump();
+    }
   }
 }

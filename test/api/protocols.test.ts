@@ -61,3 +61,13 @@ describe('one port, every protocol', () => {
     }
   });
 });
+
+describe('concurrent writes', () => {
+  it('creates many webhooks at once in a new workspace', async () => {
+    const key = await api.newKey();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => api.rest('POST', '/v1/webhooks', key, { url: `http://127.0.0.1:9/hook-${i}`, events: ['*'] })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+  });
+});
