@@ -4,16 +4,29 @@ import { invalidArgument } from '../domain/errors.js';
 import { validateEvent } from '../domain/event.js';
 import { newEventId } from '../domain/ids.js';
 import { EventService, PublishEventResponseSchema } from '../gen/humiris/webhooks/v1/event_service_pb.js';
-import { EventSchema } from '../gen/humiris/webhooks/v1/resources_pb.js';
+import { EventSchema, type Event } from '../gen/humiris/webhooks/v1/resources_pb.js';
 import { principalOf } from './interceptors.js';
 import type { ServiceDeps } from './routes.js';
+
+/**
+ * The event as the JSON envelope the pipeline validates. The binary protocols can carry what JSON
+ * cannot (a NaN or infinite number in data, a created_at outside years 1-9999): a client mistake.
+ */
+function eventJson(event: Event): object {
+  try {
+    return toJson(EventSchema, event, { useProtoFieldName: true }) as object;
+  } catch (error) {
+    const field = /Timestamp/.test((error as Error).message) ? 'created_at' : 'data';
+    throw invalidArgument(`event ${field} cannot be represented as JSON: ${(error as Error).message}`, field);
+  }
+}
 
 export function eventService({ actions }: ServiceDeps): ServiceImpl<typeof EventService> {
   return {
     async publishEvent(req, ctx) {
       if (!req.event) throw invalidArgument('event is required', 'event');
       // The same envelope rules as events read from Kafka; the workspace is always the key's own.
-      const envelope = { ...(toJson(EventSchema, req.event, { useProtoFieldName: true }) as object), workspace: principalOf(ctx).workspace };
+      const envelope = { ...eventJson(req.event), workspace: principalOf(ctx).workspace };
       const event = validateEvent(envelope, { createdAt: new Date(), id: newEventId() });
       await actions.publishEvent(event);
       return create(PublishEventResponseSchema, { id: event.id });

@@ -45,6 +45,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Connect stops reading a body that passes readMaxBytes; by default that destroys the request,
+ * and on HTTP/1.1 the socket with it, so the client saw a connection reset instead of
+ * resource_exhausted. Stop without destroying, and discard whatever is left once answered.
+ */
+function keepSocketOnEarlyStop(req: http.IncomingMessage, res: http.ServerResponse): void {
+  req[Symbol.asyncIterator] = () => req.iterator({ destroyOnReturn: false });
+  res.once('finish', () => {
+    if (!req.complete) req.resume();
+  });
+}
+
 /** Hands each new connection to the HTTP/2 or the HTTP/1.1 server, by its first bytes. */
 function sniffProtocol(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
   let seen = Buffer.alloc(0);
@@ -125,6 +137,7 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
       req.resume();
       return;
     }
+    if (req instanceof http.IncomingMessage) keepSocketOnEarlyStop(req, res as http.ServerResponse);
     connect(req, res);
   };
 
