@@ -32,24 +32,25 @@ export const BENCH_USAGE = `Usage: humiris-webhooks bench [options]
 Runs seven scenarios against the service (a separate "serve" process) on the local stack and
 prints one table; the JSON goes to bench/results/<timestamp>.json.
 
-  --quick                   everyday check, under 2 minutes (smaller counts, shorter runs)
+  --quick                   everyday check, under 2 minutes on the local stack (small counts sized for
+                            FerretDB's write rate, shorter runs; targets are judged on full runs)
   --scenarios <list>        which of 1-6 to run (default all; 7, resources, is always reported)
   --concurrency <n>         in-flight sends of the service (WEBHOOKS_MAX_IN_FLIGHT) and of the raw loop [500]
   --body-bytes <n>          approximate delivery body size [512]
-  --raw-seconds <n>         scenario 1, raw POST loop duration [15 | quick 5]
-  --kafka-records <n>       scenario 1, records through kafkajs [100000 | quick 20000]
+  --raw-seconds <n>         scenario 1, raw POST loop duration [15 | quick 3]
+  --kafka-records <n>       scenario 1, records through kafkajs [100000 | quick 10000]
   --webhooks <n>            scenarios 2 and 5, webhooks [100]
   --workspaces <n>          ... spread over this many workspaces [4]
   --event-types <n>         ... each webhook subscribes to one of this many types (fan-out = webhooks/workspaces/types) [5]
-  --deliveries <n>          scenarios 2 and 5, at most this many deliveries... [100000 | quick 20000]
-  --throughput-seconds <n>  ...or for at most this long [60 | quick 15]
-  --warmup-deliveries <n>   warm-up before scenarios 2 and 5 [3000 | quick 1500]
-  --latency-rate <n>        scenario 3, events/s [1000]
-  --latency-seconds <n>     scenario 3, duration [30 | quick 10]
-  --fanout <n>              scenario 4, webhooks of one workspace [1000]
+  --deliveries <n>          scenarios 2 and 5, at most this many deliveries... [100000 | quick 600]
+  --throughput-seconds <n>  ...or for at most this long [60 | quick 10]
+  --warmup-deliveries <n>   warm-up before scenarios 2 and 5 [3000 | quick 200]
+  --latency-rate <n>        scenario 3, events/s [1000 | quick 30]
+  --latency-seconds <n>     scenario 3, duration [30 | quick 8]
+  --fanout <n>              scenario 4, webhooks of one workspace [1000 | quick 100]
   --fanout-runs <n>         scenario 4, measured events [3 | quick 1]
   --hanging-percent <n>     scenario 5, webhooks whose endpoint never answers [10]
-  --request-timeout <dur>   WEBHOOKS_REQUEST_TIMEOUT of the service [10s]
+  --request-timeout <dur>   WEBHOOKS_REQUEST_TIMEOUT of the service [10s | quick 3s]
   --retry-schedule <list>   scenario 6, WEBHOOKS_RETRY_SCHEDULE [1s,2s]
   --retry-events <n>        scenario 6, deliveries that fail first [200 | quick 40]
   --profile                 run the service under node --cpu-prof (profiles under .data/bench/)
@@ -338,20 +339,20 @@ function parseOptions(args: string[]): BenchOptions | 'help' {
     scenarios,
     concurrency: int('concurrency', 500),
     bodyBytes: int('body-bytes', 512, 512, 200),
-    rawSeconds: int('raw-seconds', 15, 5),
-    kafkaRecords: int('kafka-records', 100_000, 20_000),
+    rawSeconds: int('raw-seconds', 15, 3),
+    kafkaRecords: int('kafka-records', 100_000, 10_000),
     webhooks: int('webhooks', 100),
     workspaces: int('workspaces', 4),
     eventTypes: int('event-types', 5),
-    deliveries: int('deliveries', 100_000, 20_000),
-    throughputSeconds: int('throughput-seconds', 60, 15),
-    warmupDeliveries: int('warmup-deliveries', 3_000, 1_500),
-    latencyRate: int('latency-rate', 1_000),
-    latencySeconds: int('latency-seconds', 30, 10),
-    fanout: int('fanout', 1_000),
+    deliveries: int('deliveries', 100_000, 600),
+    throughputSeconds: int('throughput-seconds', 60, 10),
+    warmupDeliveries: int('warmup-deliveries', 3_000, 200),
+    latencyRate: int('latency-rate', 1_000, 30),
+    latencySeconds: int('latency-seconds', 30, 8),
+    fanout: int('fanout', 1_000, 100),
     fanoutRuns: int('fanout-runs', 3, 1),
     hangingPercent: int('hanging-percent', 10, 10, 0),
-    requestTimeout: values['request-timeout'] ?? '10s',
+    requestTimeout: values['request-timeout'] ?? (quick ? '3s' : '10s'),
     retrySchedule: values['retry-schedule'] ?? '1s,2s',
     retryEvents: int('retry-events', 200, 40),
     profile: values.profile ?? false,
@@ -1030,13 +1031,15 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       const t0 = now();
       const stopAt = t0 + seconds * 1000;
       let produced = 0;
-      const lanes = Array.from({ length: 4 }, async () => {
+      // One lane for small runs, so they stop near `deliveries` instead of a lane's chunk past it.
+      const lanes = Array.from({ length: deliveries < 5_000 ? 1 : 4 }, async () => {
         while (tally.expected < deliveries && now() < stopAt) {
           if (tally.expected - tally.received >= backlog) {
             await sleep(2);
             continue;
           }
-          const batch = planEvents(label, chunkEvents, (i) => pick(produced + i));
+          const remaining = Math.ceil((deliveries - tally.expected) / fanPerEvent);
+          const batch = planEvents(label, Math.max(1, Math.min(chunkEvents, remaining)), (i) => pick(produced + i));
           produced += batch.length;
           await events.send(batch, tally);
         }
