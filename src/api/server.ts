@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { serveDashboard } from './dashboard-static.js';
 import { restError } from './errors.js';
 import { createRestRouter, type RestRouter } from './rest.js';
+import { clientErrorForUndecodable } from './undecodable.js';
 import { HANDLER_OPTIONS, MAX_BODY_BYTES, registerRoutes, type ApiDeps } from './routes.js';
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -110,7 +111,9 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
     ...HANDLER_OPTIONS,
     // REST is built on this very router (called synchronously), so it reaches exactly these handlers.
     routes: (router) => {
-      rest = createRestRouter(registerRoutes(router, apiDeps).handlers);
+      const { handlers } = registerRoutes(router, apiDeps);
+      handlers.splice(0, handlers.length, ...handlers.map(clientErrorForUndecodable));
+      rest = createRestRouter(handlers);
     },
     // Connect's own request type omits `write`; the objects are the Node ones.
     fallback: (req, res) => restFallback(req, res as unknown as NodeResponse),

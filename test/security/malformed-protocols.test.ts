@@ -44,18 +44,13 @@ async function outcome(promise: Promise<unknown>): Promise<Outcome> {
 }
 
 /*
- * KNOWN GAP: bytes that do not parse as the request message (invalid varints, wrong wire types,
- * strings that are not UTF-8, as grpc-js writes for lone surrogates) are answered by Connect's
- * runtime before any of our code runs, with `internal` and a "parse binary: …" message (as
- * grpc-go and grpc-java do). Only those answers are tolerated, only where raw or foreign-encoded
- * bytes are sent; every message a correct encoder produces must get a client error.
+ * Bytes that do not parse as the request message (invalid varints, wrong wire types, strings that
+ * are not UTF-8, as grpc-js writes for lone surrogates) are refused by Connect's runtime before any
+ * of our code runs; the server turns its `internal` into `invalid_argument` (src/api/undecodable.ts).
  */
 const unparseable: string[] = [];
 function expectClientErrorOrUnparseable(result: Outcome, what: string): void {
-  if (result.code === Code.Internal && /^parse binary(:|%3A) /.test(result.message)) {
-    unparseable.push(what);
-    return;
-  }
+  if (/^parse binary(:|%3A) /.test(result.message)) unparseable.push(what);
   expectClientError(result, what);
 }
 
