@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -17,6 +17,7 @@ import { Agent } from 'undici';
 import type { Config } from '../config/config.js';
 import { parseDuration } from '../domain/duration.js';
 import { EVENT_TYPES } from '../domain/event-types.js';
+import { signatureHeader, verifySignatureHeader } from '../domain/signing.js';
 import { ApiKeyStore } from '../store/api-key-store.js';
 import { stackUp } from '../stack/stack.js';
 
@@ -65,23 +66,6 @@ prints one table; the JSON goes to bench/results/<timestamp>.json.
 /** Epoch milliseconds with sub-millisecond precision, comparable across threads. */
 const now = (): number => performance.timeOrigin + performance.now();
 
-const hmacHex = (secret: string, message: string) => createHmac('sha256', secret).update(message).digest('hex');
-
-/** The check from our public docs, written independently of the service's signing code. */
-function customerVerifies(header: string | undefined, payload: string, secret: string): boolean {
-  if (!header) return false;
-  const parts = header.split(',');
-  const timestamp = parts.find((p) => p.startsWith('t='))?.slice(2);
-  if (!timestamp) return false;
-  const expected = createHmac('sha256', secret).update(`${timestamp}.${payload}`).digest();
-  return parts
-    .filter((p) => p.startsWith('v1='))
-    .some((p) => {
-      const given = Buffer.from(p.slice(3), 'hex');
-      return given.length === expected.length && timingSafeEqual(given, expected);
-    });
-}
-
 /** One request as the receiver saw it: [eventId, webhookId, deliveryId, attempt, at, signatureOk, status, finishedAt, sentAt]. */
 type Receipt = [string, string, string, number, number, 0 | 1, number, number, number];
 
@@ -125,7 +109,7 @@ function receiverWorker(): void {
       const url = req.url ?? '/';
       const webhookId = String(req.headers['x-humiris-webhook'] ?? '');
       const secret = secrets.get(webhookId);
-      const signatureOk = secret !== undefined && customerVerifies(req.headers['x-humiris-signature'] as string | undefined, body, secret);
+      const signatureOk = secret !== undefined && verifySignatureHeader(String(req.headers['x-humiris-signature'] ?? ''), body, secret);
       let event: { id?: string; data?: { sent_at?: number } } = {};
       try {
         event = JSON.parse(body);
@@ -224,7 +208,7 @@ async function rawLoopWorker(input: RawLoopInput): Promise<void> {
           headers: {
             'content-type': 'application/json',
             'user-agent': input.userAgent,
-            'x-humiris-signature': `t=${timestamp},v1=${hmacHex(input.secret, `${timestamp}.${input.body}`)}`,
+            'x-humiris-signature': signatureHeader(input.body, [input.secret], timestamp),
             'x-humiris-event': 'email.received',
             'x-humiris-delivery': deliveryId,
             'x-humiris-webhook': RAW_WEBHOOK_ID,
