@@ -310,6 +310,7 @@ export interface Run {
   /** Produces `count` more events (ids continue the numbering), in batches. */
   produce(count: number): Promise<void>;
   /** Waits until the receiver has every produced event, or the timeout passes (no throw). */
+  /** True once every produced event arrived; false after `timeoutMs` without any arriving. */
   waitDelivered(receiver: LedgerReceiver, timeoutMs: number, say?: (line: string) => void): Promise<boolean>;
   /** Deliveries not yet `succeeded`, after waiting up to timeoutMs for them to settle. */
   unsettledDeliveries(timeoutMs: number): Promise<Array<{ _id: string; status: string; nextAttemptAt: Date | null }>>;
@@ -362,10 +363,17 @@ export async function openRun(label: string, stack: StackInfo, extraEnv: Record<
       }
     },
     async waitDelivered(receiver, timeoutMs, say) {
-      const deadline = Date.now() + timeoutMs;
+      // Waits while deliveries keep arriving: a slow store is not a lost event. Gives up once
+      // nothing has arrived for `timeoutMs`.
+      let deadline = Date.now() + timeoutMs;
       let reported = Date.now();
+      let seen = receiver.deliveredCount();
       while (Date.now() < deadline) {
         if (receiver.deliveredCount() >= producedIds.length) return true;
+        if (receiver.deliveredCount() > seen) {
+          seen = receiver.deliveredCount();
+          deadline = Date.now() + timeoutMs;
+        }
         if (say && Date.now() - reported > 5_000) {
           reported = Date.now();
           say(`  … ${receiver.deliveredCount()} of ${producedIds.length} delivered (${receiver.requests.length} requests)`);
