@@ -312,7 +312,7 @@ export interface Run {
   /** Waits until the receiver has every produced event, or the timeout passes (no throw). */
   /** True once every produced event arrived; false after `timeoutMs` without any arriving. */
   waitDelivered(receiver: LedgerReceiver, timeoutMs: number, say?: (line: string) => void): Promise<boolean>;
-  /** Deliveries not yet `succeeded`, after waiting up to timeoutMs for them to settle. */
+  /** Deliveries not yet `succeeded`, once none has settled for timeoutMs. */
   unsettledDeliveries(timeoutMs: number): Promise<Array<{ _id: string; status: string; nextAttemptAt: Date | null }>>;
   close(): Promise<void>;
 }
@@ -384,10 +384,17 @@ export async function openRun(label: string, stack: StackInfo, extraEnv: Record<
     },
     async unsettledDeliveries(timeoutMs) {
       const deliveries = mongo.db(name).collection<{ _id: string; status: string; nextAttemptAt: Date | null }>('deliveries');
-      const deadline = Date.now() + timeoutMs;
+      // Like waitDelivered: keeps waiting while records keep settling, so a slow store's backlog of
+      // status writes is told apart from a record that never settles.
+      let deadline = Date.now() + timeoutMs;
+      let fewest = Infinity;
       for (;;) {
         const open = await deliveries.find({ status: { $ne: 'succeeded' } }, { projection: { status: 1, nextAttemptAt: 1 } }).toArray();
         const total = await deliveries.countDocuments({});
+        if (open.length < fewest) {
+          fewest = open.length;
+          deadline = Date.now() + timeoutMs;
+        }
         if ((open.length === 0 && total >= producedIds.length) || Date.now() > deadline) {
           if (total < producedIds.length) open.push({ _id: `(${producedIds.length - total} deliveries never stored)`, status: 'missing', nextAttemptAt: null });
           return open;

@@ -100,10 +100,11 @@ export class Dispatcher {
         if (!task.manual) forward = () => this.queue.deadLetter({ task, attempts, failedAt: finishedAt, lastError: result.error });
         break;
     }
-    await this.persist(task, async () => {
-      await forward();
-      await this.deliveries.applyUpdates([update]);
-    });
+    // Record first, then hand on: the next attempt (perhaps on another instance) can only start
+    // once this one's outcome is stored, so a late write can never overwrite a newer outcome.
+    // Each step is retried on its own, so a retry never repeats a step that already succeeded.
+    await this.persist(task, () => this.deliveries.applyUpdates([update]));
+    await this.persist(task, forward);
   }
 
   private async persist(task: DeliveryTask, write: () => Promise<void>): Promise<void> {
