@@ -6,6 +6,7 @@ import { Link, paths } from '../router.js';
 import { ErrorNotice, Loading } from './notice.js';
 import { Pager } from './pager.js';
 import { StatusBadge } from './status-badge.js';
+import { TableHead } from './table-head.js';
 
 const PAGE_SIZE = 20;
 const FILTERS: Array<{ value: DeliveryStatus | ''; label: string }> = [
@@ -56,16 +57,7 @@ export function DeliveriesTable({ webhookId, refreshMs, refreshKey }: { webhookI
       {list.data && list.data.data.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-label="Deliveries table">
           <table class="deliveries stack">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event type</th>
-                <th scope="col">Agent</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Last response</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Time', 'Event type', 'Agent', 'Status', 'Attempts', 'Last response']} />
             <tbody>
               {list.data.data.map((d) => (
                 <tr key={d.id} class={`row-${d.status}`} data-delivery-id={d.id}>

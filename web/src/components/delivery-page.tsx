@@ -5,6 +5,7 @@ import { useApi, useResource } from '../hooks.js';
 import { Link, paths } from '../router.js';
 import { ErrorNotice, Loading } from './notice.js';
 import { StatusBadge } from './status-badge.js';
+import { TableHead } from './table-head.js';
 
 const POLL_MS = 2_000;
 const unsettled = (d?: Delivery) => d?.status === 'pending' || d?.status === 'retrying';
@@ -102,16 +103,7 @@ export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: strin
             ) : (
               <div class="table-wrap" tabIndex={0} role="region" aria-label="Attempts table">
                 <table class="attempts stack">
-                  <thead>
-                    <tr>
-                      <th scope="col">#</th>
-                      <th scope="col">Time</th>
-                      <th scope="col">Duration</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Response</th>
-                      <th scope="col">Error</th>
-                    </tr>
-                  </thead>
+                  <TableHead columns={['#', 'Time', 'Duration', 'Status', 'Response', 'Error']} />
                   <tbody>
                     {attempts.map((a) => (
                       <tr key={a.number} class={attemptOk(a) ? '' : 'row-failed'}>

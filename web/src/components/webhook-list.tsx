@@ -4,6 +4,7 @@ import { Link, paths } from '../router.js';
 import { ErrorNotice, Loading } from './notice.js';
 import { Pager } from './pager.js';
 import { StatusBadge } from './status-badge.js';
+import { TableHead } from './table-head.js';
 
 const PAGE_SIZE = 25;
 
@@ -30,15 +31,7 @@ export function WebhookList() {
       {list.data && list.data.data.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-label="Webhooks table">
           <table class="stack">
-            <thead>
-              <tr>
-                <th scope="col">URL</th>
-                <th scope="col">Events</th>
-                <th scope="col">Agent</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
+            <TableHead columns={['URL', 'Events', 'Agent', 'Status', 'Created']} />
             <tbody>
               {list.data.data.map((webhook) => (
                 <tr key={webhook.id}>
