@@ -6,6 +6,7 @@ import { Link, paths } from '../router.js';
 import { ErrorNotice, Loading } from './notice.js';
 import { StatusBadge } from './status-badge.js';
 import { TableHead } from './table-head.js';
+import { Fact } from './webhook-facts.js';
 
 const POLL_MS = 2_000;
 const unsettled = (d?: Delivery) => d?.status === 'pending' || d?.status === 'retrying';
@@ -58,32 +59,24 @@ export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: strin
       {d && (
         <>
           <dl class="facts">
-            <div>
-              <dt>Event</dt>
-              <dd>
-                <code>{d.event_type}</code> <span class="mono muted small">{d.event_id}</span>
-              </dd>
-            </div>
-            <div>
-              <dt>Agent</dt>
-              <dd>{d.agent || '—'}</dd>
-            </div>
-            <div>
-              <dt>Created</dt>
-              <dd>{formatTime(d.created_at)}</dd>
-            </div>
-            <div>
-              <dt>Attempts</dt>
-              <dd>{d.attempt_count ?? attempts.length}</dd>
-            </div>
-            <div>
-              <dt>Next retry</dt>
-              <dd>{unsettled(d) && d.next_attempt_at ? `${formatTime(d.next_attempt_at)} (${formatRelative(d.next_attempt_at)})` : 'None scheduled'}</dd>
-            </div>
-            <div>
-              <dt>Last response</dt>
-              <dd>{describeResponse(d.last_response_status, d.last_error)}</dd>
-            </div>
+            <Fact label="Event">
+              <code>{d.event_type}</code> <span class="mono muted small">{d.event_id}</span>
+            </Fact>
+            <Fact label="Agent">
+              {d.agent || '—'}
+            </Fact>
+            <Fact label="Created">
+              {formatTime(d.created_at)}
+            </Fact>
+            <Fact label="Attempts">
+              {d.attempt_count ?? attempts.length}
+            </Fact>
+            <Fact label="Next retry">
+              {unsettled(d) && d.next_attempt_at ? `${formatTime(d.next_attempt_at)} (${formatRelative(d.next_attempt_at)})` : 'None scheduled'}
+            </Fact>
+            <Fact label="Last response">
+              {describeResponse(d.last_response_status, d.last_error)}
+            </Fact>
           </dl>
 
           <div class="actions">
