@@ -18,6 +18,7 @@ import { MongoClient } from 'mongodb';
 import { loadConfig } from '../src/config/config.js';
 import { stackDown, stackUp, type StackDirs, type StackInfo } from '../src/stack/stack.js';
 import { ApiKeyStore } from '../src/store/api-key-store.js';
+import { DeliveryStore } from '../src/store/delivery-store.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin/humiris-webhooks.js');
@@ -26,6 +27,12 @@ export const uniqueName = (label: string) => `c${Date.now().toString(36)}${rando
 
 // ---------------------------------------------------------------------------------------------
 // A private stack: Kafka and MongoDB of our own, on free ports, reusing the installed jars/binary.
+
+export interface UnsettledDelivery {
+  id: string;
+  status: string;
+  nextAttemptAt: Date | null;
+}
 
 export interface PrivateStack {
   info: StackInfo;
@@ -313,7 +320,7 @@ export interface Run {
   /** True once every produced event arrived; false after `timeoutMs` without any arriving. */
   waitDelivered(receiver: LedgerReceiver, timeoutMs: number, say?: (line: string) => void): Promise<boolean>;
   /** Deliveries not yet `succeeded`, once none has settled for timeoutMs. */
-  unsettledDeliveries(timeoutMs: number): Promise<Array<{ _id: string; status: string; nextAttemptAt: Date | null }>>;
+  unsettledDeliveries(timeoutMs: number): Promise<UnsettledDelivery[]>;
   close(): Promise<void>;
 }
 
@@ -383,20 +390,20 @@ export async function openRun(label: string, stack: StackInfo, extraEnv: Record<
       return receiver.deliveredCount() >= producedIds.length;
     },
     async unsettledDeliveries(timeoutMs) {
-      const deliveries = mongo.db(name).collection<{ _id: string; status: string; nextAttemptAt: Date | null }>('deliveries');
+      const store = new DeliveryStore(mongo.db(name));
       // Like waitDelivered: keeps waiting while records keep settling, so a slow store's backlog of
-      // status writes is told apart from a record that never settles.
+      // outcome writes is told apart from a record that never settles.
       let deadline = Date.now() + timeoutMs;
       let fewest = Infinity;
       for (;;) {
-        const open = await deliveries.find({ status: { $ne: 'succeeded' } }, { projection: { status: 1, nextAttemptAt: 1 } }).toArray();
-        const total = await deliveries.countDocuments({});
+        const { total, unsettled } = await store.settlement();
+        const open: UnsettledDelivery[] = unsettled;
         if (open.length < fewest) {
           fewest = open.length;
           deadline = Date.now() + timeoutMs;
         }
         if ((open.length === 0 && total >= producedIds.length) || Date.now() > deadline) {
-          if (total < producedIds.length) open.push({ _id: `(${producedIds.length - total} deliveries never stored)`, status: 'missing', nextAttemptAt: null });
+          if (total < producedIds.length) open.push({ id: `(${producedIds.length - total} deliveries never stored)`, status: 'missing', nextAttemptAt: null });
           return open;
         }
         await sleep(250);

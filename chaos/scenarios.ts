@@ -212,13 +212,11 @@ export function receiverOutage(stack: PrivateStack, events: number, outageMs: nu
     await receiver.up();
     await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS);
     // One delivery that needed a retry, as the API shows it.
-    const retried = await run.mongo
-      .db(run.database)
-      .collection<{ _id: string; attemptCount: number }>('deliveries')
-      .findOne({ attemptCount: { $gt: 1 }, status: 'succeeded' });
-    facts.retriedDeliveries = await run.mongo.db(run.database).collection('deliveries').countDocuments({ attemptCount: { $gt: 1 } });
+    const outcomes = run.mongo.db(run.database).collection<{ deliveryId: string; number: number; status: string }>('delivery_outcomes');
+    const retried = await outcomes.findOne({ number: { $gt: 1 }, status: 'succeeded' });
+    facts.retriedDeliveries = (await outcomes.distinct('deliveryId', { number: { $gt: 1 } })).length;
     if (retried) {
-      const res = await fetch(`${a.baseUrl}/v1/webhooks/${webhook.id}/deliveries/${retried._id}`, {
+      const res = await fetch(`${a.baseUrl}/v1/webhooks/${webhook.id}/deliveries/${retried.deliveryId}`, {
         headers: { authorization: `Bearer ${run.key}` },
       });
       const delivery = (await res.json()) as any;

@@ -19,6 +19,7 @@ import { parseDuration } from '../domain/duration.js';
 import { EVENT_TYPES } from '../domain/event-types.js';
 import { signatureHeader, verifySignatureHeader } from '../domain/signing.js';
 import { ApiKeyStore } from '../store/api-key-store.js';
+import { DeliveryStore } from '../store/delivery-store.js';
 import { stackUp } from '../stack/stack.js';
 
 /*
@@ -1371,11 +1372,11 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
 
 /** Deliveries of this run's events the service recorded as succeeded (waits briefly for batched writes). */
 async function countRecorded(mongo: MongoClient, database: string, prefix: string, want: number): Promise<number> {
-  const deliveries = mongo.db(database).collection('deliveries');
+  const store = new DeliveryStore(mongo.db(database));
   let count = 0;
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    count = await deliveries.countDocuments({ status: 'succeeded', eventId: { $regex: `^${prefix}` } }, { maxTimeMS: 60_000 });
+    count = (await store.settlement(prefix)).byStatus.succeeded;
     if (count >= want) break;
     await sleep(500);
   }

@@ -40,6 +40,7 @@ export function sortableId(now = Date.now()): string {
 export const newWebhookId = (): string => `whk_${randomBase62(24)}`;
 export const newDeliveryId = (now?: number): string => `dlv_${sortableId(now)}`;
 export const newEventId = (): string => `evt_${sortableId()}`;
+export const newOutcomeId = (): string => `out_${sortableId()}`;
 export const newSigningSecret = (): string => `whsec_${randomBase64Url(32)}`;
 export const newApiKeyId = (): string => `key_${randomBase62(16)}`;
 

@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { newOutcomeId } from '../domain/ids.js';
 import { decide, type RetrySchedule } from '../domain/retry-policy.js';
 import { activeSecrets, signatureHeader } from '../domain/signing.js';
 import type { Logger } from '../log/logger.js';
 import type {
   AttemptRecord,
+  DeliveryOutcome,
+  DeliveryStatus,
   DeliveryTask,
-  DeliveryUpdate,
   DeliveryWriter,
   Sender,
   TaskQueue,
@@ -59,8 +61,9 @@ export class Dispatcher {
   async dispatch(task: DeliveryTask): Promise<void> {
     const webhook = await this.webhooks.getById(task.webhookId);
     if (!webhook || webhook.status !== 'active') {
-      const lastError = webhook ? 'webhook disabled' : 'webhook deleted';
-      await this.deliveries.applyUpdates([{ deliveryId: task.deliveryId, status: 'failed', nextAttemptAt: null, lastError }]);
+      const outcome = outcomeOf(task, 'failed', this.now());
+      outcome.lastError = webhook ? 'webhook disabled' : 'webhook deleted';
+      await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
       return;
     }
 
@@ -82,16 +85,17 @@ export class Dispatcher {
     const finishedAt = this.now();
     const decision = decide(result.ok, task.attempt, this.options.schedule, finishedAt, task.manual);
     const attempts = [...task.attempts, attempt];
-    const update: DeliveryUpdate = { deliveryId: task.deliveryId, status: 'failed', attempt, nextAttemptAt: null };
+    const outcome = outcomeOf(task, 'failed', finishedAt);
+    outcome.attempt = attempt;
     let forward: () => Promise<void> = async () => {};
 
     switch (decision.kind) {
       case 'succeeded':
-        update.status = 'succeeded';
+        outcome.status = 'succeeded';
         break;
       case 'retry':
-        update.status = 'retrying';
-        update.nextAttemptAt = decision.dueAt;
+        outcome.status = 'retrying';
+        outcome.nextAttemptAt = decision.dueAt;
         forward = () =>
           this.queue.scheduleRetry(decision.step, { ...task, attempt: task.attempt + 1, dueAt: decision.dueAt.getTime(), attempts });
         break;
@@ -100,10 +104,10 @@ export class Dispatcher {
         if (!task.manual) forward = () => this.queue.deadLetter({ task, attempts, failedAt: finishedAt, lastError: result.error });
         break;
     }
-    // Record first, then hand on: the next attempt (perhaps on another instance) can only start
-    // once this one's outcome is stored, so a late write can never overwrite a newer outcome.
-    // Each step is retried on its own, so a retry never repeats a step that already succeeded.
-    await this.persist(task, () => this.deliveries.applyUpdates([update]));
+    // Record first, then hand on: the next attempt (perhaps on another instance) starts only once
+    // this outcome is stored. Each step is retried on its own, so a retry never repeats a step
+    // that already succeeded, and the outcome's id makes a repeated write store it once.
+    await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
     await this.persist(task, forward);
   }
 
@@ -120,4 +124,18 @@ export class Dispatcher {
       }
     }
   }
+}
+
+function outcomeOf(task: DeliveryTask, status: DeliveryStatus, recordedAt: Date): DeliveryOutcome {
+  return {
+    id: newOutcomeId(),
+    deliveryId: task.deliveryId,
+    workspace: task.workspace,
+    webhookId: task.webhookId,
+    eventId: task.eventId,
+    number: task.attempt,
+    status,
+    nextAttemptAt: null,
+    recordedAt,
+  };
 }

@@ -62,7 +62,7 @@ export class Matcher {
       ...fresh.filter((d) => !known.has(d.webhookId)),
       // The same record again: an earlier run stored these but may have stopped before queueing
       // them, so queue them under their own ids. The same event id in another record is a duplicate.
-      ...existing.filter((d) => d.source === source && d.attemptCount === 0),
+      ...existing.filter((d) => d.source === source && d.status === 'pending'),
     ].map((d) => firstTask(d));
     await this.queue.enqueue(tasks);
     return tasks.length;

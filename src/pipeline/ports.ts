@@ -145,22 +145,35 @@ export interface TaskQueue {
   publishEvent(event: DomainEvent): Promise<void>;
 }
 
-export interface DeliveryUpdate {
+/**
+ * What one attempt, or a decision not to make one, ended in. Outcomes are only ever appended;
+ * a delivery's state is its record folded with its outcomes (pipeline/delivery-state.ts).
+ */
+export interface DeliveryOutcome {
+  /** Chosen before the first write, so writing the same outcome again stores it once. */
+  id: string;
   deliveryId: string;
+  workspace: string;
+  webhookId: string;
+  eventId: string;
+  /** The attempt this outcome ends: a later attempt's outcome is the newer one. */
+  number: number;
   status: DeliveryStatus;
-  attempt?: AttemptRecord;
   nextAttemptAt: Date | null;
+  attempt?: AttemptRecord;
+  /** Why the delivery ended without an attempt (the webhook was deleted or disabled). */
   lastError?: string;
+  recordedAt: Date;
 }
 
 /** What the pipeline writes of deliveries (store/delivery-store.ts implements it). */
 export interface DeliveryWriter {
   /**
    * Inserts new deliveries, remembering the record they came from (`topic:partition:offset`).
-   * Those whose (webhook, event) already exists come back as stored, with their source.
+   * Those whose (webhook, event) already exists come back as they stand, with their source.
    */
   insertPending(records: DeliveryRecord[], source: string): Promise<{ existing: Array<DeliveryRecord & { source: string }> }>;
-  applyUpdates(updates: DeliveryUpdate[]): Promise<void>;
+  recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void>;
 }
 
 export interface SendRequest {

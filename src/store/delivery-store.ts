@@ -1,92 +1,120 @@
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Filter } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Db, type Filter } from 'mongodb';
 import { Batcher } from '../pipeline/batcher.js';
-import { afterCursor, NEWEST_FIRST, toPage } from './paging.js';
+import { currentState, newestOutcome } from '../pipeline/delivery-state.js';
+import { afterCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
 import type {
   DeliveryFilter,
+  DeliveryOutcome,
   DeliveryReader,
   DeliveryRecord,
-  DeliveryUpdate,
+  DeliveryStatus,
   DeliveryWriter,
   Page,
 } from '../pipeline/ports.js';
 
-type DeliveryDoc = Omit<DeliveryRecord, 'id'> & { _id: string; source?: string };
+/** A delivery as matched; never changed afterwards. */
+type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 'eventType' | 'agent' | 'payload' | 'createdAt'> & {
+  _id: string;
+  source: string;
+};
+type OutcomeDoc = Omit<DeliveryOutcome, 'id'> & { _id: string };
+
+export interface Settlement {
+  total: number;
+  byStatus: Record<DeliveryStatus, number>;
+  /** Every delivery not (yet) succeeded. */
+  unsettled: Array<{ id: string; status: DeliveryStatus; nextAttemptAt: Date | null }>;
+}
 
 const DUPLICATE_KEY = 11000;
-/**
- * Statements per update command. FerretDB 1.x on SQLite holds one of its 100 pooled connections
- * per statement until the command ends, and deadlocks for good once the commands of all
- * instances together reach 100; MongoDB does not care. Small commands leave room for many.
- */
-export const MAX_UPDATES_PER_COMMAND = 10;
-const LIST_PROJECTION = { attempts: 0, payload: 0 } as const;
+/** Deliveries read per round while a status filter looks for a page's worth of matches. */
+const FILTER_CHUNK = 200;
+/** A filtered page stops after reading this many deliveries and returns what it found, with a cursor. */
+const FILTER_SCAN_LIMIT = 10_000;
 
-// List queries leave out attempts and payload.
-const toRecord = ({ _id, source: _source, ...doc }: DeliveryDoc): DeliveryRecord => ({
-  ...doc,
-  attempts: doc.attempts ?? [],
-  payload: doc.payload ?? '',
-  id: _id,
+const toDoc = (record: DeliveryRecord, source: string): DeliveryDoc => ({
+  _id: record.id,
+  workspace: record.workspace,
+  webhookId: record.webhookId,
+  eventId: record.eventId,
+  eventType: record.eventType,
+  agent: record.agent,
+  payload: record.payload,
+  createdAt: record.createdAt,
+  source,
 });
 
-/** Deliveries and their attempts, paged newest first. */
+const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc): DeliveryRecord => ({
+  ...doc,
+  id: _id,
+  payload: doc.payload ?? '',
+  status: 'pending',
+  attemptCount: 0,
+  nextAttemptAt: doc.createdAt,
+  lastResponseStatus: 0,
+  lastError: '',
+  attempts: [],
+  updatedAt: doc.createdAt,
+});
+
+const toOutcome = ({ _id, ...doc }: OutcomeDoc): DeliveryOutcome => ({ ...doc, id: _id });
+
+/**
+ * Deliveries and their outcomes. The hot path only inserts: a delivery when it is matched, an
+ * outcome when an attempt ends. Reads fold the two (pipeline/delivery-state.ts). Inserts stay
+ * fast however large the collections grow, on FerretDB too, whose SQLite backend scans a table
+ * for every update, even by `_id`.
+ */
 export class DeliveryStore implements DeliveryReader, DeliveryWriter {
   private readonly deliveries: Collection<DeliveryDoc>;
-  private readonly updates: Batcher<DeliveryUpdate>;
+  private readonly outcomes: Collection<OutcomeDoc>;
+  private readonly pendingOutcomes: Batcher<DeliveryOutcome>;
 
   constructor(db: Db) {
     this.deliveries = db.collection<DeliveryDoc>('deliveries');
-    // Attempt records are written in bulk: one round-trip for many finished sends.
-    this.updates = new Batcher((batch) => this.writeUpdates(batch), { maxItems: 500, maxDelayMs: 5 });
+    this.outcomes = db.collection<OutcomeDoc>('delivery_outcomes');
+    // One insert for many finished attempts.
+    this.pendingOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
   }
 
   async ensureIndexes(): Promise<void> {
     await this.deliveries.createIndex({ webhookId: 1, eventId: 1 }, { unique: true, name: 'webhook_event_unique' });
     await this.deliveries.createIndex({ workspace: 1, webhookId: 1, createdAt: -1, _id: -1 }, { name: 'by_webhook_newest' });
+    await this.outcomes.createIndex({ deliveryId: 1 }, { name: 'by_delivery' });
   }
 
   async insertPending(records: DeliveryRecord[], source: string): Promise<{ existing: Array<DeliveryRecord & { source: string }> }> {
     if (records.length === 0) return { existing: [] };
     try {
       await this.deliveries.insertMany(
-        records.map(({ id, ...rest }) => ({ _id: id, ...rest, source })),
+        records.map((record) => toDoc(record, source)),
         { ordered: false },
       );
       return { existing: [] };
     } catch (error) {
-      if (!(error instanceof MongoBulkWriteError)) throw error;
-      const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-      if (errors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
-      const duplicates = errors.map((e) => records[e.index]!);
+      const duplicates = duplicateIndexes(error);
+      if (!duplicates) throw error;
       const stored = await this.deliveries
-        .find({ $or: duplicates.map((r) => ({ webhookId: r.webhookId, eventId: r.eventId })) })
+        .find({ $or: duplicates.map((i) => ({ webhookId: records[i]!.webhookId, eventId: records[i]!.eventId })) })
         .toArray();
-      return { existing: stored.map((doc) => ({ ...toRecord(doc), source: doc.source ?? '' })) };
+      const states = await this.withOutcomes(stored);
+      return { existing: states.map((state, i) => ({ ...state, source: stored[i]!.source ?? '' })) };
     }
   }
 
-  applyUpdates(updates: DeliveryUpdate[]): Promise<void> {
-    return this.updates.add(...updates);
+  recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
+    return this.pendingOutcomes.add(...outcomes);
   }
 
-  private async writeUpdates(updates: DeliveryUpdate[]): Promise<void> {
-    const now = new Date();
-    const operations: AnyBulkWriteOperation<DeliveryDoc>[] = updates.map((u) => {
-      const set: Partial<DeliveryDoc> = { status: u.status, nextAttemptAt: u.nextAttemptAt, updatedAt: now };
-      if (u.attempt) {
-        set.lastResponseStatus = u.attempt.responseStatus;
-        set.lastError = u.attempt.error;
-      }
-      if (u.lastError !== undefined) set.lastError = u.lastError;
-      return {
-        updateOne: {
-          filter: { _id: u.deliveryId },
-          update: u.attempt ? { $set: set, $push: { attempts: u.attempt }, $inc: { attemptCount: 1 } } : { $set: set },
-        },
-      };
-    });
-    for (let from = 0; from < operations.length; from += MAX_UPDATES_PER_COMMAND) {
-      await this.deliveries.bulkWrite(operations.slice(from, from + MAX_UPDATES_PER_COMMAND), { ordered: true });
+  private async insertOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
+    try {
+      await this.outcomes.insertMany(
+        outcomes.map(({ id, ...rest }) => ({ _id: id, ...rest })),
+        { ordered: false },
+      );
+    } catch (error) {
+      // Written already by an earlier try whose answer was lost: the same outcome, stored once.
+      if (!duplicateIndexes(error)) throw error;
     }
   }
 
@@ -97,23 +125,100 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
     pageSize: number,
     cursor: string,
   ): Promise<Page<DeliveryRecord>> {
-    const query: Filter<DeliveryDoc> = { workspace, webhookId, ...afterCursor<DeliveryDoc>(cursor) };
-    if (filter.status) query.status = filter.status;
-    if (filter.eventType) query.eventType = filter.eventType;
-    const docs = await this.deliveries
-      .find(query, { projection: LIST_PROJECTION })
-      .sort(NEWEST_FIRST)
-      .limit(pageSize + 1)
-      .toArray();
-    return toPage(docs, pageSize, toRecord);
+    const base: Filter<DeliveryDoc> = { workspace, webhookId };
+    if (filter.eventType) base.eventType = filter.eventType;
+    const read = async (after: string, limit: number) => {
+      const docs = await this.deliveries
+        .find({ ...base, ...afterCursor<DeliveryDoc>(after) }, { projection: { payload: 0 } })
+        .sort(NEWEST_FIRST)
+        .limit(limit)
+        .toArray();
+      return this.withOutcomes(docs, { attempts: false });
+    };
+    if (!filter.status) {
+      const states = await read(cursor, pageSize + 1);
+      const items = states.slice(0, pageSize);
+      return { items, nextCursor: states.length > pageSize ? cursorOf(items[items.length - 1]!) : '' };
+    }
+
+    // The status is derived, so a filtered page reads newest first until it has enough.
+    const items: DeliveryRecord[] = [];
+    let after = cursor;
+    for (let scanned = 0; scanned < FILTER_SCAN_LIMIT; ) {
+      const chunk = await read(after, FILTER_CHUNK);
+      scanned += chunk.length;
+      for (const state of chunk) {
+        if (state.status !== filter.status) continue;
+        if (items.length === pageSize) return { items, nextCursor: cursorOf(items[items.length - 1]!) };
+        items.push(state);
+      }
+      const last = chunk[chunk.length - 1];
+      if (chunk.length < FILTER_CHUNK || !last) return { items, nextCursor: '' };
+      after = cursorOf(last);
+    }
+    // Read as far as one request may: the caller goes on from here.
+    return { items, nextCursor: after };
   }
 
   async get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null> {
     const doc = await this.deliveries.findOne({ _id: deliveryId, workspace, webhookId });
-    return doc ? toRecord(doc) : null;
+    if (!doc) return null;
+    const [state] = await this.withOutcomes([doc]);
+    return state ?? null;
+  }
+
+  /** Every delivery of events whose id starts with `eventIdPrefix`, counted by status (for operators and benchmarks). */
+  async settlement(eventIdPrefix = ''): Promise<Settlement> {
+    const match = eventIdPrefix ? { eventId: { $regex: `^${eventIdPrefix.replace(/[^A-Za-z0-9_-]/g, '\\$&')}` } } : {};
+    const [docs, outcomes] = await Promise.all([
+      this.deliveries.find(match, { projection: { _id: 1 } }).toArray(),
+      this.outcomes.find(match, { projection: { attempt: 0 } }).toArray(),
+    ]);
+    const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
+    const byStatus: Record<DeliveryStatus, number> = { pending: 0, succeeded: 0, retrying: 0, failed: 0 };
+    const unsettled: Settlement['unsettled'] = [];
+    for (const { _id } of docs) {
+      const newest = newestOutcome(byDelivery.get(_id) ?? []);
+      const status = newest?.status ?? 'pending';
+      byStatus[status]++;
+      if (status !== 'succeeded') unsettled.push({ id: _id, status, nextAttemptAt: newest?.nextAttemptAt ?? null });
+    }
+    return { total: docs.length, byStatus, unsettled };
+  }
+
+  private async withOutcomes(docs: DeliveryDoc[], { attempts = true } = {}): Promise<DeliveryRecord[]> {
+    if (docs.length === 0) return [];
+    const outcomes = await this.outcomes
+      .find({ deliveryId: { $in: docs.map((d) => d._id) } }, attempts ? {} : { projection: { 'attempt.responseBodyExcerpt': 0 } })
+      .toArray();
+    const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
+    return docs.map((doc) => {
+      const state = currentState(asMatched(doc), byDelivery.get(doc._id) ?? []);
+      return attempts ? state : { ...state, attempts: [] };
+    });
   }
 
   async close(): Promise<void> {
-    await this.updates.flush().catch(() => {});
+    await this.pendingOutcomes.flush().catch(() => {});
   }
+}
+
+const cursorOf = (state: DeliveryRecord): string => encodeCursor(state.createdAt, state.id);
+
+/** The indexes of the records an unordered insert refused as duplicates; null if anything else failed. */
+function duplicateIndexes(error: unknown): number[] | null {
+  if (!(error instanceof MongoBulkWriteError)) return null;
+  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) return null;
+  return errors.map((e) => e.index);
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group) group.push(item);
+    else groups.set(key(item), [item]);
+  }
+  return groups;
 }

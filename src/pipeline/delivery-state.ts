@@ -1,0 +1,34 @@
+import type { DeliveryOutcome, DeliveryRecord } from './ports.js';
+
+/** Oldest first: a later attempt's outcome is newer; within one attempt, the later record. */
+export function outcomeOrder(a: DeliveryOutcome, b: DeliveryOutcome): number {
+  return a.number - b.number || a.recordedAt.getTime() - b.recordedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** The newest of one delivery's outcomes, or undefined when it has none yet. */
+export function newestOutcome<T extends DeliveryOutcome>(outcomes: T[]): T | undefined {
+  let newest: T | undefined;
+  for (const outcome of outcomes) if (!newest || outcomeOrder(newest, outcome) < 0) newest = outcome;
+  return newest;
+}
+
+/**
+ * A delivery as it stands: its record as matched, folded with every outcome stored since.
+ * Outcomes are never changed, so a late write from a slow instance cannot hide a newer one.
+ */
+export function currentState(delivery: DeliveryRecord, outcomes: DeliveryOutcome[]): DeliveryRecord {
+  const state: DeliveryRecord = { ...delivery, attempts: [...delivery.attempts] };
+  for (const outcome of [...outcomes].sort(outcomeOrder)) {
+    state.status = outcome.status;
+    state.nextAttemptAt = outcome.nextAttemptAt;
+    state.updatedAt = outcome.recordedAt;
+    if (outcome.attempt) {
+      state.attempts.push(outcome.attempt);
+      state.lastResponseStatus = outcome.attempt.responseStatus;
+      state.lastError = outcome.attempt.error;
+    }
+    if (outcome.lastError !== undefined) state.lastError = outcome.lastError;
+  }
+  state.attemptCount = state.attempts.length;
+  return state;
+}

@@ -1,0 +1,135 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useMongo } from '../helpers/servers.js';
+import { DeliveryStore } from '../../src/store/delivery-store.js';
+import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
+
+let store: DeliveryStore;
+beforeAll(async () => {
+  store = new DeliveryStore((await useMongo('deliveries')).db);
+  await store.ensureIndexes();
+});
+
+const base = new Date('2026-03-01T00:00:00.000Z');
+let serial = 0;
+
+function delivery(webhookId: string, secondsAfter: number, eventType = 'message.received'): DeliveryRecord {
+  const createdAt = new Date(base.getTime() + secondsAfter * 1_000);
+  serial++;
+  return {
+    id: `dlv_${String(serial).padStart(24, '0')}`,
+    workspace: 'ws_store',
+    webhookId,
+    eventId: `evt_store${serial}`,
+    eventType,
+    agent: null,
+    status: 'pending',
+    attemptCount: 0,
+    nextAttemptAt: createdAt,
+    lastResponseStatus: 0,
+    lastError: '',
+    payload: `{"n":${serial}}`,
+    attempts: [],
+    createdAt,
+    updatedAt: createdAt,
+  };
+}
+
+function outcome(d: DeliveryRecord, number: number, status: DeliveryStatus, responseStatus: number): DeliveryOutcome {
+  const recordedAt = new Date(d.createdAt.getTime() + number * 60_000);
+  return {
+    id: `out_${d.id}_${number}`,
+    deliveryId: d.id,
+    workspace: d.workspace,
+    webhookId: d.webhookId,
+    eventId: d.eventId,
+    number,
+    status,
+    nextAttemptAt: status === 'retrying' ? new Date(recordedAt.getTime() + 30_000) : null,
+    recordedAt,
+    attempt: {
+      number,
+      startedAt: recordedAt,
+      durationMs: 4,
+      responseStatus,
+      responseBodyExcerpt: `answer ${responseStatus}`,
+      error: responseStatus >= 300 ? `HTTP ${responseStatus}` : '',
+      manual: false,
+    },
+  };
+}
+
+describe('DeliveryStore', () => {
+  it('folds the outcomes into the delivery it reads, whatever order they were written in', async () => {
+    const d = delivery('whk_fold', 0);
+    await store.insertPending([d], 't:0:1');
+    // The later attempt's outcome lands first, as a slow instance's write would.
+    await store.recordOutcomes([outcome(d, 2, 'succeeded', 200)]);
+    await store.recordOutcomes([outcome(d, 1, 'retrying', 503)]);
+    const got = await store.get('ws_store', 'whk_fold', d.id);
+    expect(got).toMatchObject({ status: 'succeeded', attemptCount: 2, lastResponseStatus: 200, lastError: '', payload: d.payload });
+    expect(got!.attempts.map((a) => a.responseStatus)).toEqual([503, 200]);
+    expect(got!.attempts[0]!.responseBodyExcerpt).toBe('answer 503');
+    expect(await store.get('other_ws', 'whk_fold', d.id)).toBeNull();
+  });
+
+  it('stores a repeated outcome once', async () => {
+    const d = delivery('whk_repeat', 0);
+    await store.insertPending([d], 't:0:2');
+    const o = outcome(d, 1, 'succeeded', 200);
+    await store.recordOutcomes([o]);
+    await store.recordOutcomes([o]);
+    expect((await store.get('ws_store', 'whk_repeat', d.id))!.attempts).toHaveLength(1);
+  });
+
+  it('returns an existing (webhook, event) pair as it stands, with the record it came from', async () => {
+    const d = delivery('whk_dup', 0);
+    await store.insertPending([d], 't:0:3');
+    await store.recordOutcomes([outcome(d, 1, 'failed', 410)]);
+    const again = { ...delivery('whk_dup', 5), eventId: d.eventId };
+    const fresh = delivery('whk_dup', 6);
+    const { existing } = await store.insertPending([again, fresh], 't:0:4');
+    expect(existing).toHaveLength(1);
+    expect(existing[0]).toMatchObject({ id: d.id, source: 't:0:3', status: 'failed', attemptCount: 1 });
+    expect(await store.get('ws_store', 'whk_dup', fresh.id)).toMatchObject({ status: 'pending', attemptCount: 0 });
+  });
+
+  it('pages newest first, with and without a status filter, and the filtered pages add up', async () => {
+    const ds = Array.from({ length: 450 }, (_, i) => delivery('whk_page', i, i % 2 ? 'card.authorised' : 'message.received'));
+    await store.insertPending(ds, 't:0:5');
+    // Every third succeeded, every third failed, the rest still pending.
+    await store.recordOutcomes(ds.flatMap((d, i) => (i % 3 === 0 ? [outcome(d, 1, 'succeeded', 200)] : i % 3 === 1 ? [outcome(d, 1, 'failed', 500)] : [])));
+
+    const first = await store.list('ws_store', 'whk_page', {}, 10, '');
+    expect(first.items.map((d) => d.id)).toEqual(ds.slice(-10).reverse().map((d) => d.id));
+    expect(first.items[0]!.attempts).toEqual([]);
+    expect(first.items[0]!.payload).toBe('');
+    expect(first.nextCursor).not.toBe('');
+
+    for (const status of ['succeeded', 'failed', 'pending'] as const) {
+      const seen: string[] = [];
+      let cursor = '';
+      do {
+        const page = await store.list('ws_store', 'whk_page', { status }, 40, cursor);
+        expect(page.items.every((d) => d.status === status)).toBe(true);
+        seen.push(...page.items.map((d) => d.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      const want = ds.filter((_, i) => ['succeeded', 'failed', 'pending'][i % 3] === status).reverse();
+      expect(seen).toEqual(want.map((d) => d.id));
+    }
+
+    const cards = await store.list('ws_store', 'whk_page', { status: 'succeeded', eventType: 'card.authorised' }, 500, '');
+    expect(cards.items.length).toBe(ds.filter((d, i) => i % 3 === 0 && d.eventType === 'card.authorised').length);
+    expect(cards.nextCursor).toBe('');
+  });
+
+  it('counts every delivery of a run by status', async () => {
+    const ds = [delivery('whk_count', 0), delivery('whk_count', 1), delivery('whk_count', 2)].map((d, i) => ({ ...d, eventId: `evt_tally.${i}` }));
+    await store.insertPending(ds, 't:0:6');
+    await store.recordOutcomes([outcome(ds[0]!, 1, 'retrying', 500), outcome(ds[0]!, 2, 'succeeded', 200), outcome(ds[1]!, 1, 'retrying', 500)]);
+    const tally = await store.settlement('evt_tally.');
+    expect(tally.total).toBe(3);
+    expect(tally.byStatus).toEqual({ pending: 1, succeeded: 1, retrying: 1, failed: 0 });
+    expect(tally.unsettled.map((u) => u.status).sort()).toEqual(['pending', 'retrying']);
+  });
+});
