@@ -29,4 +29,18 @@ describe('Batcher', () => {
     fail = false;
     await expect(batcher.add(3)).resolves.toBeUndefined();
   });
+
+  it('hands each caller the results of its own items from one shared write', async () => {
+    let writes = 0;
+    const batcher = new Batcher<number, string>(
+      async (items) => {
+        writes++;
+        return items.map((n) => `#${n}`);
+      },
+      { maxItems: 100, maxDelayMs: 5 },
+    );
+    const [a, b, c] = await Promise.all([batcher.submit(1, 2), batcher.submit(3), batcher.submit(4, 5, 6)]);
+    expect(writes).toBe(1);
+    expect([a, b, c]).toEqual([['#1', '#2'], ['#3'], ['#4', '#5', '#6']]);
+  });
 });

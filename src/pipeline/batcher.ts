@@ -6,24 +6,30 @@ export interface BatcherOptions {
 }
 
 /**
- * Turns many small writes into few large ones (one bulkWrite or produce per flush) while
- * each caller still learns whether its own item was written.
+ * Turns many small writes into few large ones (one insert or produce per flush) while each
+ * caller still learns whether its own items were written, and what the write said of them
+ * when `write` returns one result per item.
  */
-export class Batcher<T> {
+export class Batcher<T, R = void> {
   private items: T[] = [];
-  private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  private waiters: Array<{ from: number; count: number; resolve: (results: R[]) => void; reject: (error: unknown) => void }> = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing = Promise.resolve();
 
   constructor(
-    private readonly write: (items: T[]) => Promise<void>,
+    private readonly write: (items: T[]) => Promise<R[] | void>,
     private readonly options: BatcherOptions,
   ) {}
 
   add(...items: T[]): Promise<void> {
+    return this.submit(...items).then(() => {});
+  }
+
+  /** Like `add`, and resolves with what the write said of these items, in order. */
+  submit(...items: T[]): Promise<R[]> {
     return new Promise((resolve, reject) => {
+      this.waiters.push({ from: this.items.length, count: items.length, resolve, reject });
       this.items.push(...items);
-      this.waiters.push({ resolve, reject });
       if (this.items.length >= this.options.maxItems) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.options.maxDelayMs);
     });
@@ -40,7 +46,7 @@ export class Batcher<T> {
     this.waiters = [];
     this.flushing = this.flushing.then(() =>
       this.write(items).then(
-        () => waiters.forEach((w) => w.resolve()),
+        (results) => waiters.forEach((w) => w.resolve(results ? results.slice(w.from, w.from + w.count) : [])),
         (error) => waiters.forEach((w) => w.reject(error)),
       ),
     );

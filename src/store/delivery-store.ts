@@ -68,13 +68,16 @@ const toOutcome = ({ _id, ...doc }: OutcomeDoc): DeliveryOutcome => ({ ...doc, i
 export class DeliveryStore implements DeliveryReader, DeliveryWriter {
   private readonly deliveries: Collection<DeliveryDoc>;
   private readonly outcomes: Collection<OutcomeDoc>;
-  private readonly pendingOutcomes: Batcher<DeliveryOutcome>;
+  private readonly newDeliveries: Batcher<DeliveryDoc, DeliveryDoc | null>;
+  private readonly newOutcomes: Batcher<DeliveryOutcome>;
 
   constructor(db: Db) {
     this.deliveries = db.collection<DeliveryDoc>('deliveries');
     this.outcomes = db.collection<OutcomeDoc>('delivery_outcomes');
-    // One insert for many finished attempts.
-    this.pendingOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
+    // One insert for many events' deliveries, and one for many finished attempts: FerretDB
+    // writes one command at a time, so a few large inserts go much faster than many small ones.
+    this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 2 });
+    this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
   }
 
   async ensureIndexes(): Promise<void> {
@@ -85,25 +88,37 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
 
   async insertPending(records: DeliveryRecord[], source: string): Promise<{ existing: Array<DeliveryRecord & { source: string }> }> {
     if (records.length === 0) return { existing: [] };
+    const results = await this.newDeliveries.submit(...records.map((record) => toDoc(record, source)));
+    const stored = results.filter((doc): doc is DeliveryDoc => doc !== null);
+    const states = await this.withOutcomes(stored);
+    return { existing: states.map((state, i) => ({ ...state, source: stored[i]!.source ?? '' })) };
+  }
+
+  /** Per document: null when inserted, or the delivery its (webhook, event) pair already had. */
+  private async insertDeliveries(docs: DeliveryDoc[]): Promise<Array<DeliveryDoc | null>> {
+    const results: Array<DeliveryDoc | null> = docs.map(() => null);
     try {
-      await this.deliveries.insertMany(
-        records.map((record) => toDoc(record, source)),
-        { ordered: false },
-      );
-      return { existing: [] };
+      await this.deliveries.insertMany(docs, { ordered: false });
+      return results;
     } catch (error) {
       const duplicates = duplicateIndexes(error);
       if (!duplicates) throw error;
+      const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
       const stored = await this.deliveries
-        .find({ $or: duplicates.map((i) => ({ webhookId: records[i]!.webhookId, eventId: records[i]!.eventId })) })
+        .find({ $or: duplicates.map((i) => ({ webhookId: docs[i]!.webhookId, eventId: docs[i]!.eventId })) })
         .toArray();
-      const states = await this.withOutcomes(stored);
-      return { existing: states.map((state, i) => ({ ...state, source: stored[i]!.source ?? '' })) };
+      const byPair = new Map(stored.map((doc) => [pair(doc), doc]));
+      for (const i of duplicates) {
+        const existing = byPair.get(pair(docs[i]!));
+        if (!existing) throw new Error(`delivery ${docs[i]!._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
+        results[i] = existing;
+      }
+      return results;
     }
   }
 
   recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
-    return this.pendingOutcomes.add(...outcomes);
+    return this.newOutcomes.add(...outcomes);
   }
 
   private async insertOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
@@ -199,7 +214,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
   }
 
   async close(): Promise<void> {
-    await this.pendingOutcomes.flush().catch(() => {});
+    await Promise.all([this.newDeliveries.flush().catch(() => {}), this.newOutcomes.flush().catch(() => {})]);
   }
 }
 

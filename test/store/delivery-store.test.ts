@@ -93,6 +93,15 @@ describe('DeliveryStore', () => {
     expect(await store.get('ws_store', 'whk_dup', fresh.id)).toMatchObject({ status: 'pending', attemptCount: 0 });
   });
 
+  it('stores one delivery when two records of the same event arrive together, and tells the second which', async () => {
+    const first = delivery('whk_race', 0);
+    const second = { ...delivery('whk_race', 0), eventId: first.eventId };
+    const [a, b] = await Promise.all([store.insertPending([first], 't:1:1'), store.insertPending([second], 't:2:7')]);
+    expect(a.existing).toEqual([]);
+    expect(b.existing).toHaveLength(1);
+    expect(b.existing[0]).toMatchObject({ id: first.id, source: 't:1:1', status: 'pending' });
+  });
+
   it('pages newest first, with and without a status filter, and the filtered pages add up', async () => {
     const ds = Array.from({ length: 450 }, (_, i) => delivery('whk_page', i, i % 2 ? 'card.authorised' : 'message.received'));
     await store.insertPending(ds, 't:0:5');
