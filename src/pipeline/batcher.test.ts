@@ -43,4 +43,20 @@ describe('Batcher', () => {
     expect(writes).toBe(1);
     expect([a, b, c]).toEqual([['#1', '#2'], ['#3'], ['#4', '#5', '#6']]);
   });
+
+  it('gathers what arrives during a write into the next one, up to maxItems callers at a time', async () => {
+    const writes: number[][] = [];
+    const batcher = new Batcher<number>(
+      async (items) => {
+        writes.push(items);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      },
+      { maxItems: 3, maxDelayMs: 1 },
+    );
+    const first = batcher.add(1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // The first write is running: these wait for it, then go out in as few writes as maxItems allows.
+    await Promise.all([first, batcher.add(2), batcher.add(3, 4), batcher.add(5), batcher.add(6)]);
+    expect(writes).toEqual([[1], [2, 3, 4], [5, 6]]);
+  });
 });

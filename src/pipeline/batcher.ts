@@ -1,20 +1,29 @@
 export interface BatcherOptions {
-  /** Flush once this many items wait. */
+  /** Write once this many items wait; also the most one write takes. */
   maxItems: number;
   /** Or once the oldest waiting item is this old. */
   maxDelayMs: number;
 }
 
+interface Waiter<R> {
+  /** Where the caller's items start in `items`. */
+  from: number;
+  count: number;
+  resolve: (results: R[]) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * Turns many small writes into few large ones (one insert or produce per flush) while each
+ * Turns many small writes into few large ones (one insert or produce per write) while each
  * caller still learns whether its own items were written, and what the write said of them
- * when `write` returns one result per item.
+ * when `write` returns one result per item. One write runs at a time; what arrives meanwhile
+ * goes in the next, so the busier the writer, the larger its batches.
  */
 export class Batcher<T, R = void> {
   private items: T[] = [];
-  private waiters: Array<{ from: number; count: number; resolve: (results: R[]) => void; reject: (error: unknown) => void }> = [];
+  private waiters: Waiter<R>[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing = Promise.resolve();
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly write: (items: T[]) => Promise<R[] | void>,
@@ -30,26 +39,37 @@ export class Batcher<T, R = void> {
     return new Promise((resolve, reject) => {
       this.waiters.push({ from: this.items.length, count: items.length, resolve, reject });
       this.items.push(...items);
-      if (this.items.length >= this.options.maxItems) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.maxDelayMs);
+      if (this.items.length >= this.options.maxItems) void this.flush();
+      else this.timer ??= setTimeout(() => void this.flush(), this.options.maxDelayMs);
     });
   }
 
-  /** Writes what is waiting now; flushes run one after another, in order. */
+  /** Writes everything waiting now (and whatever arrives before that ends); never rejects. */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.items.length === 0) return this.flushing;
-    const items = this.items;
-    const waiters = this.waiters;
-    this.items = [];
-    this.waiters = [];
-    this.flushing = this.flushing.then(() =>
-      this.write(items).then(
-        (results) => waiters.forEach((w) => w.resolve(results ? results.slice(w.from, w.from + w.count) : [])),
-        (error) => waiters.forEach((w) => w.reject(error)),
-      ),
-    );
-    return this.flushing;
+    this.writing ??= this.drain().finally(() => (this.writing = undefined));
+    return this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiters.length > 0) {
+      // Whole callers only, up to maxItems (or one caller's items, if it brought more).
+      let count = 0;
+      let callers = 0;
+      while (callers < this.waiters.length && (callers === 0 || count + this.waiters[callers]!.count <= this.options.maxItems)) {
+        count += this.waiters[callers]!.count;
+        callers++;
+      }
+      const items = this.items.splice(0, count);
+      const waiters = this.waiters.splice(0, callers);
+      for (const waiter of this.waiters) waiter.from -= count;
+      try {
+        const results = await this.write(items);
+        for (const w of waiters) w.resolve(results ? results.slice(w.from, w.from + w.count) : []);
+      } catch (error) {
+        for (const w of waiters) w.reject(error);
+      }
+    }
   }
 }

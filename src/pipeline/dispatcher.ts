@@ -6,12 +6,12 @@ import type { Logger } from '../log/logger.js';
 import type {
   AttemptRecord,
   DeliveryOutcome,
+  DeliveryTargets,
   DeliveryStatus,
   DeliveryTask,
   DeliveryWriter,
   Sender,
   TaskQueue,
-  WebhookLookup,
   WebhookRecord,
 } from './ports.js';
 
@@ -45,7 +45,7 @@ export class Dispatcher {
   private stopping = false;
 
   constructor(
-    private readonly webhooks: Pick<WebhookLookup, 'getById'>,
+    private readonly webhooks: DeliveryTargets,
     private readonly sender: Sender,
     private readonly deliveries: DeliveryWriter,
     private readonly queue: TaskQueue,
@@ -59,7 +59,7 @@ export class Dispatcher {
   }
 
   async dispatch(task: DeliveryTask): Promise<void> {
-    const webhook = await this.webhooks.getById(task.webhookId);
+    const webhook = await this.webhooks.webhookFor(task.workspace, task.webhookId);
     if (!webhook || webhook.status !== 'active') {
       const outcome = outcomeOf(task, 'failed', this.now());
       outcome.lastError = webhook ? 'webhook disabled' : 'webhook deleted';

@@ -85,6 +85,11 @@ export interface Subscriptions {
   findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]>;
 }
 
+/** The webhook a task is sent to, as it stands (pipeline/webhook-cache.ts implements it). */
+export interface DeliveryTargets {
+  webhookFor(workspace: string, webhookId: string): Promise<WebhookRecord | null>;
+}
+
 export interface DeliveryFilter {
   status?: DeliveryStatus;
   eventType?: string;

@@ -9,10 +9,10 @@ function webhook(id: string, events: string[], agent: string | null = null): Web
 
 /** An in-memory lookup that counts its reads. */
 function lookup(webhooks: WebhookRecord[]) {
-  const state = { webhooks, version: 1, listReads: 0, versionReads: 0 };
+  const state = { webhooks, version: 1, listReads: 0, versionReads: 0, idReads: 0 };
   const inner: WebhookLookup = {
-    getById: async (id) => state.webhooks.find((w) => w.id === id) ?? null,
-    listActive: async () => (state.listReads++, [...state.webhooks]),
+    getById: async (id) => (state.idReads++, state.webhooks.find((w) => w.id === id) ?? null),
+    listActive: async () => (state.listReads++, state.webhooks.filter((w) => w.status === 'active')),
     version: async () => (state.versionReads++, state.version),
   };
   return { state, inner };
@@ -47,5 +47,22 @@ describe('CachedWebhookLookup', () => {
     await expect(cache.findMatching('acme', 'sms.sent', null)).rejects.toThrow('down');
     fail = false;
     expect(await cache.findMatching('acme', 'sms.sent', null)).toHaveLength(1);
+  });
+
+  it('finds a task\'s webhook in memory while active, and reads it once it is not', async () => {
+    let now = 0;
+    const { state, inner } = lookup([webhook('a', ['*']), webhook('b', ['*'])]);
+    const cache = new CachedWebhookLookup(inner, 500, () => now);
+    expect((await cache.webhookFor('acme', 'a'))?.id).toBe('a');
+    expect((await cache.webhookFor('acme', 'b'))?.id).toBe('b');
+    expect([state.listReads, state.idReads]).toEqual([1, 0]);
+
+    state.webhooks[0] = { ...state.webhooks[0]!, status: 'disabled' };
+    state.webhooks.pop();
+    state.version = 2;
+    now = 600;
+    expect((await cache.webhookFor('acme', 'a'))?.status).toBe('disabled');
+    expect(await cache.webhookFor('acme', 'b')).toBeNull();
+    expect(state.idReads).toBe(2);
   });
 });

@@ -1,9 +1,10 @@
 import { subscribes } from '../domain/matching.js';
-import type { Subscriptions, WebhookLookup, WebhookRecord } from './ports.js';
+import type { DeliveryTargets, Subscriptions, WebhookLookup, WebhookRecord } from './ports.js';
 
 interface Snapshot {
   version: number;
   webhooks: WebhookRecord[];
+  byId: Map<string, WebhookRecord>;
   checkedAt: number;
 }
 
@@ -13,9 +14,8 @@ interface Snapshot {
  * bounds how late a subscription change is seen on any instance (well under the promised 1 s)
  * without a scan of the webhooks per event.
  */
-export class CachedWebhookLookup implements Subscriptions {
+export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
   private readonly workspaces = new Map<string, Promise<Snapshot>>();
-  private readonly byId = new Map<string, { at: number; value: Promise<WebhookRecord | null> }>();
 
   constructor(
     private readonly inner: WebhookLookup,
@@ -28,15 +28,10 @@ export class CachedWebhookLookup implements Subscriptions {
     return webhooks.filter((webhook) => subscribes(webhook, eventType, agent));
   }
 
-  getById(id: string): Promise<WebhookRecord | null> {
-    const now = this.now();
-    const hit = this.byId.get(id);
-    if (hit && now - hit.at < this.freshnessMs) return hit.value;
-    if (this.byId.size > 100_000) this.byId.clear();
-    const value = this.inner.getById(id);
-    this.byId.set(id, { at: now, value });
-    value.catch(() => this.byId.get(id)?.value === value && this.byId.delete(id));
-    return value;
+  /** An active webhook comes from memory, as fresh as matching; one that is not (disabled or deleted) is read. */
+  async webhookFor(workspace: string, webhookId: string): Promise<WebhookRecord | null> {
+    const { byId } = await this.snapshot(workspace);
+    return byId.get(webhookId) ?? this.inner.getById(webhookId);
   }
 
   private snapshot(workspace: string): Promise<Snapshot> {
@@ -45,7 +40,8 @@ export class CachedWebhookLookup implements Subscriptions {
       const checkedAt = this.now();
       const version = await this.inner.version(workspace);
       if (previous && previous.version === version) return { ...previous, checkedAt };
-      return { version, webhooks: await this.inner.listActive(workspace), checkedAt };
+      const webhooks = await this.inner.listActive(workspace);
+      return { version, webhooks, byId: new Map(webhooks.map((w) => [w.id, w])), checkedAt };
     };
     const next = (cached ?? Promise.resolve(undefined)).then(
       (previous) => (previous && this.now() - previous.checkedAt < this.freshnessMs ? previous : refresh(previous)),
