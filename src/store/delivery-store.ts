@@ -13,10 +13,14 @@ import type {
 } from '../pipeline/ports.js';
 
 /** A delivery as matched; never changed afterwards. */
-type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 'eventType' | 'agent' | 'payload' | 'createdAt'> & {
+type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 'eventType' | 'agent' | 'createdAt'> & {
   _id: string;
   source: string;
 };
+/** The body every delivery of one event carries, stored once however many webhooks it goes to. */
+type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date };
+/** What the batched insert takes: the delivery and the body it carries. */
+type NewDelivery = { doc: DeliveryDoc; payload: string };
 type OutcomeDoc = Omit<DeliveryOutcome, 'id'> & { _id: string };
 
 export interface Settlement {
@@ -39,15 +43,16 @@ const toDoc = (record: DeliveryRecord, source: string): DeliveryDoc => ({
   eventId: record.eventId,
   eventType: record.eventType,
   agent: record.agent,
-  payload: record.payload,
   createdAt: record.createdAt,
   source,
 });
 
-const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc): DeliveryRecord => ({
+const payloadKey = (workspace: string, eventId: string) => `${workspace}/${eventId}`;
+
+const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc, payload = ''): DeliveryRecord => ({
   ...doc,
   id: _id,
-  payload: doc.payload ?? '',
+  payload,
   status: 'pending',
   attemptCount: 0,
   nextAttemptAt: doc.createdAt,
@@ -60,20 +65,23 @@ const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc): DeliveryRecor
 const toOutcome = ({ _id, ...doc }: OutcomeDoc): DeliveryOutcome => ({ ...doc, id: _id });
 
 /**
- * Deliveries and their outcomes. The hot path only inserts: a delivery when it is matched, an
- * outcome when an attempt ends. Reads fold the two (pipeline/delivery-state.ts). Inserts stay
+ * Deliveries, their outcomes and their events' bodies. The hot path only inserts: a delivery
+ * (and its event's body, once per event) when it is matched, an outcome when an attempt ends.
+ * Reads fold them together (pipeline/delivery-state.ts). Inserts stay
  * fast however large the collections grow, on FerretDB too, whose SQLite backend scans a table
  * for every update, even by `_id`.
  */
 export class DeliveryStore implements DeliveryReader, DeliveryWriter {
   private readonly deliveries: Collection<DeliveryDoc>;
   private readonly outcomes: Collection<OutcomeDoc>;
-  private readonly newDeliveries: Batcher<DeliveryDoc, DeliveryDoc | null>;
+  private readonly payloads: Collection<PayloadDoc>;
+  private readonly newDeliveries: Batcher<NewDelivery, DeliveryDoc | null>;
   private readonly newOutcomes: Batcher<DeliveryOutcome>;
 
   constructor(db: Db) {
     this.deliveries = db.collection<DeliveryDoc>('deliveries');
     this.outcomes = db.collection<OutcomeDoc>('delivery_outcomes');
+    this.payloads = db.collection<PayloadDoc>('event_payloads');
     // One insert for many events' deliveries, and one for many finished attempts: FerretDB
     // writes one command at a time, so a few large inserts go much faster than many small ones.
     this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 2 });
@@ -88,15 +96,24 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
 
   async insertPending(records: DeliveryRecord[], source: string): Promise<{ existing: Array<DeliveryRecord & { source: string }> }> {
     if (records.length === 0) return { existing: [] };
-    const results = await this.newDeliveries.submit(...records.map((record) => toDoc(record, source)));
+    const results = await this.newDeliveries.submit(...records.map((record) => ({ doc: toDoc(record, source), payload: record.payload })));
     const stored = results.filter((doc): doc is DeliveryDoc => doc !== null);
-    const states = await this.withOutcomes(stored);
+    // Queued again by the matcher, so they need their body.
+    const states = await this.withOutcomes(stored, { payloads: true });
     return { existing: states.map((state, i) => ({ ...state, source: stored[i]!.source ?? '' })) };
   }
 
   /** Per document: null when inserted, or the delivery its (webhook, event) pair already had. */
-  private async insertDeliveries(docs: DeliveryDoc[]): Promise<Array<DeliveryDoc | null>> {
+  private async insertDeliveries(batch: NewDelivery[]): Promise<Array<DeliveryDoc | null>> {
+    const docs = batch.map((d) => d.doc);
     const results: Array<DeliveryDoc | null> = docs.map(() => null);
+    // Bodies first: a delivery is never readable without its body.
+    const bodies = new Map<string, PayloadDoc>();
+    for (const { doc, payload } of batch) {
+      const _id = payloadKey(doc.workspace, doc.eventId);
+      if (!bodies.has(_id)) bodies.set(_id, { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt });
+    }
+    await ignoringDuplicates(this.payloads.insertMany([...bodies.values()], { ordered: false }));
     try {
       await this.deliveries.insertMany(docs, { ordered: false });
       return results;
@@ -122,15 +139,11 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
   }
 
   private async insertOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
-    try {
-      await this.outcomes.insertMany(
-        outcomes.map(({ id, ...rest }) => ({ _id: id, ...rest })),
-        { ordered: false },
-      );
-    } catch (error) {
-      // Written already by an earlier try whose answer was lost: the same outcome, stored once.
-      if (!duplicateIndexes(error)) throw error;
-    }
+    // Written already by an earlier try whose answer was lost: the same outcome, stored once.
+    await ignoringDuplicates(this.outcomes.insertMany(
+      outcomes.map(({ id, ...rest }) => ({ _id: id, ...rest })),
+      { ordered: false },
+    ));
   }
 
   async list(
@@ -144,7 +157,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
     if (filter.eventType) base.eventType = filter.eventType;
     const read = async (after: string, limit: number) => {
       const docs = await this.deliveries
-        .find({ ...base, ...afterCursor<DeliveryDoc>(after) }, { projection: { payload: 0 } })
+        .find({ ...base, ...afterCursor<DeliveryDoc>(after) })
         .sort(NEWEST_FIRST)
         .limit(limit)
         .toArray();
@@ -178,7 +191,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
   async get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null> {
     const doc = await this.deliveries.findOne({ _id: deliveryId, workspace, webhookId });
     if (!doc) return null;
-    const [state] = await this.withOutcomes([doc]);
+    const [state] = await this.withOutcomes([doc], { payloads: true });
     return state ?? null;
   }
 
@@ -201,14 +214,18 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
     return { total: docs.length, byStatus, unsettled };
   }
 
-  private async withOutcomes(docs: DeliveryDoc[], { attempts = true } = {}): Promise<DeliveryRecord[]> {
+  private async withOutcomes(docs: DeliveryDoc[], { attempts = true, payloads = false } = {}): Promise<DeliveryRecord[]> {
     if (docs.length === 0) return [];
-    const outcomes = await this.outcomes
-      .find({ deliveryId: { $in: docs.map((d) => d._id) } }, attempts ? {} : { projection: { 'attempt.responseBodyExcerpt': 0 } })
-      .toArray();
+    const [outcomes, bodies] = await Promise.all([
+      this.outcomes
+        .find({ deliveryId: { $in: docs.map((d) => d._id) } }, attempts ? {} : { projection: { 'attempt.responseBodyExcerpt': 0 } })
+        .toArray(),
+      payloads ? this.payloads.find({ _id: { $in: [...new Set(docs.map((d) => payloadKey(d.workspace, d.eventId)))] } }).toArray() : [],
+    ]);
     const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
+    const bodyOf = new Map(bodies.map((b) => [b._id, b.payload]));
     return docs.map((doc) => {
-      const state = currentState(asMatched(doc), byDelivery.get(doc._id) ?? []);
+      const state = currentState(asMatched(doc, bodyOf.get(payloadKey(doc.workspace, doc.eventId))), byDelivery.get(doc._id) ?? []);
       return attempts ? state : { ...state, attempts: [] };
     });
   }
@@ -226,6 +243,15 @@ function duplicateIndexes(error: unknown): number[] | null {
   const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
   if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) return null;
   return errors.map((e) => e.index);
+}
+
+/** Resolves when the insert stored everything it did not already have. */
+async function ignoringDuplicates(insert: Promise<unknown>): Promise<void> {
+  try {
+    await insert;
+  } catch (error) {
+    if (!duplicateIndexes(error)) throw error;
+  }
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
