@@ -18,6 +18,7 @@ import { PipelineActions } from './pipeline/delivery-actions.js';
 import { Dispatcher } from './pipeline/dispatcher.js';
 import { Matcher } from './pipeline/matcher.js';
 import { DeliveryStore } from './store/delivery-store.js';
+import { EndpointLanes } from './pipeline/endpoint-lanes.js';
 
 const SERVICE_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -79,7 +80,9 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       const userAgent = `Humiris-Webhooks/${SERVICE_VERSION}`;
       const sender = new HttpSender({ timeoutMs: config.requestTimeoutMs, allowPrivateUrls: config.allowPrivateUrls, userAgent });
       stops.push(() => sender.close());
-      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, { schedule: config.retrySchedule, userAgent, logger });
+      // A webhook whose sends hang gets a few slots, not all of them (README: Isolation).
+      const lanes = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: Math.max(1, Math.floor(config.maxInFlight / 50)) });
+      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, { schedule: config.retrySchedule, userAgent, logger, lanes });
       // One bound for all sends of this process, first attempts and retries alike.
       const semaphore = new Semaphore(config.maxInFlight);
       for (const role of dispatchRoles) {

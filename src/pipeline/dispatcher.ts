@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newOutcomeId } from '../domain/ids.js';
+import type { EndpointLanes } from './endpoint-lanes.js';
 import { decide, type RetrySchedule } from '../domain/retry-policy.js';
 import { activeSecrets, signatureHeader } from '../domain/signing.js';
 import type { Logger } from '../log/logger.js';
@@ -19,6 +20,8 @@ export interface DispatcherOptions {
   schedule: RetrySchedule;
   userAgent: string;
   logger: Logger;
+  /** Sends per webhook; when left out, no webhook is ever held back. */
+  lanes?: EndpointLanes;
   now?: () => Date;
 }
 
@@ -67,12 +70,26 @@ export class Dispatcher {
       return;
     }
 
+    const { lanes, schedule } = this.options;
+    const lane = lanes?.tryStart(task.webhookId) ?? null;
+    if (lanes && lane === null && schedule[0]) {
+      // A slow endpoint already holds its share of send slots: the same attempt comes back after
+      // the first retry delay instead of taking a slot every other webhook needs.
+      const dueAt = this.now().getTime() + schedule[0].delayMs;
+      await this.persist(task, () => this.queue.scheduleRetry(0, { ...task, dueAt }));
+      return;
+    }
     const startedAt = this.now();
-    const result = await this.sender.send({
-      url: webhook.url,
-      body: task.payload,
-      headers: deliveryHeaders(task, webhook, this.options.userAgent, startedAt),
-    });
+    let result;
+    try {
+      result = await this.sender.send({
+        url: webhook.url,
+        body: task.payload,
+        headers: deliveryHeaders(task, webhook, this.options.userAgent, startedAt),
+      });
+    } finally {
+      if (lane !== null) lanes?.finish(task.webhookId, lane);
+    }
     const attempt: AttemptRecord = {
       number: task.attempt,
       startedAt,

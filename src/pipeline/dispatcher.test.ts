@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../log/logger.js';
+import { Dispatcher } from './dispatcher.js';
+import { EndpointLanes } from './endpoint-lanes.js';
+import type { DeliveryOutcome, DeliveryTask, SendResult, TaskQueue, WebhookRecord } from './ports.js';
+
+const webhook = (id: string): WebhookRecord => ({
+  id,
+  workspace: 'acme',
+  url: `https://${id}.example.com/hook`,
+  events: ['*'],
+  agent: null,
+  description: '',
+  status: 'active',
+  secrets: [{ secret: 'whsec_test', expiresAt: null }],
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+});
+
+const task = (webhookId: string, n: number): DeliveryTask => ({
+  deliveryId: `dlv_${webhookId}_${n}`,
+  webhookId,
+  workspace: 'acme',
+  eventId: `evt_${n}`,
+  eventType: 'email.received',
+  agent: null,
+  payload: '{}',
+  attempt: 1,
+  dueAt: 0,
+  manual: false,
+  attempts: [],
+  createdAt: 0,
+});
+
+const OK: SendResult = { ok: true, status: 200, error: '', durationMs: 1, bodyExcerpt: '' };
+
+describe('Dispatcher with endpoint lanes', () => {
+  it('sends a hanging webhook\'s next task to the first retry topic as the same attempt, and keeps sending to the others', async () => {
+    let now = 1_000_000;
+    const sent: string[] = [];
+    let release = (_: SendResult) => {};
+    const sender = {
+      send: ({ url }: { url: string }) => {
+        sent.push(url);
+        return url.includes('hang') ? new Promise<SendResult>((resolve) => (release = resolve)) : Promise.resolve(OK);
+      },
+    };
+    const retries: Array<{ step: number; task: DeliveryTask }> = [];
+    const queue: TaskQueue = {
+      enqueue: async () => {},
+      scheduleRetry: async (step, t) => void retries.push({ step, task: t }),
+      deadLetter: async () => {},
+      publishEvent: async () => {},
+    };
+    const outcomes: DeliveryOutcome[] = [];
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const lanes = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1, now: () => now });
+    const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => webhook(id) }, sender, deliveries, queue, {
+      schedule: [{ label: '30s', delayMs: 30_000 }],
+      userAgent: 'test',
+      logger: createLogger({ level: 'silent' }),
+      lanes,
+      now: () => new Date(now),
+    });
+
+    const first = dispatcher.dispatch(task('hang', 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    now += 1_500; // the first send has hung for longer than slowAfterMs
+    await dispatcher.dispatch(task('hang', 2));
+    await dispatcher.dispatch(task('fine', 3));
+
+    expect(sent).toEqual(['https://hang.example.com/hook', 'https://fine.example.com/hook']);
+    expect(retries).toEqual([{ step: 0, task: { ...task('hang', 2), dueAt: now + 30_000 } }]);
+    expect(outcomes.map((o) => [o.deliveryId, o.status])).toEqual([['dlv_fine_3', 'succeeded']]);
+
+    release({ ok: false, status: 0, error: 'timeout after 10000 ms', durationMs: 10_000, bodyExcerpt: '' });
+    await first;
+    expect(outcomes.map((o) => [o.deliveryId, o.status])).toEqual([
+      ['dlv_fine_3', 'succeeded'],
+      ['dlv_hang_1', 'retrying'],
+    ]);
+  });
+});
