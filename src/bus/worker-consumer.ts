@@ -162,7 +162,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
       stopping = true;
       for (const timer of resumeTimers) clearTimeout(timer);
       const drained = Promise.all([...running]);
-      const timedOut = await Promise.race([drained.then(() => false), sleep(options.drainTimeoutMs).then(() => true)]);
+      const timedOut = await Promise.race([drained.then(() => false), sleep(options.drainTimeoutMs, undefined, { ref: false }).then(() => true)]);
       if (timedOut) log.warn({ inFlight: running.size }, 'stopping with work in flight; it will be redelivered');
       clearInterval(commitTimer);
       await committing;

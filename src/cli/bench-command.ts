@@ -34,8 +34,8 @@ export const BENCH_USAGE = `Usage: humiris-webhooks bench [options]
 Runs seven scenarios against the service (a separate "serve" process) on the local stack and
 prints one table; the JSON goes to bench/results/<timestamp>.json.
 
-  --quick                   everyday check, under 2 minutes on the local stack (small counts sized for
-                            FerretDB's write rate, shorter runs; targets are judged on full runs)
+  --quick                   everyday check, under 2 minutes on the local stack (smaller counts and
+                            shorter runs; targets are judged on full runs)
   --scenarios <list>        which of 1-6 to run (default all; 7, resources, is always reported)
   --concurrency <n>         in-flight sends of the service (WEBHOOKS_MAX_IN_FLIGHT) and of the raw loop [500]
   --body-bytes <n>          approximate delivery body size [512]
@@ -44,10 +44,10 @@ prints one table; the JSON goes to bench/results/<timestamp>.json.
   --webhooks <n>            scenarios 2 and 5, webhooks [100]
   --workspaces <n>          ... spread over this many workspaces [4]
   --event-types <n>         ... each webhook subscribes to one of this many types (fan-out = webhooks/workspaces/types) [5]
-  --deliveries <n>          scenarios 2 and 5, at most this many deliveries... [100000 | quick 600]
+  --deliveries <n>          scenarios 2 and 5, at most this many deliveries... [100000 | quick 10000]
   --throughput-seconds <n>  ...or for at most this long [60 | quick 10]
-  --warmup-deliveries <n>   warm-up before scenarios 2 and 5 [3000 | quick 200]
-  --latency-rate <n>        scenario 3, events/s [1000 | quick 30]
+  --warmup-deliveries <n>   warm-up before scenarios 2 and 5 [3000 | quick 1000]
+  --latency-rate <n>        scenario 3, events/s [1000 | quick 300]
   --latency-seconds <n>     scenario 3, duration [30 | quick 8]
   --fanout <n>              scenario 4, webhooks of one workspace [1000 | quick 100]
   --fanout-runs <n>         scenario 4, measured events [3 | quick 1]
@@ -329,10 +329,10 @@ function parseOptions(args: string[]): BenchOptions | 'help' {
     webhooks: int('webhooks', 100),
     workspaces: int('workspaces', 4),
     eventTypes: int('event-types', 5),
-    deliveries: int('deliveries', 100_000, 600),
+    deliveries: int('deliveries', 100_000, 10_000),
     throughputSeconds: int('throughput-seconds', 60, 10),
-    warmupDeliveries: int('warmup-deliveries', 3_000, 200),
-    latencyRate: int('latency-rate', 1_000, 30),
+    warmupDeliveries: int('warmup-deliveries', 3_000, 1_000),
+    latencyRate: int('latency-rate', 1_000, 300),
     latencySeconds: int('latency-seconds', 30, 8),
     fanout: int('fanout', 1_000, 100),
     fanoutRuns: int('fanout-runs', 3, 1),
@@ -497,7 +497,7 @@ async function startServiceProcess(options: {
       clearInterval(sampler);
       if (exited === undefined) {
         child.kill('SIGTERM');
-        const timedOut = await Promise.race([exit.then(() => false), sleep(40_000).then(() => true)]);
+        const timedOut = await Promise.race([exit.then(() => false), sleep(40_000, undefined, { ref: false }).then(() => true)]);
         if (timedOut) {
           child.kill('SIGKILL');
           await exit;
@@ -559,7 +559,7 @@ class Tally {
         lastReport = Date.now();
         process.stderr.write(`[bench]    ${this.label}: ${this.received}/${this.expected}\n`);
       }
-      await Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), sleep(250)]);
+      await Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), sleep(250, undefined, { ref: false })]);
     }
   }
 }
@@ -923,7 +923,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
         await Promise.all(Array.from({ length: 4 }, lane));
         producedAt = now();
       }
-      await Promise.race([allConsumed, sleep(120_000)]);
+      await Promise.race([allConsumed, sleep(120_000, undefined, { ref: false })]);
       const t1 = now();
       await consumer.disconnect();
       const kafkaRate = consumed / ((t1 - t0) / 1000);
@@ -1360,8 +1360,10 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
   } finally {
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
-    for (const service of services) await service.stop().catch(() => {});
+    const cleaning = performance.now();
+    await Promise.all(services.map((service) => service.stop().catch(() => {})));
     for (const fn of cleanup.reverse()) await fn().catch(() => {});
+    say(`cleaned up in ${((performance.now() - cleaning) / 1000).toFixed(1)} s`);
     receiver.postMessage({ type: 'stop' } satisfies ToReceiver);
     await producer.disconnect().catch(() => {});
     await admin.disconnect().catch(() => {});
