@@ -80,7 +80,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       const userAgent = `Humiris-Webhooks/${SERVICE_VERSION}`;
       const sender = new HttpSender({ timeoutMs: config.requestTimeoutMs, allowPrivateUrls: config.allowPrivateUrls, userAgent });
       stops.push(() => sender.close());
-      // A webhook whose sends hang gets a few slots, not all of them (README: Isolation).
+      // A webhook whose sends hang gets a few slots, not all of them (README: Slow endpoints).
       const lanes = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: Math.max(1, Math.floor(config.maxInFlight / 50)) });
       const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, { schedule: config.retrySchedule, userAgent, logger, lanes });
       // One bound for all sends of this process, first attempts and retries alike.

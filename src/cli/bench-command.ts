@@ -1372,13 +1372,18 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
   }
 }
 
-/** Deliveries of this run's events the service recorded as succeeded (waits briefly for batched writes). */
+/**
+ * Deliveries of this run's events the service recorded as succeeded. Waits while the count still
+ * grows (the last outcome writes may be queued), and gives up after 15 s without progress.
+ */
 async function countRecorded(mongo: MongoClient, database: string, prefix: string, want: number): Promise<number> {
   const store = new DeliveryStore(mongo.db(database));
   let count = 0;
-  const deadline = Date.now() + 15_000;
+  let deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    count = (await store.settlement(prefix)).byStatus.succeeded;
+    const now = (await store.settlement(prefix)).byStatus.succeeded;
+    if (now > count) deadline = Date.now() + 15_000;
+    count = now;
     if (count >= want) break;
     await sleep(500);
   }
