@@ -20,10 +20,10 @@ import { stackDown, stackUp, type StackDirs, type StackInfo } from '../src/stack
 import { ApiKeyStore } from '../src/store/api-key-store.js';
 import { DeliveryStore } from '../src/store/delivery-store.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin/humiris-webhooks.js');
 
-export const uniqueName = (label: string) => `c${Date.now().toString(36)}${randomBytes(3).toString('hex')}_${label}`;
+const uniqueName = (label: string) => `c${Date.now().toString(36)}${randomBytes(3).toString('hex')}_${label}`;
 
 // ---------------------------------------------------------------------------------------------
 // A private stack: Kafka and MongoDB of our own, on free ports, reusing the installed jars/binary.
@@ -204,16 +204,17 @@ export interface LedgerReceiver {
 
 export async function startLedgerReceiver(): Promise<LedgerReceiver> {
   const delivered = new Set<string>();
+  const stopListening = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
   const receiver: LedgerReceiver = {
     url: '',
     requests: [],
     delayMs: 0,
     status: 200,
     deliveredCount: () => delivered.size,
-    down: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    down: stopListening,
     up: async () => {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -223,10 +224,7 @@ export async function startLedgerReceiver(): Promise<LedgerReceiver> {
         });
       });
     },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    close: stopListening,
   };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -316,7 +314,6 @@ export interface Run {
   producedIds: string[];
   /** Produces `count` more events (ids continue the numbering), in batches. */
   produce(count: number): Promise<void>;
-  /** Waits until the receiver has every produced event, or the timeout passes (no throw). */
   /** True once every produced event arrived; false after `timeoutMs` without any arriving. */
   waitDelivered(receiver: LedgerReceiver, timeoutMs: number, say?: (line: string) => void): Promise<boolean>;
   /** Deliveries not yet `succeeded`, once none has settled for timeoutMs. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 /** Where `npm run build:web` puts the dashboard; src/api and dist/api both sit two levels below the root. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../dist/dashboard', import.meta.url));
-export const DASHBOARD_PREFIX = '/dashboard';
+const DASHBOARD_PREFIX = '/dashboard';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -1,6 +1,6 @@
 import type { ApiKeyStore } from '../store/api-key-store.js';
 
-export const DEV_WORKSPACE = 'dev';
+const DEV_WORKSPACE = 'dev';
 
 /**
  * On the local default stack with no key at all, creates workspace `dev` and a key so a new

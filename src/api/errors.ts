@@ -32,7 +32,7 @@ const CONNECT_ONLY_HTTP: Partial<Record<string, number>> = {
   data_loss: 500,
 };
 
-export function httpStatusOf(code: string): number {
+function httpStatusOf(code: string): number {
   return MAPPING[code as ErrorCode]?.http ?? CONNECT_ONLY_HTTP[code] ?? 500;
 }
 

@@ -6,7 +6,7 @@ import { newEventId } from '../domain/ids.js';
 import { EventService, PublishEventResponseSchema } from '../gen/humiris/webhooks/v1/event_service_pb.js';
 import { EventSchema, type Event } from '../gen/humiris/webhooks/v1/resources_pb.js';
 import { principalOf } from './interceptors.js';
-import type { ServiceDeps } from './routes.js';
+import type { ApiDeps } from './routes.js';
 
 /**
  * The event as the JSON envelope the pipeline validates. The binary protocols can carry what JSON
@@ -21,7 +21,7 @@ function eventJson(event: Event): object {
   }
 }
 
-export function eventService({ actions }: ServiceDeps): ServiceImpl<typeof EventService> {
+export function eventService({ actions }: ApiDeps): ServiceImpl<typeof EventService> {
   return {
     async publishEvent(req, ctx) {
       if (!req.event) throw invalidArgument('event is required', 'event');

@@ -5,7 +5,7 @@ import type { ApiKeyStore, Principal } from '../store/api-key-store.js';
 import { toConnectError, toDomainError } from './errors.js';
 
 /** Set by the auth interceptor; every WebhookService/EventService handler reads its workspace from it. */
-export const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'the verified API key' });
+const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'the verified API key' });
 
 export function principalOf(context: HandlerContext): Principal {
   const principal = context.values.get(principalKey);

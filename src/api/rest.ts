@@ -4,7 +4,7 @@ import { createContextValues } from '@connectrpc/connect';
 import { createAsyncIterable, readAllBytes, type UniversalHandler } from '@connectrpc/connect/protocol';
 import { depthExceeds, MAX_DATA_DEPTH } from '../domain/event.js';
 import { http } from '../gen/google/api/annotations_pb.js';
-import { ERROR_CODE_HEADER, ERROR_FIELD_HEADER, restError, type RestError } from './errors.js';
+import { ERROR_CODE_HEADER, ERROR_FIELD_HEADER, restError } from './errors.js';
 import { MAX_BODY_BYTES } from './routes.js';
 
 /**
@@ -19,7 +19,6 @@ export interface RestRequest {
   url: string;
   authorization?: string;
   body: AsyncIterable<Uint8Array>;
-  contentLength?: string;
   signal: AbortSignal;
 }
 
@@ -66,7 +65,7 @@ function compileTemplate(template: string): { pattern: RegExp; fields: string[] 
 }
 
 /** One route per annotated method of the handlers' services. */
-export function buildRestRoutes(handlers: UniversalHandler[]): Route[] {
+function buildRestRoutes(handlers: UniversalHandler[]): Route[] {
   const routes: Route[] = [];
   for (const handler of handlers) {
     const rule = getOption(handler.method, http);
@@ -80,17 +79,14 @@ export function buildRestRoutes(handlers: UniversalHandler[]): Route[] {
   return routes;
 }
 
+/** Thrown from anywhere in transcoding; carries the whole answer. */
 class RestFailure extends Error {
-  constructor(readonly failure: RestError, readonly headers: Record<string, string> = {}) {
-    super(failure.body.error.message);
+  constructor(readonly response: RestResponse) {
+    super('REST request refused');
   }
 }
 
-const fail = (code: string, message: string, field?: string, status?: number) => {
-  const failure = restError(code, message, field);
-  if (status) failure.status = status;
-  return new RestFailure(failure);
-};
+const fail = (code: string, message: string, field?: string) => new RestFailure({ ...restError(code, message, field), headers: {} });
 
 function fieldByQueryName(input: DescMessage, name: string): DescField | undefined {
   return input.fields.find((f) => f.name === name || f.jsonName === name);
@@ -116,10 +112,8 @@ function setPath(target: JsonObject, dotted: string, value: JsonValue): void {
   node[parts[parts.length - 1]!] = value;
 }
 
+/** A declared Content-Length over the limit was answered 413 by the server before routing; this catches the rest. */
 async function readJsonBody(req: RestRequest): Promise<JsonValue | undefined> {
-  if (req.contentLength !== undefined && Number(req.contentLength) > MAX_BODY_BYTES) {
-    throw fail('payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-  }
   let bytes: Uint8Array;
   try {
     bytes = await readAllBytes(req.body, MAX_BODY_BYTES);
@@ -180,7 +174,7 @@ function restName(field: DescField): string {
 }
 
 /** Renames the handler's JSON (proto field names) to the REST names, recursively; well-known types keep their JSON form. */
-export function toRestJson(desc: DescMessage, json: JsonValue): JsonValue {
+function toRestJson(desc: DescMessage, json: JsonValue): JsonValue {
   if (desc.typeName.startsWith('google.protobuf.') || typeof json !== 'object' || json === null || Array.isArray(json)) return json;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(json)) {
@@ -218,8 +212,6 @@ function translateError(status: number, header: Headers, bytes: Uint8Array): Res
 }
 
 export interface RestRouter {
-  /** Whether the path belongs to a REST route (with any verb). */
-  matches(pathname: string): boolean;
   handle(req: RestRequest): Promise<RestResponse>;
 }
 
@@ -232,8 +224,8 @@ export function createRestRouter(handlers: UniversalHandler[]): RestRouter {
     if (candidates.length === 0) throw fail('not_found', `no route for ${req.method} ${url.pathname}`);
     const route = candidates.find((r) => r.verb === req.method.toUpperCase());
     if (!route) {
-      const failure = fail('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`, undefined, 405);
-      throw new RestFailure(failure.failure, { allow: candidates.map((r) => r.verb).join(', ') });
+      const { body } = restError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+      throw new RestFailure({ status: 405, headers: { allow: candidates.map((r) => r.verb).join(', ') }, body });
     }
     const message = await transcodeRequest(route, route.pattern.exec(url.pathname)!, url, req);
     const header = new Headers({ 'content-type': 'application/json', 'connect-protocol-version': '1' });
@@ -255,12 +247,11 @@ export function createRestRouter(handlers: UniversalHandler[]): RestRouter {
   }
 
   return {
-    matches: (pathname) => routes.some((r) => r.pattern.test(pathname)),
     async handle(req) {
       try {
         return await dispatch(req);
       } catch (error) {
-        if (error instanceof RestFailure) return { status: error.failure.status, headers: error.headers, body: error.failure.body };
+        if (error instanceof RestFailure) return error.response;
         throw error;
       }
     },

@@ -2,7 +2,6 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import type { UniversalHandlerOptions } from '@connectrpc/connect/protocol';
 import type { Config } from '../config/config.js';
-import { validateWebhookUrl } from '../dispatch/url-guard.js';
 import { EventService } from '../gen/humiris/webhooks/v1/event_service_pb.js';
 import { WebhookService } from '../gen/humiris/webhooks/v1/webhook_service_pb.js';
 import { Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from '../gen/grpc/health/v1/health_pb.js';
@@ -31,12 +30,6 @@ export interface ApiDeps {
   ready(): Promise<void>;
 }
 
-/** The services as the handlers see them (deps plus what is derived from config once). */
-export interface ServiceDeps extends ApiDeps {
-  /** Returns the URL to store, or throws invalid_argument on `url`. */
-  validateUrl(raw: string): Promise<string>;
-}
-
 /** The same for Connect, gRPC, gRPC-Web and REST: unknown JSON fields refused, every field shown. */
 export const HANDLER_OPTIONS: Partial<UniversalHandlerOptions> = {
   readMaxBytes: MAX_BODY_BYTES,
@@ -47,16 +40,11 @@ const HEALTH_SERVICES = new Set(['', WebhookService.typeName, EventService.typeN
 
 /** Registers every service on a router; server start-up lives in server.ts. */
 export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRouter {
-  const { allowPrivateUrls } = deps.config;
-  const services: ServiceDeps = {
-    ...deps,
-    validateUrl: async (raw) => (await validateWebhookUrl(raw, { allowPrivateUrls }), raw),
-  };
   const errors = errorAndLogInterceptor(deps.logger.child({ component: 'api' }));
   const authenticated = { ...HANDLER_OPTIONS, interceptors: [errors, authInterceptor(deps.apiKeys, new RateLimiter(deps.config.rateLimitPerMinute))] };
 
-  router.service(WebhookService, webhookService(services), authenticated);
-  router.service(EventService, eventService(services), authenticated);
+  router.service(WebhookService, webhookService(deps), authenticated);
+  router.service(EventService, eventService(deps), authenticated);
   // Health answers without a key: load balancers and orchestrators have none.
   router.service(
     Health,

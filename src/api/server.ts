@@ -93,7 +93,6 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
         method: req.method ?? 'GET',
         url: req.url ?? '/',
         authorization: req.headers.authorization,
-        contentLength: req.headers['content-length'],
         body: req as AsyncIterable<Uint8Array>,
         signal: controller.signal,
       })

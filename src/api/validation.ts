@@ -1,5 +1,5 @@
 import { AGENT_SLUG } from '../domain/event.js';
-import { ALL_EVENTS, EVENT_TYPES, isEventType } from '../domain/event-types.js';
+import { ALL_EVENTS, EVENT_TYPES, isEventType, TEST_EVENT_TYPE } from '../domain/event-types.js';
 import { invalidArgument, notFound } from '../domain/errors.js';
 import { ID_PATTERNS } from '../domain/ids.js';
 import type { DeliveryStatus, WebhookStatus } from '../pipeline/ports.js';
@@ -51,6 +51,15 @@ export function validateDeliveryStatus(status: string): DeliveryStatus | undefin
     throw invalidArgument(`status must be empty or one of ${DELIVERY_STATUSES.join(', ')}`, 'status');
   }
   return status as DeliveryStatus;
+}
+
+/** Empty means any type; test deliveries (SendTestEvent) can be filtered too. */
+export function validateEventTypeFilter(eventType: string): string | undefined {
+  if (eventType === '') return undefined;
+  if (!isEventType(eventType) && eventType !== TEST_EVENT_TYPE) {
+    throw invalidArgument(`event_type ${JSON.stringify(eventType)} is not a known event type`, 'event_type');
+  }
+  return eventType;
 }
 
 /** A malformed id cannot exist: answer exactly as for a missing one. */

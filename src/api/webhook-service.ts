@@ -1,8 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { durationMs } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
+import { validateWebhookUrl } from '../dispatch/url-guard.js';
 import { invalidArgument, notFound } from '../domain/errors.js';
-import { isEventType, TEST_EVENT_TYPE } from '../domain/event-types.js';
 import {
   DeleteWebhookResponseSchema,
   ListDeliveriesResponseSchema,
@@ -13,21 +13,23 @@ import type { WebhookChanges } from '../store/webhook-store.js';
 import { pageSizeOf } from '../store/paging.js';
 import { deliveryMessage, webhookMessage } from './convert.js';
 import { principalOf } from './interceptors.js';
-import type { ServiceDeps } from './routes.js';
+import type { ApiDeps } from './routes.js';
 import {
   checkId,
   validateAgent,
   validateDeliveryStatus,
   validateDescription,
   validateEvents,
+  validateEventTypeFilter,
   validateWebhookStatus,
 } from './validation.js';
 
 const DEFAULT_KEEP_PREVIOUS_MS = 24 * 60 * 60 * 1000;
 const MAX_KEEP_PREVIOUS_MS = 30 * DEFAULT_KEEP_PREVIOUS_MS;
 
-export function webhookService(deps: ServiceDeps): ServiceImpl<typeof WebhookService> {
-  const { webhooks, deliveries, actions, config, validateUrl } = deps;
+export function webhookService({ webhooks, deliveries, actions, config }: ApiDeps): ServiceImpl<typeof WebhookService> {
+  /** The URL as given is what is stored; throws invalid_argument on `url`. */
+  const validateUrl = async (raw: string) => (await validateWebhookUrl(raw, { allowPrivateUrls: config.allowPrivateUrls }), raw);
 
   /** The webhook of the caller's workspace, or not_found exactly as for a missing id. */
   const ownWebhook = (workspace: string, id: string) => webhooks.get(workspace, checkId('webhook', id));
@@ -100,13 +102,7 @@ export function webhookService(deps: ServiceDeps): ServiceImpl<typeof WebhookSer
 
     async listDeliveries(req, ctx) {
       const { workspace } = principalOf(ctx);
-      const filter = {
-        status: validateDeliveryStatus(req.status),
-        eventType: req.eventType === '' ? undefined : req.eventType,
-      };
-      if (filter.eventType !== undefined && !isEventType(filter.eventType) && filter.eventType !== TEST_EVENT_TYPE) {
-        throw invalidArgument(`event_type ${JSON.stringify(filter.eventType)} is not a known event type`, 'event_type');
-      }
+      const filter = { status: validateDeliveryStatus(req.status), eventType: validateEventTypeFilter(req.eventType) };
       const size = pageSizeOf(req.pageSize);
       await ownWebhook(workspace, req.webhookId);
       const page = await deliveries.list(workspace, req.webhookId, filter, size, req.pageToken);

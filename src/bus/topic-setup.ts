@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, ITopicConfig } from 'kafkajs';
-import type { RetryStep } from '../config/config.js';
+import type { RetryStep } from '../domain/retry-policy.js';
 import type { Topics } from './topics.js';
 
 const DAY_MS = 86_400_000;

@@ -1,4 +1,4 @@
-import type { RetryStep } from '../config/config.js';
+import type { RetryStep } from '../domain/retry-policy.js';
 import { EVENT_TYPES } from '../domain/event-types.js';
 
 /** Every topic and consumer group name the service uses, derived from the prefix in one place. */

@@ -17,7 +17,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 /** MONGODB_URI, or the local stack's MongoDB (started if needed) as `serve` does. */
 async function openStore(config: Config) {
   const { mongodbUri } = await withServers(config, (line) => process.stderr.write(`${line}\n`));
-  const mongo = await connectMongo(mongodbUri!, config.mongodbDatabase);
+  const mongo = await connectMongo(mongodbUri, config.mongodbDatabase);
   const store = new ApiKeyStore(mongo.db);
   await store.init();
   return { store, close: () => mongo.client.close() };

@@ -16,11 +16,12 @@ import { MongoClient } from 'mongodb';
 import { Agent } from 'undici';
 import type { Config } from '../config/config.js';
 import { parseDuration } from '../domain/duration.js';
+import { newSigningSecret } from '../domain/ids.js';
 import { EVENT_TYPES } from '../domain/event-types.js';
 import { signatureHeader, verifySignatureHeader } from '../domain/signing.js';
 import { ApiKeyStore } from '../store/api-key-store.js';
 import { DeliveryStore } from '../store/delivery-store.js';
-import { stackUp } from '../stack/stack.js';
+import { resolveServers } from './servers.js';
 
 /*
  * `humiris-webhooks bench` (and `npm run bench`): end-to-end figures of the service as users run
@@ -67,6 +68,9 @@ prints one table; the JSON goes to bench/results/<timestamp>.json.
 /** Epoch milliseconds with sub-millisecond precision, comparable across threads. */
 const now = (): number => performance.timeOrigin + performance.now();
 
+/** Padding that brings a delivered body (about 190 bytes without it) to about `bodyBytes`. */
+const padding = (bodyBytes: number): string => 'x'.repeat(Math.max(0, bodyBytes - 190));
+
 /** One request as the receiver saw it: [eventId, webhookId, deliveryId, attempt, at, signatureOk, status, finishedAt, sentAt]. */
 type Receipt = [string, string, string, number, number, 0 | 1, number, number, number];
 
@@ -83,7 +87,7 @@ type ToReceiver =
 
 type FromReceiver = { type: 'listening'; port: number } | { type: 'receipts'; items: Receipt[]; stats: ReceiverStats };
 
-export const RAW_WEBHOOK_ID = 'whk_bench_raw';
+const RAW_WEBHOOK_ID = 'whk_bench_raw';
 
 // ---------------------------------------------------------------------------------------------
 // Worker threads: the receiver and the raw POST loop each get an event loop of their own
@@ -391,7 +395,6 @@ async function freePort(): Promise<number> {
 }
 
 interface RunningService {
-  name: string;
   pid: number;
   baseUrl: string;
   prefix: string;
@@ -456,6 +459,8 @@ async function startServiceProcess(options: {
   }, 250);
 
   const baseUrl = `http://127.0.0.1:${port}`;
+  /** Once stopped, stopping again (the command's final cleanup) is the same promise. */
+  let stopping: Promise<void> | undefined;
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (exited !== undefined) {
@@ -477,7 +482,6 @@ async function startServiceProcess(options: {
   }
 
   return {
-    name,
     pid,
     baseUrl,
     prefix,
@@ -491,19 +495,22 @@ async function startServiceProcess(options: {
       peak = Math.max(peak, s.rssBytes, s.peakRssBytes);
       return s;
     },
-    async stop() {
-      const last = await readProc(pid);
-      if (last) peak = Math.max(peak, last.peakRssBytes);
-      clearInterval(sampler);
-      if (exited === undefined) {
-        child.kill('SIGTERM');
-        const timedOut = await Promise.race([exit.then(() => false), sleep(40_000, undefined, { ref: false }).then(() => true)]);
-        if (timedOut) {
-          child.kill('SIGKILL');
-          await exit;
+    stop() {
+      stopping ??= (async () => {
+        const last = await readProc(pid);
+        if (last) peak = Math.max(peak, last.peakRssBytes);
+        clearInterval(sampler);
+        if (exited === undefined) {
+          child.kill('SIGTERM');
+          const timedOut = await Promise.race([exit.then(() => false), sleep(40_000, undefined, { ref: false }).then(() => true)]);
+          if (timedOut) {
+            child.kill('SIGKILL');
+            await exit;
+          }
         }
-      }
-      log.end();
+        log.end();
+      })();
+      return stopping;
     },
   };
 }
@@ -523,13 +530,17 @@ class Tally {
   firstAt = Infinity;
   lastAt = 0;
   duplicates = 0;
-  badSignatures = 0;
   private waiters: Array<() => void> = [];
 
   constructor(readonly label: string) {}
 
   get missing(): number {
     return this.expected - this.received;
+  }
+
+  /** The figures every scenario reports, in the order its JSON shows them. */
+  counts() {
+    return { expected: this.expected, received: this.received, missing: this.missing, duplicates: this.duplicates };
   }
 
   onReceived(at: number, sentAt: number): void {
@@ -572,7 +583,7 @@ interface PairState {
 /** Routes the receiver's reports to the scenario that expects them. */
 class Ledger {
   private readonly pairs = new Map<string, PairState>();
-  readonly seenDeliveries = new Set<string>();
+  private readonly seenDeliveries = new Set<string>();
   unexpected = 0;
   badSignatures = 0;
   /** Every request (any status), for scenarios that look at attempts. */
@@ -589,10 +600,7 @@ class Ledger {
       const [eventId, webhookId, deliveryId, , at, signatureOk, status, , sentAt] = receipt;
       this.onAttempt?.(receipt);
       const pair = this.pairs.get(`${eventId}|${webhookId}`);
-      if (!signatureOk) {
-        this.badSignatures++;
-        if (pair) pair.tally.badSignatures++;
-      }
+      if (!signatureOk) this.badSignatures++;
       if (status !== 200) continue;
       receiptsSeen++;
       if (!pair) {
@@ -617,7 +625,6 @@ class Ledger {
 
 interface Hook {
   id: string;
-  workspace: string;
   type: string;
   hanging: boolean;
 }
@@ -629,16 +636,11 @@ class Api {
     private readonly receiverUrl: string,
   ) {}
 
-  async createHooks(
-    key: string,
-    workspace: string,
-    specs: Array<{ type: string; path?: string; hanging?: boolean }>,
-    concurrency = 8,
-  ): Promise<Hook[]> {
+  async createHooks(key: string, specs: Array<{ type: string; path?: string; hanging?: boolean }>, concurrency = 8): Promise<Hook[]> {
     const hooks: Hook[] = new Array(specs.length);
     let next = 0;
-    const worker = async () => {
-      while (next < specs.length) {
+    const worker = async (end: number) => {
+      while (next < end) {
         const index = next++;
         const spec = specs[index]!;
         const response = await fetch(`${this.baseUrl}/v1/webhooks`, {
@@ -651,18 +653,18 @@ class Api {
           throw new Error(`creating a webhook failed: ${response.status} ${JSON.stringify(json)}`);
         }
         this.receiver.postMessage({ type: 'secret', webhookId: json.id, secret: json.signing_secret } satisfies ToReceiver);
-        hooks[index] = { id: json.id, workspace, type: spec.type, hanging: spec.hanging ?? false };
+        hooks[index] = { id: json.id, type: spec.type, hanging: spec.hanging ?? false };
       }
     };
     // The first webhook of a workspace alone: concurrent first creates race on the workspace's version counter.
-    const rest = specs;
-    specs = rest.slice(0, 1);
-    await worker();
-    specs = rest;
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    await worker(Math.min(1, specs.length));
+    await Promise.all(Array.from({ length: concurrency }, () => worker(specs.length)));
     return hooks;
   }
 }
+
+/** Where event `i` of a run goes: its workspace, its type and the webhooks that must receive it. */
+type EventRoute = (i: number) => { workspace: string; type: string; expect: Hook[] };
 
 interface PlannedEvent {
   id: string;
@@ -692,8 +694,8 @@ class EventProducer {
     private readonly ledger: Ledger,
     bodyBytes: number,
   ) {
-    // The delivered body is the envelope minus `workspace`: about 190 bytes besides the padding.
-    this.pad = 'x'.repeat(Math.max(0, bodyBytes - 190));
+    // The delivered body is the envelope minus `workspace`.
+    this.pad = padding(bodyBytes);
   }
 
   /** Registers the expected receipts and produces the events in one request (stamped now). */
@@ -710,23 +712,10 @@ class EventProducer {
     await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     return sentAt;
   }
-
-  /** As fast as the producer goes: chunks of `chunk`, a few requests in flight. */
-  async flood(events: PlannedEvent[], tally: Tally, chunk = 500, inFlight = 4): Promise<void> {
-    let next = 0;
-    const lane = async () => {
-      while (next < events.length) {
-        const slice = events.slice(next, next + chunk);
-        next += chunk;
-        await this.send(slice, tally);
-      }
-    };
-    await Promise.all(Array.from({ length: inFlight }, lane));
-  }
 }
 
 let eventSeq = 0;
-function planEvents(run: string, count: number, pick: (i: number) => { workspace: string; type: string; expect: Hook[] }): PlannedEvent[] {
+function planEvents(run: string, count: number, pick: EventRoute): PlannedEvent[] {
   return Array.from({ length: count }, (_, i) => ({ id: `evt_bench_${run}_${eventSeq++}`, agent: `agent-${i % 16}`, ...pick(i) }));
 }
 
@@ -797,15 +786,11 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
   await mkdir(runDir, { recursive: true });
 
   // --- servers ---
-  let kafkaBrokers = config.kafkaBrokers;
-  let mongodbUri = config.mongodbUri;
-  let stackVersions = { kafka: 'given by KAFKA_BROKERS', mongo: 'given by MONGODB_URI' };
-  if (!kafkaBrokers || !mongodbUri) {
-    const stack = await stackUp(config.stack, say);
-    kafkaBrokers ??= stack.kafkaBrokers;
-    mongodbUri ??= stack.mongodbUri;
-    stackVersions = { kafka: stack.kafkaVersion, mongo: stack.mongoVersion };
-  }
+  const { config: servers, stack } = await resolveServers(config, say);
+  const { kafkaBrokers, mongodbUri } = servers;
+  const stackVersions = stack
+    ? { kafka: stack.kafkaVersion, mongo: stack.mongoVersion }
+    : { kafka: 'given by KAFKA_BROKERS', mongo: 'given by MONGODB_URI' };
   say(`stack: ${stackVersions.kafka} at ${kafkaBrokers.join(',')}, ${stackVersions.mongo} at ${mongodbUri}`);
 
   const kafka = new Kafka({ clientId: `bench-${runId}`, brokers: kafkaBrokers, logLevel: logLevel.NOTHING });
@@ -855,14 +840,14 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
     let rawRps = NaN;
     if (opts.scenarios.has(1)) {
       say(`1. raw POST loop: ${opts.concurrency} concurrent, ${opts.rawSeconds} s after 2 s warm-up`);
-      const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+      const secret = newSigningSecret();
       receiver.postMessage({ type: 'secret', webhookId: RAW_WEBHOOK_ID, secret } satisfies ToReceiver);
       const body = JSON.stringify({
         id: 'evt_bench_raw_00000000',
         type: 'email.received',
         created_at: new Date().toISOString(),
         agent: 'agent-1',
-        data: { sent_at: now(), note: 'x'.repeat(Math.max(0, opts.bodyBytes - 190)) },
+        data: { sent_at: now(), note: padding(opts.bodyBytes) },
       });
       const before = ledger.stats.raw;
       const raw = await new Promise<RawLoopResult>((resolve, reject) => {
@@ -910,19 +895,16 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       await joined;
       const value = Buffer.alloc(opts.bodyBytes, 'x');
       const t0 = now();
-      let producedAt = 0;
-      {
-        let next = 0;
-        const lane = async () => {
-          while (next < opts.kafkaRecords) {
-            const n = Math.min(500, opts.kafkaRecords - next);
-            next += n;
-            await producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: `k${(next + i) % 64}`, value })) });
-          }
-        };
-        await Promise.all(Array.from({ length: 4 }, lane));
-        producedAt = now();
-      }
+      let next = 0;
+      const lane = async () => {
+        while (next < opts.kafkaRecords) {
+          const n = Math.min(500, opts.kafkaRecords - next);
+          next += n;
+          await producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: `k${(next + i) % 64}`, value })) });
+        }
+      };
+      await Promise.all(Array.from({ length: 4 }, lane));
+      const producedAt = now();
       await Promise.race([allConsumed, sleep(120_000, undefined, { ref: false })]);
       const t1 = now();
       await consumer.disconnect();
@@ -947,7 +929,12 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
     const types = EVENT_TYPES.slice(0, opts.eventTypes);
     const perWorkspace = opts.webhooks / opts.workspaces;
     const fanPerEvent = perWorkspace / opts.eventTypes;
-    const resources: Record<string, unknown> = {};
+    const resources: {
+      throughputCpuSecondsPer1000?: number;
+      throughputPeakRssMB?: number;
+      latencyCpuSecondsPer1000?: number;
+      peakRssMB?: number;
+    } = {};
     let peakRss = 0;
 
     const openService = async (label: string, env: Record<string, string> = {}, profile = opts.profile) => {
@@ -967,19 +954,24 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       const api = new Api(service.baseUrl, receiver, receiverUrl);
       const events = new EventProducer(producer, service.prefix, ledger, opts.bodyBytes);
 
+      /** A workspace of this run, with an API key. */
+      const newWorkspace = async (name: string) => {
+        const workspace = `bench-${name}`.toLowerCase();
+        return { workspace, key: (await keys.create(workspace, 'bench')).key };
+      };
+
       /** `webhooks` spread over workspaces, each on one of `types`; `hangingEvery` marks every n-th as never answering. */
-      const makeTopology = async (topologyLabel: string, hangingEvery: number) => {
+      const makeTopology = async (topologyLabel: string, hangingEvery: number): Promise<EventRoute> => {
         const byWorkspaceType = new Map<string, Hook[]>();
         const workspaces: string[] = [];
         for (let w = 0; w < opts.workspaces; w++) {
-          const workspace = `bench-${topologyLabel}-${runId}-${w}`.toLowerCase();
+          const { workspace, key } = await newWorkspace(`${topologyLabel}-${runId}-${w}`);
           workspaces.push(workspace);
-          const key = (await keys.create(workspace, 'bench')).key;
           const specs = Array.from({ length: perWorkspace }, (_, i) => {
             const hanging = hangingEvery > 0 && (w * perWorkspace + i) % hangingEvery === hangingEvery - 1;
             return { type: types[i % types.length]!, hanging, path: hanging ? '/hang' : '/hook' };
           });
-          for (const hook of await api.createHooks(key, workspace, specs)) {
+          for (const hook of await api.createHooks(key, specs)) {
             const k = `${workspace}|${hook.type}`;
             byWorkspaceType.set(k, [...(byWorkspaceType.get(k) ?? []), hook]);
           }
@@ -991,11 +983,20 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
           return { workspace, type, expect: hooks.filter((h) => !h.hanging) };
         };
       };
+
+      /** A workspace with one webhook on each of the first ten event types (at `path`); event i goes to the i-th. */
+      const hookPerType = async (label: string, path?: string) => {
+        const { workspace, key } = await newWorkspace(`${label}-${runId}`);
+        const hookTypes = EVENT_TYPES.slice(0, 10);
+        const hooks = await api.createHooks(key, hookTypes.map((type) => ({ type, path })));
+        const pick: EventRoute = (i) => ({ workspace, type: hookTypes[i % hookTypes.length]!, expect: [hooks[i % hooks.length]!] });
+        return { hooks, pick };
+      };
       const close = async () => {
         await service.stop();
         peakRss = Math.max(peakRss, service.peakRssBytes());
       };
-      return { service, keys, api, events, makeTopology, close };
+      return { service, api, events, newWorkspace, makeTopology, hookPerType, close };
     };
 
     /**
@@ -1006,7 +1007,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
     const saturate = async (
       events: EventProducer,
       label: string,
-      pick: (i: number) => { workspace: string; type: string; expect: Hook[] },
+      pick: EventRoute,
       tally: Tally,
       deliveries: number,
       seconds: number,
@@ -1032,7 +1033,12 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       await Promise.all(lanes);
       const producedAt = now();
       await tally.settle(20_000, 90_000);
-      return { t0, producedSeconds: (producedAt - t0) / 1000 };
+      const untilLastReceipt = (tally.lastAt - t0) / 1000;
+      return {
+        producedSeconds: (producedAt - t0) / 1000,
+        seconds: untilLastReceipt,
+        rate: tally.received > 0 ? tally.received / untilLastReceipt : 0,
+      };
     };
 
     let scenario2Rate = NaN;
@@ -1049,10 +1055,9 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       say(`   warm-up: ${warm.received}/${warm.expected}; measuring up to ${opts.deliveries} deliveries or ${opts.throughputSeconds} s`);
       const tally = new Tally('2 throughput');
       const cpu0 = (await ctx.service.sample()).cpuSeconds;
-      const { t0, producedSeconds } = await saturate(ctx.events, `${runId}_tp`, pick, tally, opts.deliveries, opts.throughputSeconds);
+      const { producedSeconds, seconds, rate } = await saturate(ctx.events, `${runId}_tp`, pick, tally, opts.deliveries, opts.throughputSeconds);
       const cpu1 = (await ctx.service.sample()).cpuSeconds;
-      const seconds = (tally.lastAt - t0) / 1000;
-      scenario2Rate = tally.received > 0 ? tally.received / seconds : 0;
+      scenario2Rate = rate;
       account('2 throughput', tally);
       const lat = distribution(tally.latencies);
       // Recorded: the service wrote the outcome of each of these deliveries to MongoDB.
@@ -1065,10 +1070,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
         webhooks: opts.webhooks,
         workspaces: opts.workspaces,
         fanOutPerEvent: fanPerEvent,
-        expected: tally.expected,
-        received: tally.received,
-        missing: tally.missing,
-        duplicates: tally.duplicates,
+        ...tally.counts(),
         recordedSucceeded: recorded,
         produceSeconds: producedSeconds,
         seconds,
@@ -1085,14 +1087,10 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
     // ============ 3. latency, 4. fan-out (one service) ============
     if (opts.scenarios.has(3) || opts.scenarios.has(4)) {
       const ctx = await openService('latency-fanout');
-      const { keys, api, events } = ctx;
+      const { events } = ctx;
       if (opts.scenarios.has(3)) {
-        const workspace = `bench-lat-${runId}`.toLowerCase();
-        const key = (await keys.create(workspace, 'bench')).key;
-        const latTypes = EVENT_TYPES.slice(0, 10);
-        const hooks = await api.createHooks(key, workspace, latTypes.map((type) => ({ type })));
+        const { pick } = await ctx.hookPerType('lat');
         await sleep(1_100);
-        const pick = (i: number) => ({ workspace, type: latTypes[i % latTypes.length]!, expect: [hooks[i % hooks.length]!] });
         const steady = async (seconds: number, tally: Tally) => {
           const total = Math.round(opts.latencyRate * seconds);
           const planned = planEvents(`${runId}_lat`, total, pick);
@@ -1135,10 +1133,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
           ratePerSecond: opts.latencyRate,
           seconds: opts.latencySeconds,
           achievedRate: tally.expected / produced.producedSeconds,
-          expected: tally.expected,
-          received: tally.received,
-          missing: tally.missing,
-          duplicates: tally.duplicates,
+          ...tally.counts(),
           latencyMs: lat,
           ...produced,
         };
@@ -1148,12 +1143,11 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       }
 
       if (opts.scenarios.has(4)) {
-        const workspace = `bench-fan-${runId}`.toLowerCase();
-        const key = (await keys.create(workspace, 'bench')).key;
+        const { workspace, key } = await ctx.newWorkspace(`fan-${runId}`);
         const type = EVENT_TYPES[EVENT_TYPES.length - 1]!;
         say(`4. fan-out: creating ${opts.fanout} webhooks in one workspace`);
         const tCreate = now();
-        const hooks = await api.createHooks(key, workspace, Array.from({ length: opts.fanout }, () => ({ type })));
+        const hooks = await ctx.api.createHooks(key, Array.from({ length: opts.fanout }, () => ({ type })));
         say(`   created in ${fmt((now() - tCreate) / 1000, 1)} s`);
         await sleep(1_100);
         const pick = () => ({ workspace, type, expect: hooks });
@@ -1193,9 +1187,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       await saturate(ctx.events, `${runId}_isow`, pick, warm, opts.warmupDeliveries * 0.9, 60);
       account('5 warm-up', warm);
       const tally = new Tally('5 isolation');
-      const { t0 } = await saturate(ctx.events, `${runId}_iso`, pick, tally, opts.deliveries * 0.9, opts.throughputSeconds);
-      const seconds = (tally.lastAt - t0) / 1000;
-      const rate = tally.received > 0 ? tally.received / seconds : 0;
+      const { seconds, rate } = await saturate(ctx.events, `${runId}_iso`, pick, tally, opts.deliveries * 0.9, opts.throughputSeconds);
       account('5 isolation', tally);
       const ratio = rate / scenario2Rate;
       receiver.postMessage({ type: 'release-hanging' } satisfies ToReceiver);
@@ -1218,13 +1210,13 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
 
     // ============ 7. resources ============
     {
-      resources.peakRssMB = peakRss / 1024 / 1024;
+      const peakRssMB = peakRss / 1024 / 1024;
+      resources.peakRssMB = peakRssMB;
       results.resources = resources;
-      const per1000 = resources.throughputCpuSecondsPer1000 as number | undefined;
-      row('7 resources', 'peak RSS MB (service processes of 2-5)', fmt(peakRss / 1024 / 1024), '≤ 300', peakRss / 1024 / 1024 <= 300);
-      row('7 resources', 'CPU s per 1,000 deliveries (scenario 2)', fmt(per1000, 3), '');
+      row('7 resources', 'peak RSS MB (service processes of 2-5)', fmt(peakRssMB), '≤ 300', peakRssMB <= 300);
+      row('7 resources', 'CPU s per 1,000 deliveries (scenario 2)', fmt(resources.throughputCpuSecondsPer1000, 3), '');
       if (resources.latencyCpuSecondsPer1000 !== undefined) {
-        row('7 resources', 'CPU s per 1,000 deliveries (scenario 3)', fmt(resources.latencyCpuSecondsPer1000 as number, 3), '');
+        row('7 resources', 'CPU s per 1,000 deliveries (scenario 3)', fmt(resources.latencyCpuSecondsPer1000, 3), '');
       }
     }
 
@@ -1233,17 +1225,9 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       const schedule = opts.retrySchedule.split(',').map((s) => s.trim());
       const delays = schedule.map((label) => parseDuration(label));
       const fail = Math.min(delays.length, 2);
-      const retryCtx = await openService('retry', { WEBHOOKS_RETRY_SCHEDULE: opts.retrySchedule }, false);
-      const retry = retryCtx.service;
-      const retryKeys = retryCtx.keys;
-      const retryApi = retryCtx.api;
-      const retryEvents = retryCtx.events;
-      const workspace = `bench-retry-${runId}`.toLowerCase();
-      const key = (await retryKeys.create(workspace, 'bench')).key;
-      const retryTypes = EVENT_TYPES.slice(0, 10);
-      const hooks = await retryApi.createHooks(key, workspace, retryTypes.map((type) => ({ type, path: `/flaky?fail=${fail}` })));
+      const ctx = await openService('retry', { WEBHOOKS_RETRY_SCHEDULE: opts.retrySchedule }, false);
+      const { hooks, pick } = await ctx.hookPerType('retry', `/flaky?fail=${fail}`);
       await sleep(1_100);
-      const pick = (i: number) => ({ workspace, type: retryTypes[i % retryTypes.length]!, expect: [hooks[i % hooks.length]!] });
       say(`6. retry timing: schedule ${opts.retrySchedule}, each delivery fails ${fail} time(s) first; ${opts.retryEvents} deliveries`);
 
       const attempts = new Map<string, Array<{ attempt: number; at: number; finishedAt: number; status: number }>>();
@@ -1255,7 +1239,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
         attempts.set(deliveryId, list);
       };
       const warm = new Tally('6 warm-up');
-      await retryEvents.send(planEvents(runId, 10, pick), warm);
+      await ctx.events.send(planEvents(runId, 10, pick), warm);
       await warm.settle(30_000, 60_000);
       account('6 warm-up', warm);
       attempts.clear();
@@ -1264,7 +1248,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       const planned = planEvents(runId, opts.retryEvents, pick);
       const slice = Math.max(1, Math.ceil(planned.length / 20));
       for (let i = 0; i < planned.length; i += slice) {
-        await retryEvents.send(planned.slice(i, i + slice), tally);
+        await ctx.events.send(planned.slice(i, i + slice), tally);
         await sleep(100);
       }
       await tally.settle(30_000, 120_000);
@@ -1289,19 +1273,16 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
         }
       }
       const dist = distribution(lateness);
-      await retryCtx.close();
+      await ctx.close();
       results.retry = {
         schedule: opts.retrySchedule,
         failFirst: fail,
-        expected: tally.expected,
-        received: tally.received,
-        missing: tally.missing,
-        duplicates: tally.duplicates,
+        ...tally.counts(),
         retries: lateness.length,
         early,
         outOfOrder,
         latenessMs: dist,
-        retryServicePeakRssMB: retry.peakRssBytes() / 1024 / 1024,
+        retryServicePeakRssMB: ctx.service.peakRssBytes() / 1024 / 1024,
       };
       row('6 retry timing', `retries measured (schedule ${opts.retrySchedule})`, fmt(lateness.length), '');
       row('6 retry timing', 'early retries (min lateness ms)', `${fmt(early)} (${fmt(dist.min, 1)})`, '0', early === 0);
@@ -1312,14 +1293,13 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
     // ============ accounting ============
     let missing = 0;
     let duplicates = 0;
-    let bad = ledger.badSignatures;
     for (const { tally } of accounted) {
       missing += Math.max(0, tally.missing);
       duplicates += tally.duplicates;
     }
-    bad += ledger.stats.rawBadSignatures;
+    const bad = ledger.badSignatures + ledger.stats.rawBadSignatures;
     results.accounting = {
-      scenarios: accounted.map(({ scenario, tally }) => ({ scenario, expected: tally.expected, received: tally.received, missing: tally.missing, duplicates: tally.duplicates })),
+      scenarios: accounted.map(({ scenario, tally }) => ({ scenario, ...tally.counts() })),
       missing,
       duplicates,
       badSignatures: bad,

@@ -24,7 +24,7 @@ export async function dlqCommand(config: Config, args: string[]): Promise<number
 
   const servers = await withServers(config, (line) => process.stderr.write(`${line}\n`));
   const topic = topicNames(config.topicPrefix, config.retrySchedule).dlq;
-  const kafka = createKafka(servers.kafkaBrokers!, createLogger({ level: 'error' }), 'humiris-dlq-reader');
+  const kafka = createKafka(servers.kafkaBrokers, createLogger({ level: 'error' }), 'humiris-dlq-reader');
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic).catch(() => []);

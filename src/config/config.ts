@@ -1,9 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseDuration } from '../domain/duration.js';
-import type { RetryStep } from '../domain/retry-policy.js';
+import type { RetrySchedule, RetryStep } from '../domain/retry-policy.js';
 
-export type { RetryStep };
 
 export type Role = 'api' | 'matcher' | 'dispatcher' | 'retry';
 export const ALL_ROLES: readonly Role[] = ['api', 'matcher', 'dispatcher', 'retry'];
@@ -15,7 +14,7 @@ export interface Config {
   mongodbDatabase: string;
   topicPrefix: string;
   eventPartitions: number;
-  retrySchedule: readonly RetryStep[];
+  retrySchedule: RetrySchedule;
   requestTimeoutMs: number;
   maxInFlight: number;
   allowPrivateUrls: boolean;
@@ -113,7 +112,6 @@ function deepFreeze<T>(value: T): T {
 
 /** Reads and validates the environment once; a bad value throws a ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
-  const durationMs = (raw: string) => parseDuration(raw);
   const config: Config = {
     port: read(env, 'PORT', 8080, integer(0, 65535)),
     kafkaBrokers: read<string[] | undefined>(env, 'KAFKA_BROKERS', undefined, brokers),
@@ -122,7 +120,7 @@ export function loadConfig(env: Env = process.env): Config {
     topicPrefix: read(env, 'WEBHOOKS_TOPIC_PREFIX', 'humiris', topicPrefix),
     eventPartitions: read(env, 'WEBHOOKS_EVENT_PARTITIONS', 6, integer(1, 1000)),
     retrySchedule: read(env, 'WEBHOOKS_RETRY_SCHEDULE', retrySchedule('30s,5m,30m,2h,24h'), retrySchedule),
-    requestTimeoutMs: read(env, 'WEBHOOKS_REQUEST_TIMEOUT', 10_000, durationMs),
+    requestTimeoutMs: read(env, 'WEBHOOKS_REQUEST_TIMEOUT', 10_000, parseDuration),
     maxInFlight: read(env, 'WEBHOOKS_MAX_IN_FLIGHT', 500, integer(1, 100_000)),
     allowPrivateUrls: read(env, 'WEBHOOKS_ALLOW_PRIVATE_URLS', false, boolean),
     maxWebhooksPerWorkspace: read(env, 'WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE', 10_000, integer(1, 10_000_000)),

@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Agent } from 'undici';
 import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
 import type { Sender, SendRequest, SendResult } from '../pipeline/ports.js';
-import { createAddressCheckingLookup } from './url-guard.js';
+import { AddressNotPublicError, createAddressCheckingLookup } from './url-guard.js';
 
 /** Most of a response body we read; a larger body is a failed attempt and the rest is never read. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -18,7 +18,6 @@ export interface HttpSenderOptions {
   /** Sockets per origin; unlimited when absent (in-flight sends are bounded by the dispatcher). */
   maxConnectionsPerOrigin?: number;
 }
-
 
 /** Why the attempt did not reach the receiver, from the error a request failed with. */
 function describeFailure(error: unknown): string {
@@ -90,9 +89,9 @@ export class HttpSender implements Sender {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return result({ error: `unsupported scheme ${url.protocol}` });
     // The socket never asks the resolver for an IP literal, so the address rule is applied here.
-    const literal = parseIpLiteral(url.hostname);
-    if (literal !== null && !this.#options.allowPrivateUrls && !isPublicAddress(literal)) {
-      return result({ error: `address ${literal} is not public` });
+    if (!this.#options.allowPrivateUrls) {
+      const literal = parseIpLiteral(url.hostname);
+      if (literal !== null && !isPublicAddress(literal)) return result({ error: new AddressNotPublicError(literal).message });
     }
 
     const { timeoutMs } = this.#options;
@@ -114,8 +113,8 @@ export class HttpSender implements Sender {
         signal: controller.signal,
       });
       status = response.statusCode;
-      const { bytes, truncated } = await readCapped(response.body);
-      excerpt = new StringDecoder('utf8').write(bytes.subarray(0, BODY_EXCERPT_BYTES));
+      const { head, truncated } = await readCapped(response.body);
+      excerpt = new StringDecoder('utf8').write(head);
       if (truncated) return result({ status, bodyExcerpt: excerpt, error: `response body larger than ${MAX_RESPONSE_BYTES} bytes` });
       if (status >= 200 && status < 300) return result({ ok: true, status, bodyExcerpt: excerpt });
       if (status >= 300 && status < 400) return result({ status, bodyExcerpt: excerpt, error: `redirect ${status} not followed` });
@@ -142,19 +141,20 @@ export class HttpSender implements Sender {
   }
 }
 
-/** Reads up to MAX_RESPONSE_BYTES, then stops and drops the connection instead of reading on. */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<{ bytes: Buffer; truncated: boolean }> {
+/**
+ * Reads up to MAX_RESPONSE_BYTES, then stops and drops the connection instead of reading on.
+ * Only the first BODY_EXCERPT_BYTES are kept: the rest is counted, never buffered.
+ */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<{ head: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
-    const room = MAX_RESPONSE_BYTES - total;
-    if (chunk.length > room) {
-      chunks.push(chunk.subarray(0, room));
-      body.destroy();
-      return { bytes: Buffer.concat(chunks), truncated: true };
-    }
-    chunks.push(chunk);
+    if (total < BODY_EXCERPT_BYTES) chunks.push(chunk.subarray(0, BODY_EXCERPT_BYTES - total));
     total += chunk.length;
+    if (total > MAX_RESPONSE_BYTES) {
+      body.destroy();
+      return { head: Buffer.concat(chunks), truncated: true };
+    }
   }
-  return { bytes: Buffer.concat(chunks), truncated: false };
+  return { head: Buffer.concat(chunks), truncated: false };
 }

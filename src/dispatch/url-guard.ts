@@ -2,7 +2,7 @@ import dns, { type LookupAddress, type LookupAllOptions, type LookupOneOptions, 
 import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
 import { DomainError } from '../domain/errors.js';
 
-export const MAX_WEBHOOK_URL_LENGTH = 2_048;
+const MAX_WEBHOOK_URL_LENGTH = 2_048;
 
 export interface UrlGuardOptions {
   /** Local development: private, loopback and unresolvable hosts are accepted. */

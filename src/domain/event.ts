@@ -1,4 +1,4 @@
-import { DomainError } from './errors.js';
+import { invalidArgument as invalid } from './errors.js';
 import { isEventType } from './event-types.js';
 
 export const WORKSPACE_SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -25,7 +25,8 @@ export interface ValidEvent {
   data: Record<string, unknown>;
 }
 
-const invalid = (message: string, field: string) => new DomainError('invalid_argument', message, { field });
+/** proto3 JSON may spell an unset optional field as missing, null or "". */
+const isUnset = (value: unknown): value is undefined | null | '' => value === undefined || value === null || value === '';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -55,13 +56,13 @@ export function validateEvent(raw: unknown, defaults: EventDefaults): ValidEvent
   }
 
   const { workspace } = raw;
-  if (workspace === undefined || workspace === null || workspace === '') throw invalid('workspace is missing', 'workspace');
+  if (isUnset(workspace)) throw invalid('workspace is missing', 'workspace');
   if (typeof workspace !== 'string' || !WORKSPACE_SLUG.test(workspace)) {
     throw invalid('workspace must be a slug like "acme" ([a-z0-9][a-z0-9-]{1,62})', 'workspace');
   }
 
   let agent: string | null = null;
-  if (raw.agent !== undefined && raw.agent !== null && raw.agent !== '') {
+  if (!isUnset(raw.agent)) {
     if (typeof raw.agent !== 'string' || !AGENT_SLUG.test(raw.agent)) {
       throw invalid('agent must be null or a slug like "support-bot" ([a-z0-9][a-z0-9_-]{0,62})', 'agent');
     }
@@ -69,7 +70,7 @@ export function validateEvent(raw: unknown, defaults: EventDefaults): ValidEvent
   }
 
   let id = defaults.id;
-  if (raw.id !== undefined && raw.id !== null && raw.id !== '') {
+  if (!isUnset(raw.id)) {
     if (typeof raw.id !== 'string' || !EVENT_ID.test(raw.id)) {
       throw invalid('id must be 1-128 letters, digits or "_.:-"', 'id');
     }
@@ -77,11 +78,9 @@ export function validateEvent(raw: unknown, defaults: EventDefaults): ValidEvent
   }
 
   let createdAt = defaults.createdAt;
-  if (raw.created_at !== undefined && raw.created_at !== null && raw.created_at !== '') {
-    const parsed = typeof raw.created_at === 'string' ? new Date(raw.created_at) : new Date(NaN);
-    if (Number.isNaN(parsed.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(String(raw.created_at))) {
-      throw invalid('created_at must be an RFC 3339 timestamp', 'created_at');
-    }
+  if (!isUnset(raw.created_at)) {
+    const parsed = typeof raw.created_at === 'string' && /^\d{4}-\d\d-\d\dT/.test(raw.created_at) ? new Date(raw.created_at) : null;
+    if (parsed === null || Number.isNaN(parsed.getTime())) throw invalid('created_at must be an RFC 3339 timestamp', 'created_at');
     createdAt = parsed;
   }
 

@@ -1,40 +1,53 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+// Ids are made per delivery and per outcome; one randomBytes call (a new Buffer) per id cost ~10x
+// the id itself, so bytes come from a pool refilled in place. Each byte is used once.
+const pool = Buffer.allocUnsafe(4096);
+let poolOffset = pool.length;
+
+function randomByte(): number {
+  if (poolOffset === pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  return pool[poolOffset++]!;
+}
 
 /** Uniformly random base62 text (rejection sampling keeps every character equally likely). */
 export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte < 248 && out.length < length) out += BASE62[byte % 62];
-    }
+    const byte = randomByte();
+    if (byte < 248) out += BASE62[byte % 62];
   }
   return out;
 }
 
-export function randomBase64Url(bytes: number): string {
+function randomBase64Url(bytes: number): string {
   return randomBytes(bytes).toString('base64url');
 }
 
-let lastTime = 0;
+let lastTime = -1;
+let lastTimeText = '';
 let counter = 0;
 
 /**
  * A time-sortable id body: 10 chars of milliseconds (base62, fixed width) then a
  * per-process counter and randomness, so ids sort by creation time as strings.
  */
-export function sortableId(now = Date.now()): string {
+function sortableId(now = Date.now()): string {
   if (now === lastTime) counter++;
   else {
     lastTime = now;
     counter = 0;
+    lastTimeText = '';
+    for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 62)) lastTimeText = BASE62[t % 62] + lastTimeText;
   }
-  let time = '';
-  for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 62)) time = BASE62[t % 62] + time;
   let seq = '';
   for (let c = counter, i = 0; i < 3; i++, c = Math.floor(c / 62)) seq = BASE62[c % 62] + seq;
-  return time + seq + randomBase62(11);
+  return lastTimeText + seq + randomBase62(11);
 }
 
 export const newWebhookId = (): string => `whk_${randomBase62(24)}`;

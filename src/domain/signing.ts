@@ -7,10 +7,13 @@ export interface SecretWithExpiry {
   expiresAt: Date | null;
 }
 
-export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
+const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
 
-/** HMAC-SHA256 keyed by the whole `whsec_…` string, over `<t>.<body>`, as our docs tell customers. */
-function sign(secret: string, timestampSeconds: number, body: string): string {
+/**
+ * HMAC-SHA256 keyed by the whole `whsec_…` string, over `<t>.<body>`, as our docs tell customers.
+ * A verifier passes the header's timestamp text as is, so it signs exactly what it received.
+ */
+function sign(secret: string, timestampSeconds: number | string, body: string): string {
   return createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex');
 }
 
@@ -48,7 +51,7 @@ export function verifySignatureHeader(header: string, body: string, secret: stri
   if (!/^\d+$/.test(timestamp)) return false;
   const t = Number(timestamp);
   if (Math.abs(now - t) > tolerance) return false;
-  const expected = Buffer.from(createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex'));
+  const expected = Buffer.from(sign(secret, timestamp, body));
   return signatures.some((candidate) => {
     const given = Buffer.from(candidate);
     return given.length === expected.length && timingSafeEqual(given, expected);

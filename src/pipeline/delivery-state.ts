@@ -1,5 +1,21 @@
 import type { DeliveryOutcome, DeliveryRecord } from './ports.js';
 
+/** What a delivery is before any outcome: pending, due at once, no attempts. */
+export function matchedDelivery(
+  fields: Pick<DeliveryRecord, 'id' | 'workspace' | 'webhookId' | 'eventId' | 'eventType' | 'agent' | 'payload' | 'createdAt'>,
+): DeliveryRecord {
+  return {
+    ...fields,
+    status: 'pending',
+    attemptCount: 0,
+    nextAttemptAt: fields.createdAt,
+    lastResponseStatus: 0,
+    lastError: '',
+    attempts: [],
+    updatedAt: fields.createdAt,
+  };
+}
+
 /** Oldest first: a later attempt's outcome is newer; within one attempt, the later record. */
 export function outcomeOrder(a: DeliveryOutcome, b: DeliveryOutcome): number {
   return a.number - b.number || a.recordedAt.getTime() - b.recordedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

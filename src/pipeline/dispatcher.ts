@@ -20,8 +20,8 @@ export interface DispatcherOptions {
   schedule: RetrySchedule;
   userAgent: string;
   logger: Logger;
-  /** Sends per webhook; when left out, no webhook is ever held back. */
-  lanes?: EndpointLanes;
+  /** Sends per webhook: holds back the ones whose endpoint hangs. */
+  lanes: EndpointLanes;
   now?: () => Date;
 }
 
@@ -71,8 +71,8 @@ export class Dispatcher {
     }
 
     const { lanes, schedule } = this.options;
-    const lane = lanes?.tryStart(task.webhookId) ?? null;
-    if (lanes && lane === null && schedule[0]) {
+    const lane = lanes.tryStart(task.webhookId);
+    if (lane === null && schedule[0]) {
       // A slow endpoint already holds its share of send slots: the same attempt comes back after
       // the first retry delay instead of taking a slot every other webhook needs.
       const dueAt = this.now().getTime() + schedule[0].delayMs;
@@ -88,7 +88,7 @@ export class Dispatcher {
         headers: deliveryHeaders(task, webhook, this.options.userAgent, startedAt),
       });
     } finally {
-      if (lane !== null) lanes?.finish(task.webhookId, lane);
+      if (lane !== null) lanes.finish(task.webhookId, lane);
     }
     const attempt: AttemptRecord = {
       number: task.attempt,
@@ -100,7 +100,7 @@ export class Dispatcher {
       manual: task.manual,
     };
     const finishedAt = this.now();
-    const decision = decide(result.ok, task.attempt, this.options.schedule, finishedAt, task.manual);
+    const decision = decide(result.ok, task.attempt, schedule, finishedAt, task.manual);
     const attempts = [...task.attempts, attempt];
     const outcome = outcomeOf(task, 'failed', finishedAt);
     outcome.attempt = attempt;

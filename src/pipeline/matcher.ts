@@ -1,25 +1,19 @@
 import { newDeliveryId } from '../domain/ids.js';
 import { eventPayload, type ValidEvent } from '../domain/event.js';
+import { matchedDelivery } from './delivery-state.js';
 import type { DeliveryRecord, DeliveryTask, DeliveryWriter, Subscriptions, TaskQueue, WebhookRecord } from './ports.js';
 
 export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new Date()): DeliveryRecord {
-  return {
+  return matchedDelivery({
     id: newDeliveryId(now.getTime()),
     workspace: event.workspace,
     webhookId: webhook.id,
     eventId: event.id,
     eventType: event.type,
     agent: event.agent,
-    status: 'pending',
-    attemptCount: 0,
-    nextAttemptAt: now,
-    lastResponseStatus: 0,
-    lastError: '',
     payload: eventPayload(event),
-    attempts: [],
     createdAt: now,
-    updatedAt: now,
-  };
+  });
 }
 
 export function firstTask(delivery: DeliveryRecord, manual = false): DeliveryTask {

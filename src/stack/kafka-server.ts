@@ -39,7 +39,7 @@ export interface KafkaPorts {
   controllerPort: number;
 }
 
-export function kafkaHome(cacheDir: string): string {
+function kafkaHome(cacheDir: string): string {
   return path.join(cacheDir, `kafka-${KAFKA_VERSION}`);
 }
 

@@ -11,7 +11,7 @@ const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 
 export type MongoKind = 'mongod' | 'ferretdb';
 
-export function ferretdbBinary(cacheDir: string): string {
+function ferretdbBinary(cacheDir: string): string {
   return path.join(cacheDir, `ferretdb-${FERRETDB_VERSION}`, 'bin', 'ferretdb');
 }
 

@@ -58,7 +58,7 @@ export async function spawnDetached(
   }
 }
 
-export function isAlive(pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -113,11 +113,11 @@ export async function choosePort(preferred: number, avoid: number[] = []): Promi
   }
 }
 
-export function tailText(text: string, lines: number): string {
+function tailText(text: string, lines: number): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-export async function tailFile(file: string, lines = 40): Promise<string> {
+async function tailFile(file: string, lines = 40): Promise<string> {
   try {
     return tailText(await readFile(file, 'utf8'), lines);
   } catch {

@@ -119,9 +119,17 @@ export async function stackDown(dirs: StackDirs, only?: Array<'kafka' | 'mongo'>
   return stopped;
 }
 
+export interface ServerStatus {
+  running: boolean;
+  pid?: number;
+  address?: string;
+  version?: string;
+  logFile: string;
+}
+
 export interface StackStatus {
-  kafka: { running: boolean; pid?: number; address?: string; version?: string; logFile: string };
-  mongo: { running: boolean; pid?: number; address?: string; version?: string; logFile: string };
+  kafka: ServerStatus;
+  mongo: ServerStatus;
 }
 
 export async function stackStatus(dirs: StackDirs): Promise<StackStatus> {

@@ -1,6 +1,6 @@
 import { MongoBulkWriteError, type Collection, type Db, type Filter } from 'mongodb';
 import { Batcher } from '../pipeline/batcher.js';
-import { currentState, newestOutcome } from '../pipeline/delivery-state.js';
+import { currentState, matchedDelivery, newestOutcome } from '../pipeline/delivery-state.js';
 import { afterCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
 import type {
   DeliveryFilter,
@@ -49,18 +49,7 @@ const toDoc = (record: DeliveryRecord, source: string): DeliveryDoc => ({
 
 const payloadKey = (workspace: string, eventId: string) => `${workspace}/${eventId}`;
 
-const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc, payload = ''): DeliveryRecord => ({
-  ...doc,
-  id: _id,
-  payload,
-  status: 'pending',
-  attemptCount: 0,
-  nextAttemptAt: doc.createdAt,
-  lastResponseStatus: 0,
-  lastError: '',
-  attempts: [],
-  updatedAt: doc.createdAt,
-});
+const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc, payload = ''): DeliveryRecord => matchedDelivery({ ...doc, id: _id, payload });
 
 const toOutcome = ({ _id, ...doc }: OutcomeDoc): DeliveryOutcome => ({ ...doc, id: _id });
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createClient, type Client, type Transport } from '@connectrpc/connect';
+import { createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -85,7 +85,7 @@ export async function startTestApi(label: string, env: Record<string, string> = 
 }
 
 const authorize =
-  (key: string): import('@connectrpc/connect').Interceptor =>
+  (key: string): Interceptor =>
   (next) =>
   (req) => {
     req.header.set('authorization', `Bearer ${key}`);

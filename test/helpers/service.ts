@@ -1,10 +1,8 @@
-import { Kafka, logLevel } from 'kafkajs';
-import { MongoClient } from 'mongodb';
 import { afterAll } from 'vitest';
 import { loadConfig, ALL_ROLES, type Config, type Role } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startService, type Service } from '../../src/main.js';
-import { kafkaBrokers, mongodbUri, uniqueName } from './servers.js';
+import { kafkaBrokers, mongodbUri, useKafka, useMongo } from './servers.js';
 
 export interface TestService {
   service: Service;
@@ -22,13 +20,14 @@ export async function startTestService(
   env: Record<string, string> = {},
   roles: Role[] = [...ALL_ROLES],
 ): Promise<TestService> {
-  const name = uniqueName(label);
+  // Their cleanup (topics deleted, database dropped) runs after the service's stop below: hooks unwind in reverse.
+  const [{ prefix }, { database }] = await Promise.all([useKafka(label), useMongo(label)]);
   const config = loadConfig({
     PORT: '0',
     KAFKA_BROKERS: kafkaBrokers().join(','),
     MONGODB_URI: mongodbUri(),
-    MONGODB_DATABASE: name,
-    WEBHOOKS_TOPIC_PREFIX: name,
+    MONGODB_DATABASE: database,
+    WEBHOOKS_TOPIC_PREFIX: prefix,
     WEBHOOKS_EVENT_PARTITIONS: '2',
     WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -37,18 +36,7 @@ export async function startTestService(
   const logger = createLogger({ level: config.logLevel, name: label });
   const service = await startService(config, roles, logger);
 
-  afterAll(async () => {
-    await service.stop();
-    const kafka = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(name));
-    if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
-    await admin.disconnect();
-    const client = await MongoClient.connect(mongodbUri());
-    await client.db(name).dropDatabase().catch(() => {});
-    await client.close();
-  });
+  afterAll(() => service.stop());
 
   return { service, config, baseUrl: `http://127.0.0.1:${service.apiPort ?? 0}` };
 }

@@ -1,7 +1,11 @@
-/** The REST JSON of the API (proto field names, lower-case enum strings; see proto/humiris/webhooks/v1). */
+import type { DeliveryStatus, WebhookStatus } from '../../src/pipeline/ports.js';
 
-export type WebhookStatus = 'active' | 'disabled';
-export type DeliveryStatus = 'pending' | 'succeeded' | 'retrying' | 'failed';
+/**
+ * The REST JSON of the API (proto field names; see proto/humiris/webhooks/v1). Written by hand: the
+ * generated src/gen types are the protobuf messages (camelCase, Timestamp objects), not this JSON.
+ * The status strings are the service's own, so the two cannot drift apart.
+ */
+export type { DeliveryStatus, WebhookStatus };
 
 export interface Webhook {
   id: string;

@@ -1,7 +1,7 @@
 import type { Delivery, DeliveryStatus, Page, Webhook, WebhookInput, WebhookStatus } from './api-types.js';
 
 /** Where the REST routes live; same origin unless the build sets VITE_API_BASE. */
-export const API_BASE: string = (import.meta.env.VITE_API_BASE ?? '').replace(/\/+$/, '');
+const API_BASE: string = (import.meta.env.VITE_API_BASE ?? '').replace(/\/+$/, '');
 
 export class ApiError extends Error {
   constructor(
@@ -27,11 +27,11 @@ export type Api = ReturnType<typeof createApi>;
  * A thin fetch client for the REST routes. `onUnauthorized` lets the app drop a key that
  * stopped working (revoked mid-session) instead of showing errors on every page.
  */
-export function createApi(key: string, onUnauthorized: () => void = () => {}, base = API_BASE) {
+export function createApi(key: string, onUnauthorized: () => void = () => {}) {
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
-      response = await fetch(base + path, {
+      response = await fetch(API_BASE + path, {
         method,
         headers: {
           authorization: `Bearer ${key}`,

@@ -12,7 +12,7 @@ export type Route =
   | { name: 'delivery'; id: string; deliveryId: string }
   | { name: 'not-found' };
 
-export function parseRoute(pathname: string): Route {
+function parseRoute(pathname: string): Route {
   const path = (pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname).replace(/\/+$/, '');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { name: 'webhooks' };

@@ -23,6 +23,9 @@ const WIDTH = 480;
 const HEIGHT = 120;
 const PAD_BOTTOM = 18;
 
+/** "3 succeeded, 0 retrying, 1 pending, 2 failed": the chart in words. */
+const describeCounts = (counts: Readonly<Record<string, number>>): string => OUTCOMES.map((o) => `${counts[o]} ${o}`).join(', ');
+
 export function DeliveryChart({ webhookId, refreshMs }: { webhookId: string; refreshMs: number }) {
   const api = useApi();
   const day = useResource(`chart:${webhookId}`, () => loadLastDay(api, webhookId, Date.now()), refreshMs);
@@ -31,7 +34,6 @@ export function DeliveryChart({ webhookId, refreshMs }: { webhookId: string; ref
   const buckets = bucketByHour(day.data.deliveries, Date.now());
   const max = Math.max(1, ...buckets.map((b) => b.total));
   const totals = Object.fromEntries(OUTCOMES.map((o) => [o, buckets.reduce((sum, b) => sum + b.counts[o], 0)]));
-  const summary = OUTCOMES.map((o) => `${totals[o]} ${o}`).join(', ');
   const slot = WIDTH / buckets.length;
   const plot = HEIGHT - PAD_BOTTOM;
 
@@ -40,14 +42,15 @@ export function DeliveryChart({ webhookId, refreshMs }: { webhookId: string; ref
       <figcaption>
         Deliveries per hour, last 24 h{day.data.truncated ? ' (most recent only)' : ''}
       </figcaption>
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`Deliveries in the last 24 hours: ${summary}`}>
+      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`Deliveries in the last 24 hours: ${describeCounts(totals)}`}>
         <line x1="0" x2={WIDTH} y1={plot} y2={plot} class="chart-axis" />
         {buckets.map((bucket, i) => {
           let y = plot;
           const hour = new Date(bucket.start).getHours();
+          const hh = String(hour).padStart(2, '0');
           return (
             <g key={bucket.start}>
-              <title>{`${String(hour).padStart(2, '0')}:00 — ${bucket.total} deliveries (${OUTCOMES.map((o) => `${bucket.counts[o]} ${o}`).join(', ')})`}</title>
+              <title>{`${hh}:00 — ${bucket.total} deliveries (${describeCounts(bucket.counts)})`}</title>
               {OUTCOMES.map((outcome) => {
                 const h = (bucket.counts[outcome] / max) * (plot - 4);
                 if (!h) return null;
@@ -56,7 +59,7 @@ export function DeliveryChart({ webhookId, refreshMs }: { webhookId: string; ref
               })}
               {hour % 6 === 0 && (
                 <text x={i * slot + slot / 2} y={HEIGHT - 4} class="chart-label" text-anchor="middle">
-                  {`${String(hour).padStart(2, '0')}h`}
+                  {`${hh}h`}
                 </text>
               )}
             </g>

@@ -17,14 +17,16 @@ export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: strin
   const [replayBaseline, setReplayBaseline] = useState<number | null>(null);
   const [replayError, setReplayError] = useState<Error | null>(null);
   const [busy, setBusy] = useState(false);
+  // Whether to poll is known only from the answer, which the poll itself brings: the last render's verdict.
   const [live, setLive] = useState(true);
   const delivery = useResource(`delivery:${id}:${deliveryId}`, () => api.getDelivery(id, deliveryId), live ? POLL_MS : 0);
 
   const d = delivery.data;
   const attempts = d?.attempts ?? [];
   const replayAttempt = replayBaseline === null ? undefined : attempts.slice(replayBaseline).find((a) => a.manual) ?? attempts[replayBaseline];
+  const awaitingReplay = replayBaseline !== null && !replayAttempt;
   // Keep polling while the delivery can still change, or while a replay has not reported back.
-  const shouldPoll = !d || unsettled(d) || (replayBaseline !== null && !replayAttempt);
+  const shouldPoll = !d || unsettled(d) || awaitingReplay;
   useEffect(() => setLive(shouldPoll), [shouldPoll]);
 
   const replay = async () => {
@@ -33,7 +35,7 @@ export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: strin
     setReplayBaseline(attempts.length);
     try {
       await api.retryDelivery(id, deliveryId);
-      setLive(true);
+      // No need to turn polling on here: the baseline set above keeps it on until the replay's attempt shows.
       delivery.reload();
     } catch (e) {
       setReplayBaseline(null);
@@ -80,8 +82,8 @@ export function DeliveryPage({ id, deliveryId }: { id: string; deliveryId: strin
           </dl>
 
           <div class="actions">
-            <button type="button" onClick={replay} disabled={busy || (replayBaseline !== null && !replayAttempt)}>
-              {busy || (replayBaseline !== null && !replayAttempt) ? 'Replaying…' : 'Replay'}
+            <button type="button" onClick={replay} disabled={busy || awaitingReplay}>
+              {busy || awaitingReplay ? 'Replaying…' : 'Replay'}
             </button>
           </div>
           <ErrorNotice error={replayError} />

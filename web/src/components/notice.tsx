@@ -1,10 +1,8 @@
-import type { ComponentChildren } from 'preact';
-
-export function ErrorNotice({ error, children }: { error?: Error | null; children?: ComponentChildren }) {
-  if (!error && !children) return null;
+export function ErrorNotice({ error }: { error?: Error | null }) {
+  if (!error) return null;
   return (
     <div class="notice notice-error" role="alert">
-      {children ?? error?.message}
+      {error.message}
     </div>
   );
 }

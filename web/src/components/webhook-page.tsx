@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { Delivery, Webhook } from '../api-types.js';
+import type { Delivery } from '../api-types.js';
 import { useApi, useResource } from '../hooks.js';
 import { Link, navigate, paths } from '../router.js';
 import { ConfirmDialog } from './confirm-dialog.js';
@@ -48,7 +48,7 @@ export function WebhookPage({ id }: { id: string }) {
       </main>
     );
   }
-  const w: Webhook = webhook.data;
+  const w = webhook.data;
   const toggleStatus = () =>
     run(async () => {
       await api.updateWebhook(id, { status: w.status === 'active' ? 'disabled' : 'active' });
@@ -111,8 +111,12 @@ export function WebhookPage({ id }: { id: string }) {
           </p>
         )}
       </div>
-      {secret && <SecretNotice heading="New signing secret" secret={secret} />}
-      {secret && <p class="muted">The previous secret keeps signing beside the new one for 24 hours, so you can roll it out without dropping events.</p>}
+      {secret && (
+        <>
+          <SecretNotice heading="New signing secret" secret={secret} />
+          <p class="muted">The previous secret keeps signing beside the new one for 24 hours, so you can roll it out without dropping events.</p>
+        </>
+      )}
 
       <DeliveryChart webhookId={id} refreshMs={CHART_REFRESH_MS} />
       <DeliveriesTable webhookId={id} refreshMs={REFRESH_MS} refreshKey={refreshKey} />
