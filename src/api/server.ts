@@ -82,7 +82,9 @@ function sniffProtocol(socket: net.Socket, h1: http.Server, h2: http2.Http2Serve
 /** The management API on one port: Connect, gRPC, gRPC-Web, REST and health, over HTTP/1.1 and h2c. */
 export async function startApiServer({ config, logger, deps, host }: ApiServerOptions): Promise<ApiServer> {
   const log = logger.child({ component: 'api' });
-  const apiDeps: ApiDeps = { ...deps, config, logger };
+  // Bounded once here, so /readyz and grpc.health.v1.Health answer alike when a check hangs.
+  const ready = (): Promise<void> => withTimeout(deps.ready(), READY_TIMEOUT_MS, 'the readiness check');
+  const apiDeps: ApiDeps = { ...deps, config, logger, ready };
   let rest: RestRouter | undefined;
 
   const restFallback = (req: NodeRequest, res: NodeResponse) => {
@@ -117,8 +119,6 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
     // Connect's own request type omits `write`; the objects are the Node ones.
     fallback: (req, res) => restFallback(req, res as unknown as NodeResponse),
   });
-
-  const ready = async (): Promise<void> => withTimeout(deps.ready(), READY_TIMEOUT_MS, 'the readiness check');
 
   const listener = (req: NodeRequest, res: NodeResponse) => {
     const path = (req.url ?? '/').split('?')[0];
