@@ -29,14 +29,17 @@ export async function dlqCommand(config: Config, args: string[]): Promise<number
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic).catch(() => []);
   await admin.disconnect();
-  const remaining = new Map(ends.map((p) => [p.partition, Number(p.high)]));
-  const caughtUp = () => [...remaining.values()].every((high) => high <= 0);
+  // Read up to each partition's end as of now, from its first record still kept (retention removes older ones).
+  const end = new Map(ends.map((p) => [p.partition, Number(p.high)]));
+  const position = new Map(ends.map((p) => [p.partition, Number(p.low)]));
+  const caughtUp = () => [...end].every(([partition, high]) => (position.get(partition) ?? 0) >= high);
+  // Nothing to print (no topic, or an empty one) and nothing to wait for.
+  if (!values.follow && caughtUp()) return 0;
 
   const consumer = kafka.consumer({ groupId: `humiris-dlq-reader-${randomBytes(4).toString('hex')}` });
   let printed = 0;
   await consumer.connect();
   try {
-    if (!values.follow && (ends.length === 0 || caughtUp())) return 0;
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve) => {
       void consumer.run({
@@ -52,7 +55,7 @@ export async function dlqCommand(config: Config, args: string[]): Promise<number
           }
           process.stdout.write(`${JSON.stringify({ partition, offset: message.offset, key: message.key?.toString(), headers, value })}\n`);
           printed++;
-          remaining.set(partition, (remaining.get(partition) ?? 0) - 1);
+          position.set(partition, Number(message.offset) + 1);
           if (printed >= limit || (!values.follow && caughtUp())) resolve();
         },
       });
