@@ -22,10 +22,25 @@ export interface Config {
   rateLimitPerMinute: number;
   logLevel: string;
   logPretty: boolean;
+  /** Limits of the API port against slow, idle and greedy clients. */
+  apiLimits: ApiLimits;
   /** Running on the local default stack (set by `serve` when nothing is configured). */
   localStack?: boolean;
   stack: { dataDir: string; cacheDir: string };
 }
+
+export interface ApiLimits {
+  /** Open connections at most; at the cap the oldest connection without a request in progress makes room. */
+  maxConnections: number;
+  /** A new connection (or a keep-alive one's next request) must deliver its request headers within this. */
+  headersTimeoutMs: number;
+  /** A request, body included, must arrive within this. */
+  requestTimeoutMs: number;
+  /** A connection with no request in progress, or no bytes moving, is closed after this. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_API_LIMITS: ApiLimits = { maxConnections: 1_000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 60_000 };
 
 export class ConfigError extends Error {
   constructor(
@@ -127,6 +142,12 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: read(env, 'WEBHOOKS_RATE_LIMIT_PER_MINUTE', 6_000, integer(0, 10_000_000)),
     logLevel: read(env, 'LOG_LEVEL', 'info', logLevel),
     logPretty: read(env, 'LOG_PRETTY', false, boolean),
+    apiLimits: {
+      maxConnections: read(env, 'WEBHOOKS_API_MAX_CONNECTIONS', DEFAULT_API_LIMITS.maxConnections, integer(1, 1_000_000)),
+      headersTimeoutMs: read(env, 'WEBHOOKS_API_HEADERS_TIMEOUT', DEFAULT_API_LIMITS.headersTimeoutMs, parseDuration),
+      requestTimeoutMs: read(env, 'WEBHOOKS_API_REQUEST_TIMEOUT', DEFAULT_API_LIMITS.requestTimeoutMs, parseDuration),
+      idleTimeoutMs: read(env, 'WEBHOOKS_API_IDLE_TIMEOUT', DEFAULT_API_LIMITS.idleTimeoutMs, parseDuration),
+    },
     stack: {
       dataDir: path.resolve(read(env, 'HUMIRIS_DATA_DIR', '.data', String)),
       cacheDir: path.resolve(read(env, 'HUMIRIS_CACHE_DIR', path.join(os.homedir(), '.cache', 'humiris-webhooks'), String)),
@@ -149,6 +170,10 @@ export const CONFIG_VARIABLES = [
   'WEBHOOKS_ALLOW_PRIVATE_URLS',
   'WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE',
   'WEBHOOKS_RATE_LIMIT_PER_MINUTE',
+  'WEBHOOKS_API_MAX_CONNECTIONS',
+  'WEBHOOKS_API_HEADERS_TIMEOUT',
+  'WEBHOOKS_API_REQUEST_TIMEOUT',
+  'WEBHOOKS_API_IDLE_TIMEOUT',
   'LOG_LEVEL',
   'LOG_PRETTY',
   'HUMIRIS_DATA_DIR',
