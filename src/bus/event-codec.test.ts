@@ -1,5 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
+import { eventPayload } from '../domain/event.js';
 import { EventSchema } from '../gen/humiris/webhooks/v1/resources_pb.js';
 import { decodeEventRecord, recordEventId } from './event-codec.js';
 
@@ -19,7 +20,7 @@ describe('decodeEventRecord', () => {
     expect(decoded).toEqual({
       ok: true,
       event: {
-        id: recordEventId('humiris.events.card.capture', 2, '41'),
+        id: recordEventId('humiris.events.card.capture', 2, '41', String(Date.UTC(2026, 0, 1))),
         type: 'card.capture',
         workspace: 'acme',
         agent: null,
@@ -35,9 +36,16 @@ describe('decodeEventRecord', () => {
     expect(decoded.ok && [decoded.event.id, decoded.event.agent, decoded.event.data]).toEqual(['evt_p', 'bot', { amount: 5 }]);
   });
 
-  it('derives the same id for the same record', () => {
-    expect(recordEventId('t', 0, '1')).toBe(recordEventId('t', 0, '1'));
-    expect(recordEventId('t', 0, '1')).not.toBe(recordEventId('t', 0, '2'));
+  it('derives the same id for the same record, and another for a re-created topic at the same offset', () => {
+    expect(recordEventId('t', 0, '1', '1000')).toBe(recordEventId('t', 0, '1', '1000'));
+    expect(recordEventId('t', 0, '1', '1000')).not.toBe(recordEventId('t', 0, '2', '1000'));
+    expect(recordEventId('t', 0, '1', '1000')).not.toBe(recordEventId('t', 0, '1', '2000'));
+  });
+
+  it('keeps the exact text of numbers a double cannot hold', () => {
+    const text = '{"workspace":"acme","data":{"a":9007199254740993,"b":12345678901234567890,"c":1e400,"d":[1.0,-0,0.5]}}';
+    const decoded = decodeEventRecord(record(Buffer.from(text)), 'card.capture');
+    expect(decoded.ok && eventPayload(decoded.event)).toContain('"data":{"a":9007199254740993,"b":12345678901234567890,"c":1e400,"d":[1.0,-0,0.5]}');
   });
 
   it.each([

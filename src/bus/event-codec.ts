@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fromBinary, toJson } from '@bufbuild/protobuf';
 import { DomainError } from '../domain/errors.js';
-import { validateEvent, type ValidEvent } from '../domain/event.js';
+import { parseExactJson, validateEvent, type ValidEvent } from '../domain/event.js';
 import { EventSchema } from '../gen/humiris/webhooks/v1/resources_pb.js';
 
 export const MAX_EVENT_BYTES = 1024 * 1024;
@@ -20,9 +20,13 @@ export type DecodedEvent = { ok: true; event: ValidEvent } | { ok: false; reason
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Stable per record, so reprocessing the same record never creates a second delivery. */
-export function recordEventId(topic: string, partition: number, offset: string): string {
-  return `evt_${createHash('sha256').update(`${topic}:${partition}:${offset}`).digest('hex').slice(0, 24)}`;
+/**
+ * Stable per record, so reprocessing the same record never creates a second delivery. The
+ * record's timestamp keeps a re-created topic, whose offsets start again at 0, from repeating
+ * the ids of the records its earlier incarnation held.
+ */
+export function recordEventId(topic: string, partition: number, offset: string, timestamp: string): string {
+  return `evt_${createHash('sha256').update(`${topic}:${partition}:${offset}:${timestamp}`).digest('hex').slice(0, 24)}`;
 }
 
 function parseBody(value: Buffer, contentType: string | undefined): unknown {
@@ -40,7 +44,7 @@ function parseBody(value: Buffer, contentType: string | undefined): unknown {
     throw new DomainError('invalid_argument', 'not valid UTF-8');
   }
   try {
-    return JSON.parse(text);
+    return parseExactJson(text);
   } catch (error) {
     throw new DomainError('invalid_argument', `not JSON: ${(error as Error).message}`);
   }
@@ -56,7 +60,7 @@ export function decodeEventRecord(record: EventRecord, topicType: string): Decod
     const event = validateEvent(parseBody(record.value, record.contentType), {
       topicType,
       createdAt: new Date(Number(record.timestamp)),
-      id: recordEventId(record.topic, record.partition, record.offset),
+      id: recordEventId(record.topic, record.partition, record.offset, record.timestamp),
     });
     return { ok: true, event };
   } catch (error) {

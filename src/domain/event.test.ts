@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from './errors.js';
-import { depthExceeds, eventPayload, validateEvent, type EventDefaults } from './event.js';
+import { depthExceeds, eventPayload, parseExactJson, validateEvent, type EventDefaults } from './event.js';
 
 const defaults = { topicType: 'email.received', createdAt: new Date('2026-01-02T03:04:05.000Z'), id: 'evt_fromrecord' };
 const good = { workspace: 'acme', agent: 'support-bot', data: { subject: 'hi' } };
@@ -81,5 +81,19 @@ describe('eventPayload', () => {
       agent: null,
       data: { subject: 'hi' },
     });
+  });
+});
+
+describe('parseExactJson', () => {
+  it('keeps the text of numbers a double would change, and only those', () => {
+    const text = '{"big":9007199254740993,"huge":12345678901234567890,"inf":1e400,"one":1.0,"negzero":-0,"plain":[1,0.5,-2]}';
+    const parsed = parseExactJson(text) as Record<string, unknown>;
+    expect(parsed.plain).toEqual([1, 0.5, -2]);
+    const event = validateEvent({ workspace: 'acme', data: parsed }, defaults);
+    expect(eventPayload(event)).toContain(`"data":${text}`);
+  });
+
+  it('refuses a number where data must be an object', () => {
+    expect(reason({ workspace: 'acme', data: parseExactJson('1.0') }, defaults)).toBe('data must be a JSON object');
   });
 });

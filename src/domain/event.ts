@@ -1,3 +1,4 @@
+import { isLosslessNumber, LosslessNumber, parse, stringify } from 'lossless-json';
 import { invalidArgument as invalid } from './errors.js';
 import { isEventType } from './event-types.js';
 
@@ -25,11 +26,22 @@ export interface ValidEvent {
   data: Record<string, unknown>;
 }
 
+/**
+ * JSON.parse, except that a number whose text a double would change (9007199254740993, 1e400,
+ * 1.0, -0) keeps its exact text, so the body receivers get carries the producer's numbers.
+ */
+export function parseExactJson(text: string): unknown {
+  return parse(text, null, (digits) => {
+    const value = Number(digits);
+    return String(value) === digits ? value : new LosslessNumber(digits);
+  });
+}
+
 /** proto3 JSON may spell an unset optional field as missing, null or "". */
 const isUnset = (value: unknown): value is undefined | null | '' => value === undefined || value === null || value === '';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isLosslessNumber(value);
 }
 
 /** Iterative, so a hostile 10,000-level object cannot overflow the stack here. */
@@ -37,7 +49,7 @@ export function depthExceeds(value: unknown, max: number): boolean {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [current, depth] = stack.pop()!;
-    if (typeof current !== 'object' || current === null) continue;
+    if (typeof current !== 'object' || current === null || isLosslessNumber(current)) continue;
     if (depth > max) return true;
     for (const inner of Object.values(current)) stack.push([inner, depth + 1]);
   }
@@ -91,13 +103,13 @@ export function validateEvent(raw: unknown, defaults: EventDefaults): ValidEvent
   return { id, type, workspace, agent, createdAt, data };
 }
 
-/** The exact JSON body POSTed to receivers (and signed). */
+/** The exact JSON body POSTed to receivers (and signed); numbers keep the text they came with. */
 export function eventPayload(event: ValidEvent): string {
-  return JSON.stringify({
+  return stringify({
     id: event.id,
     type: event.type,
     created_at: event.createdAt.toISOString(),
     agent: event.agent,
     data: event.data,
-  });
+  })!;
 }
