@@ -72,8 +72,8 @@ export interface Page<T> {
 
 /** What the matcher and dispatcher read of webhooks (store/webhook-store.ts implements it). */
 export interface WebhookLookup {
-  /** By id in any workspace; null once deleted. */
-  getById(id: string): Promise<WebhookRecord | null>;
+  /** By id in its workspace; null once deleted. */
+  getById(workspace: string, id: string): Promise<WebhookRecord | null>;
   /** Every active webhook of the workspace. */
   listActive(workspace: string): Promise<WebhookRecord[]>;
   /** Changes whenever a webhook of the workspace changes; a cheap read, so caches can check it often. */

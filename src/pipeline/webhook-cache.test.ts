@@ -11,7 +11,7 @@ function webhook(id: string, events: string[], agent: string | null = null): Web
 function lookup(webhooks: WebhookRecord[]) {
   const state = { webhooks, version: 1, listReads: 0, versionReads: 0, idReads: 0 };
   const inner: WebhookLookup = {
-    getById: async (id) => (state.idReads++, state.webhooks.find((w) => w.id === id) ?? null),
+    getById: async (_workspace, id) => (state.idReads++, state.webhooks.find((w) => w.id === id) ?? null),
     listActive: async () => (state.listReads++, state.webhooks.filter((w) => w.status === 'active')),
     version: async () => (state.versionReads++, state.version),
   };

@@ -31,7 +31,7 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
   /** An active webhook comes from memory, as fresh as matching; one that is not (disabled or deleted) is read. */
   async webhookFor(workspace: string, webhookId: string): Promise<WebhookRecord | null> {
     const { byId } = await this.snapshot(workspace);
-    return byId.get(webhookId) ?? this.inner.getById(webhookId);
+    return byId.get(webhookId) ?? this.inner.getById(workspace, webhookId);
   }
 
   private snapshot(workspace: string): Promise<Snapshot> {

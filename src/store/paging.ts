@@ -21,7 +21,7 @@ export function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify({ t: createdAt.getTime(), id } satisfies Position)).toString('base64url');
 }
 
-function decodeCursor(cursor: string, field: string): Position {
+export function decodeCursor(cursor: string, field: string): Position {
   try {
     if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) throw new Error('not base64url');
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<Position>;

@@ -1,10 +1,12 @@
-import type { Collection, Db, Filter } from 'mongodb';
+import { randomInt } from 'node:crypto';
+import type { Collection, Db } from 'mongodb';
 import { DomainError, notFound } from '../domain/errors.js';
 import { newSigningSecret, newWebhookId } from '../domain/ids.js';
 import type { Page, SigningSecret, WebhookLookup, WebhookRecord } from '../pipeline/ports.js';
-import { afterCursor, NEWEST_FIRST, pageSizeOf, toPage } from './paging.js';
+import { decodeCursor, pageSizeOf, toPage } from './paging.js';
 
-type WebhookDoc = Omit<WebhookRecord, 'id'> & { _id: string };
+/** `slot` is the webhook's place under the workspace's cap: unique, from 0 to the cap - 1. */
+type WebhookDoc = Omit<WebhookRecord, 'id'> & { _id: string; slot: number };
 
 export interface NewWebhook {
   url: string;
@@ -15,31 +17,92 @@ export interface NewWebhook {
 
 export type WebhookChanges = Partial<Pick<WebhookRecord, 'url' | 'events' | 'agent' | 'description' | 'status'>>;
 
-const toRecord = ({ _id, ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ...rest });
+/** Workspace slugs are [a-z0-9-], so each workspace's collection name is safe as it stands. */
+export const webhookCollectionName = (workspace: string): string => `webhooks.${workspace}`;
+/** Where every workspace's webhooks were kept before they had a collection each. */
+const LEGACY_COLLECTION = 'webhooks';
+/** Webhooks held in memory for list pages, over all workspaces (10,000 are a few MB). */
+const SNAPSHOT_DOC_LIMIT = 100_000;
+/** Places a create tries, from what it knows, before it reads which are taken. */
+const SLOT_GUESSES = 4;
+const DUPLICATE_KEY = 11000;
 
-/** Webhooks in MongoDB (collection `webhooks`); hard delete, so a deleted id is simply gone. */
+const toRecord = ({ _id, slot: _slot, ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ...rest });
+const isDuplicateKey = (error: unknown): boolean => (error as { code?: number } | null)?.code === DUPLICATE_KEY;
+const newestFirst = (a: WebhookDoc, b: WebhookDoc): number =>
+  b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
+/** A new value, never a sum: FerretDB loses concurrent $inc updates, and readers only compare for equality. */
+const newVersion = (): number => randomInt(1, 2 ** 48);
+
+interface ListSnapshot {
+  version: number;
+  /** Newest first. */
+  docs: Promise<WebhookDoc[]>;
+  /** The same, once read. */
+  loaded?: WebhookDoc[];
+}
+
+/**
+ * Webhooks in MongoDB, one collection per workspace (`webhooks.<workspace>`), so that no read
+ * or write of one workspace scans another's: FerretDB scans a whole collection for every query
+ * but an exact `_id`. Hard delete, so a deleted id is simply gone.
+ */
 export class WebhookStore implements WebhookLookup {
-  private readonly collection: Collection<WebhookDoc>;
-  /** One counter per workspace, bumped on every change, so matchers know when to reload. */
+  /** One counter per workspace, changed on every change, so matchers and list pages know when to reload. */
   private readonly versions: Collection<{ _id: string; version: number }>;
+  private readonly indexed = new Map<string, Promise<Collection<WebhookDoc>>>();
+  /** List pages are cut from one read of the workspace, kept while its version stands (least recently used first). */
+  private readonly snapshots = new Map<string, ListSnapshot>();
+  private readonly slotReads = new Map<string, Promise<number[]>>();
 
-  constructor(db: Db) {
-    this.collection = db.collection<WebhookDoc>('webhooks');
+  constructor(private readonly db: Db) {
     this.versions = db.collection('webhook_versions');
   }
 
-  /** Idempotent: createIndex with the same spec is a no-op. */
-  async init(): Promise<void> {
-    await this.collection.createIndex({ workspace: 1, createdAt: -1, _id: -1 }, { name: 'workspace_newest_first' });
-    await this.collection.createIndex({ workspace: 1, status: 1, events: 1 }, { name: 'workspace_status_events' });
+  private collectionOf(workspace: string): Collection<WebhookDoc> {
+    return this.db.collection<WebhookDoc>(webhookCollectionName(workspace));
   }
 
-  /** Refuses with resource_exhausted once the workspace holds `limit` webhooks. */
-  async create(workspace: string, input: NewWebhook, limit: number): Promise<WebhookRecord> {
-    // A count-then-insert can overshoot by the number of concurrent creates; a soft cap is enough here.
-    if ((await this.count(workspace)) >= limit) {
-      throw new DomainError('resource_exhausted', `this workspace already has the maximum of ${limit} webhooks`);
+  /** The workspace's collection with its unique `slot` index, which makes the cap hold however many creates race. */
+  private indexedCollection(workspace: string): Promise<Collection<WebhookDoc>> {
+    let ready = this.indexed.get(workspace);
+    if (!ready) {
+      const collection = this.collectionOf(workspace);
+      ready = collection.createIndex({ slot: 1 }, { unique: true, name: 'slot_unique' }).then(() => collection);
+      this.indexed.set(workspace, ready);
+      ready.catch(() => this.indexed.delete(workspace));
     }
+    return ready;
+  }
+
+  /** Moves webhooks kept by earlier versions in the one `webhooks` collection to their workspaces' collections. Safe to repeat. */
+  async init(): Promise<void> {
+    const legacy = this.db.collection<Omit<WebhookDoc, 'slot'>>(LEGACY_COLLECTION);
+    const docs = await legacy.find({}).sort({ createdAt: 1, _id: 1 }).toArray();
+    const byWorkspace = new Map<string, typeof docs>();
+    for (const doc of docs) byWorkspace.set(doc.workspace, [...(byWorkspace.get(doc.workspace) ?? []), doc]);
+    for (const [workspace, group] of byWorkspace) {
+      const collection = await this.indexedCollection(workspace);
+      // An earlier, interrupted run may have moved some already.
+      const present = await collection.find({}, { projection: { slot: 1 } }).toArray();
+      const ids = new Set(present.map((d) => d._id));
+      const used = new Set(present.map((d) => d.slot));
+      let slot = 0;
+      const moved = group
+        .filter((doc) => !ids.has(doc._id))
+        .map((doc) => {
+          while (used.has(slot)) slot++;
+          return { ...doc, slot: slot++ };
+        });
+      if (moved.length > 0) await collection.insertMany(moved, { ordered: false });
+      await this.changed(workspace);
+    }
+    if (docs.length > 0) await legacy.deleteMany({ _id: { $in: docs.map((d) => d._id) } });
+  }
+
+  /** Refuses with failed_precondition once the workspace holds `limit` webhooks, also when creates race. */
+  async create(workspace: string, input: NewWebhook, limit: number): Promise<WebhookRecord> {
+    const collection = await this.indexedCollection(workspace);
     const now = new Date();
     const doc: WebhookDoc = {
       _id: newWebhookId(),
@@ -49,28 +112,104 @@ export class WebhookStore implements WebhookLookup {
       secrets: [{ secret: newSigningSecret(), expiresAt: null }],
       createdAt: now,
       updatedAt: now,
+      slot: 0,
     };
-    await this.collection.insertOne(doc);
+    // Places taken as far as this create knows: first what a list snapshot saw, perhaps stale, so
+    // a create costs one insert; a place lost to a concurrent create is added. After a few lost
+    // guesses, or when none seems left, the workspace's places are read.
+    let taken = new Set(this.snapshots.get(workspace)?.loaded?.map((d) => d.slot));
+    for (let guesses = 0, fresh = false; ; guesses++) {
+      const slot = fresh || guesses < SLOT_GUESSES ? freeSlot(taken, limit) : null;
+      if (slot === null) {
+        if (fresh) throw new DomainError('failed_precondition', `this workspace already has the maximum of ${limit} webhooks`);
+        taken = new Set(await this.takenSlots(workspace));
+        fresh = true;
+        continue;
+      }
+      try {
+        await collection.insertOne({ ...doc, slot });
+        break;
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        taken.add(slot);
+      }
+    }
     await this.changed(workspace);
     return toRecord(doc);
   }
 
-  async get(workspace: string, id: string): Promise<WebhookRecord> {
-    const doc = await this.collection.findOne({ _id: id, workspace });
-    if (!doc) throw notFound(`webhook ${id}`);
-    return toRecord(doc);
+  /** The places the workspace's webhooks hold; concurrent creates share one read. */
+  private takenSlots(workspace: string): Promise<number[]> {
+    let read = this.slotReads.get(workspace);
+    if (!read) {
+      read = this.collectionOf(workspace)
+        .find({}, { projection: { slot: 1 } })
+        .toArray()
+        .then((docs) => docs.map((d) => d.slot));
+      this.slotReads.set(workspace, read);
+      const done = () => void this.slotReads.delete(workspace);
+      read.then(done, done);
+    }
+    return read;
   }
 
-  async getById(id: string): Promise<WebhookRecord | null> {
-    const doc = await this.collection.findOne({ _id: id });
+  async get(workspace: string, id: string): Promise<WebhookRecord> {
+    const webhook = await this.getById(workspace, id);
+    if (!webhook) throw notFound(`webhook ${id}`);
+    return webhook;
+  }
+
+  async getById(workspace: string, id: string): Promise<WebhookRecord | null> {
+    const doc = await this.collectionOf(workspace).findOne({ _id: id });
     return doc ? toRecord(doc) : null;
   }
 
   async list(workspace: string, pageSize: number, cursor: string): Promise<Page<WebhookRecord>> {
     const size = pageSizeOf(pageSize);
-    const filter: Filter<WebhookDoc> = { workspace, ...afterCursor<WebhookDoc>(cursor) };
-    const docs = await this.collection.find(filter).sort(NEWEST_FIRST).limit(size + 1).toArray();
-    return toPage(docs, size, toRecord);
+    const after = cursor === '' ? null : decodeCursor(cursor, 'cursor');
+    const docs = await this.newestFirst(workspace);
+    const start = after
+      ? docs.findIndex((d) => d.createdAt.getTime() < after.t || (d.createdAt.getTime() === after.t && d._id < after.id))
+      : 0;
+    return toPage(start === -1 ? [] : docs.slice(start, start + size + 1), size, toRecord);
+  }
+
+  /** Every webhook of the workspace, newest first, from memory while the workspace's version stands. */
+  private async newestFirst(workspace: string): Promise<WebhookDoc[]> {
+    // The version first: what is read after it holds at least every change up to it.
+    const version = await this.version(workspace);
+    const cached = this.snapshots.get(workspace);
+    this.snapshots.delete(workspace);
+    if (cached && cached.version === version) {
+      this.snapshots.set(workspace, cached);
+      return cached.docs;
+    }
+    const snapshot: ListSnapshot = {
+      version,
+      docs: this.collectionOf(workspace)
+        .find({})
+        .toArray()
+        .then((docs) => docs.sort(newestFirst)),
+    };
+    this.snapshots.set(workspace, snapshot);
+    try {
+      snapshot.loaded = await snapshot.docs;
+      this.evictSnapshots();
+      return snapshot.loaded;
+    } catch (error) {
+      if (this.snapshots.get(workspace) === snapshot) this.snapshots.delete(workspace);
+      throw error;
+    }
+  }
+
+  private evictSnapshots(): void {
+    let total = 0;
+    for (const { loaded } of this.snapshots.values()) total += loaded?.length ?? 0;
+    for (const [workspace, { loaded }] of this.snapshots) {
+      if (total <= SNAPSHOT_DOC_LIMIT || this.snapshots.size === 1) break;
+      this.snapshots.delete(workspace);
+      total -= loaded?.length ?? 0;
+    }
   }
 
   update(workspace: string, id: string, changes: WebhookChanges): Promise<WebhookRecord> {
@@ -78,14 +217,15 @@ export class WebhookStore implements WebhookLookup {
   }
 
   private async set(workspace: string, id: string, fields: Partial<WebhookDoc>): Promise<WebhookRecord> {
-    const doc = await this.collection.findOneAndUpdate({ _id: id, workspace }, { $set: fields }, { returnDocument: 'after' });
+    const doc = await this.collectionOf(workspace).findOneAndUpdate({ _id: id }, { $set: fields }, { returnDocument: 'after' });
     if (!doc) throw notFound(`webhook ${id}`);
     await this.changed(workspace);
     return toRecord(doc);
   }
 
+  /** Frees the webhook's place under the cap with it. */
   async delete(workspace: string, id: string): Promise<void> {
-    const { deletedCount } = await this.collection.deleteOne({ _id: id, workspace });
+    const { deletedCount } = await this.collectionOf(workspace).deleteOne({ _id: id });
     if (deletedCount === 0) throw notFound(`webhook ${id}`);
     await this.changed(workspace);
   }
@@ -103,12 +243,8 @@ export class WebhookStore implements WebhookLookup {
     return this.set(workspace, id, { secrets, updatedAt: now });
   }
 
-  async count(workspace: string): Promise<number> {
-    return this.collection.countDocuments({ workspace });
-  }
-
   async listActive(workspace: string): Promise<WebhookRecord[]> {
-    return (await this.collection.find({ workspace, status: 'active' }).toArray()).map(toRecord);
+    return (await this.collectionOf(workspace).find({ status: 'active' }).toArray()).map(toRecord);
   }
 
   /** A lookup by _id: cheap on every MongoDB wire server, where a scan of all webhooks is not. */
@@ -117,13 +253,24 @@ export class WebhookStore implements WebhookLookup {
   }
 
   private async changed(workspace: string): Promise<void> {
-    const bump = () => this.versions.updateOne({ _id: workspace }, { $inc: { version: 1 } }, { upsert: true });
+    const bump = () => this.versions.updateOne({ _id: workspace }, { $set: { version: newVersion() } }, { upsert: true });
     try {
       await bump();
     } catch (error) {
       // Two first changes of a workspace at once: both upsert, one insert loses; its bump is now an update.
-      if ((error as { code?: number }).code !== 11000) throw error;
+      if (!isDuplicateKey(error)) throw error;
       await bump();
     }
   }
+}
+
+/** A place below `limit` not in `taken`, from a random start so that concurrent creates rarely pick the same; null when full. */
+function freeSlot(taken: Set<number>, limit: number): number | null {
+  if (taken.size >= limit) return null;
+  const start = randomInt(limit);
+  for (let i = 0; i < limit; i++) {
+    const slot = (start + i) % limit;
+    if (!taken.has(slot)) return slot;
+  }
+  return null;
 }

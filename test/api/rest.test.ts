@@ -85,7 +85,8 @@ describe('REST routes from the google.api.http annotations', () => {
   });
 
   it('rotates the signing secret', async () => {
-    const key = await api.newKey();
+    const workspace = `rotate-${Date.now().toString(36)}`;
+    const key = await api.newKey(workspace);
     const created = await api.rest('POST', '/v1/webhooks', key, { url: 'https://example.com/r', events: ['*'] });
     const rotated = await api.rest('POST', `/v1/webhooks/${created.json.id}/rotate-secret`, key, { expire_previous_in: '3600s' });
     expect(rotated.status).toBe(200);
@@ -93,14 +94,14 @@ describe('REST routes from the google.api.http annotations', () => {
     expect(rotated.json.signing_secret).not.toBe(created.json.signing_secret);
 
     // The previous secret keeps signing for the hour asked for, beside the new one.
-    const stored = await new WebhookStore(api.db).getById(created.json.id);
+    const stored = await new WebhookStore(api.db).getById(workspace, created.json.id);
     expect(stored!.secrets.map((s) => s.secret)).toEqual([rotated.json.signing_secret, created.json.signing_secret]);
     const expiresIn = stored!.secrets[1]!.expiresAt!.getTime() - Date.now();
     expect(expiresIn).toBeGreaterThan(3_500_000);
     expect(expiresIn).toBeLessThanOrEqual(3_600_000);
 
     const byDefault = await api.webhooks('connect-json-h1', key).rotateWebhookSecret({ id: created.json.id });
-    const again = await new WebhookStore(api.db).getById(created.json.id);
+    const again = await new WebhookStore(api.db).getById(workspace, created.json.id);
     expect(again!.secrets.map((s) => s.secret)).toEqual([byDefault.signingSecret, rotated.json.signing_secret]);
     expect(again!.secrets[1]!.expiresAt!.getTime() - Date.now()).toBeGreaterThan(23.9 * 3_600_000);
     const noBody = await api.rest('POST', `/v1/webhooks/${created.json.id}/rotate-secret`, key);

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { newSigningSecret, newWebhookId } from '../../src/domain/ids.js';
+import { webhookCollectionName } from '../../src/store/webhook-store.js';
+import { startTestApi } from '../helpers/api.js';
+
+const api = await startTestApi('webhook-scale');
+const slug = (label: string) => `${label}-${Date.now().toString(36)}`;
+
+/** Stored the way the service stores a created webhook, many at once: setup speed, not the thing measured. */
+async function seedWebhooks(workspace: string, count: number): Promise<void> {
+  const collection = api.db.collection(webhookCollectionName(workspace));
+  const start = Date.now() - count;
+  for (let i = 0; i < count; i += 1_000) {
+    const docs = Array.from({ length: Math.min(1_000, count - i) }, (_, j) => {
+      const at = new Date(start + i + j);
+      return {
+        _id: newWebhookId(),
+        workspace,
+        url: 'https://example.com/hooks',
+        events: ['*'],
+        agent: null,
+        description: '',
+        status: 'active',
+        secrets: [{ secret: newSigningSecret(), expiresAt: null }],
+        createdAt: at,
+        updatedAt: at,
+        slot: i + j,
+      } as any;
+    });
+    await collection.insertMany(docs);
+  }
+}
+
+describe('a workspace with 10,000 webhooks', () => {
+  it('pages all of them within 5 s, and a create or list in another workspace stays fast', async () => {
+    const big = slug('big');
+    const bigKey = await api.newKey(big);
+    const seedStarted = Date.now();
+    await seedWebhooks(big, 10_000);
+    console.log(`seeded 10,000 webhooks in ${Date.now() - seedStarted} ms`);
+
+    // Another workspace: creates and lists there must not pay for the 10,000.
+    const otherKey = await api.newKey(slug('small'));
+    const createMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const created = await api.rest('POST', '/v1/webhooks', otherKey, { url: 'https://example.com/small', events: ['*'] });
+      createMs.push(performance.now() - started);
+      expect(created.status).toBe(200);
+    }
+    const listStarted = performance.now();
+    const otherList = await api.rest('GET', '/v1/webhooks', otherKey);
+    const listMs = performance.now() - listStarted;
+    expect(otherList.json.data).toHaveLength(5);
+    console.log(`other workspace: creates ${createMs.map((ms) => ms.toFixed(0)).join(', ')} ms; list ${listMs.toFixed(0)} ms`);
+    expect.soft(Math.max(...createMs)).toBeLessThan(300);
+    expect.soft(listMs).toBeLessThan(300);
+
+    // Every page of the big workspace, at the default page size (200 pages).
+    const started = performance.now();
+    const seen = new Set<string>();
+    let cursor = '';
+    let pages = 0;
+    do {
+      const page = await api.rest('GET', `/v1/webhooks${cursor ? `?cursor=${cursor}` : ''}`, bigKey);
+      expect(page.status).toBe(200);
+      for (const w of page.json.data) seen.add(w.id);
+      cursor = page.json.next_cursor;
+      pages++;
+    } while (cursor);
+    const pagingMs = performance.now() - started;
+    console.log(`paged 10,000 webhooks in ${pages} pages, ${pagingMs.toFixed(0)} ms`);
+    expect(seen.size).toBe(10_000);
+    expect(pagingMs).toBeLessThan(5_000);
+  });
+
+  it('holds the default cap of 10,000 when 50 creates race at 9,995', async () => {
+    const workspace = slug('full');
+    const key = await api.newKey(workspace);
+    await seedWebhooks(workspace, 9_995);
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => api.rest('POST', '/v1/webhooks', key, { url: 'https://example.com/late', events: ['*'] })),
+    );
+    console.log(`50 racing creates at 9,995 answered in ${(performance.now() - started).toFixed(0)} ms`);
+    expect(results.filter((r) => r.status === 200)).toHaveLength(5);
+    expect(new Set(results.filter((r) => r.status !== 200).map((r) => r.json.error.code))).toEqual(new Set(['failed_precondition']));
+    expect(await api.db.collection(webhookCollectionName(workspace)).countDocuments()).toBe(10_000);
+  });
+});
