@@ -32,8 +32,14 @@ const CONNECT_ONLY_HTTP: Partial<Record<string, number>> = {
   data_loss: 500,
 };
 
+/** Answers only REST gives: the request's form is wrong before any handler is reached. */
+const REST_ONLY_HTTP: Partial<Record<string, number>> = {
+  method_not_allowed: 405,
+  unsupported_media_type: 415,
+};
+
 function httpStatusOf(code: string): number {
-  return MAPPING[code as ErrorCode]?.http ?? CONNECT_ONLY_HTTP[code] ?? 500;
+  return MAPPING[code as ErrorCode]?.http ?? CONNECT_ONLY_HTTP[code] ?? REST_ONLY_HTTP[code] ?? 500;
 }
 
 const isMongoUnreachable = (error: unknown): boolean =>

@@ -18,6 +18,9 @@ export interface RestRequest {
   /** Path and query, as on the request line. */
   url: string;
   authorization?: string;
+  contentType?: string;
+  /** As declared by the client, if it did. */
+  contentLength?: string;
   body: AsyncIterable<Uint8Array>;
   signal: AbortSignal;
 }
@@ -112,13 +115,23 @@ function setPath(target: JsonObject, dotted: string, value: JsonValue): void {
   node[parts[parts.length - 1]!] = value;
 }
 
-/** A declared Content-Length over the limit was answered 413 by the server before routing; this catches the rest. */
+const tooLarge = () => fail('payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+
+/** `application/json`, with or without parameters such as charset. */
+const isJson = (contentType: string | undefined): boolean => /^application\/json\s*(;|$)/i.test(contentType?.trim() ?? '');
+
+/** A declared Content-Length over the limit is refused before reading a byte; an undeclared one once it passes the limit. */
 async function readJsonBody(req: RestRequest): Promise<JsonValue | undefined> {
+  if (Number(req.contentLength ?? 0) > MAX_BODY_BYTES) throw tooLarge();
   let bytes: Uint8Array;
   try {
     bytes = await readAllBytes(req.body, MAX_BODY_BYTES);
   } catch {
-    throw fail('payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+    throw tooLarge();
+  }
+  if (bytes.length > 0 && !isJson(req.contentType)) {
+    const got = req.contentType ? `"${req.contentType}"` : 'none';
+    throw fail('unsupported_media_type', `request body must be sent with Content-Type: application/json (got ${got})`);
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   if (text.trim() === '') return undefined;
@@ -224,8 +237,8 @@ export function createRestRouter(handlers: UniversalHandler[]): RestRouter {
     if (candidates.length === 0) throw fail('not_found', `no route for ${req.method} ${url.pathname}`);
     const route = candidates.find((r) => r.verb === req.method.toUpperCase());
     if (!route) {
-      const { body } = restError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
-      throw new RestFailure({ status: 405, headers: { allow: candidates.map((r) => r.verb).join(', ') }, body });
+      const failure = restError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+      throw new RestFailure({ ...failure, headers: { allow: candidates.map((r) => r.verb).join(', ') } });
     }
     const message = await transcodeRequest(route, route.pattern.exec(url.pathname)!, url, req);
     const header = new Headers({ 'content-type': 'application/json', 'connect-protocol-version': '1' });

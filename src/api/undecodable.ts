@@ -1,15 +1,22 @@
 import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/connect/protocol';
+import { ERROR_CODE_HEADER } from './errors.js';
+import { MAX_BODY_BYTES } from './routes.js';
 
 /*
  * Connect's runtime answers request bytes that do not decode as the request message ("parse
  * binary: …") with `internal`, before any of our code runs. It is the client's mistake, so each
  * protocol's answer is rewritten to `invalid_argument`: the Connect JSON error body and status,
  * the gRPC status header or trailer, and the gRPC-Web trailer frame.
+ *
+ * A body over readMaxBytes is `resource_exhausted`, which the Connect protocol sends as HTTP 429
+ * ("try again later"); it is rewritten to 413 like REST, with the code kept and the finer
+ * payload_too_large on the error-code header.
  */
 const UNDECODABLE = /^parse binary(:|%3A)/i;
 const GRPC_INTERNAL = '13';
 const GRPC_INVALID_ARGUMENT = '3';
 const TRAILER_FRAME = 0x80;
+const OVER_READ_LIMIT = /is larger than configured readMaxBytes/;
 
 function fixGrpcStatus(headers: Headers | undefined): void {
   if (!headers || headers.get('grpc-status') !== GRPC_INTERNAL) return;
@@ -28,7 +35,7 @@ async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
 
 /** A Connect error is a small JSON body with the HTTP status of its code. */
 async function fixConnectBody(response: UniversalServerResponse): Promise<void> {
-  if (response.status !== 500 || !response.body) return;
+  if ((response.status !== 500 && response.status !== 429) || !response.body) return;
   const chunks: Uint8Array[] = [];
   for await (const chunk of response.body) chunks.push(chunk);
   const bytes = Buffer.concat(chunks);
@@ -37,6 +44,13 @@ async function fixConnectBody(response: UniversalServerResponse): Promise<void> 
   try {
     error = JSON.parse(bytes.toString('utf8'));
   } catch {
+    return;
+  }
+  if (error.code === 'resource_exhausted' && OVER_READ_LIMIT.test(error.message ?? '')) {
+    response.status = 413;
+    response.body = once(new TextEncoder().encode(JSON.stringify({ ...error, message: `request body is larger than ${MAX_BODY_BYTES} bytes` })));
+    response.header?.delete('content-length');
+    response.header?.set(ERROR_CODE_HEADER, 'payload_too_large');
     return;
   }
   if (error.code !== 'internal' || !UNDECODABLE.test(error.message ?? '')) return;

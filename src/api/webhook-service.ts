@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { durationMs } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { validateWebhookUrl } from '../dispatch/url-guard.js';
-import { invalidArgument, notFound } from '../domain/errors.js';
+import { DomainError, invalidArgument, notFound } from '../domain/errors.js';
 import {
   DeleteWebhookResponseSchema,
   ListDeliveriesResponseSchema,
@@ -26,6 +26,12 @@ import {
 
 const DEFAULT_KEEP_PREVIOUS_MS = 24 * 60 * 60 * 1000;
 const MAX_KEEP_PREVIOUS_MS = 30 * DEFAULT_KEEP_PREVIOUS_MS;
+
+/** The workspace is full: waiting does not help, so this is failed_precondition, not resource_exhausted. */
+function capAsPrecondition(error: unknown): never {
+  if (error instanceof DomainError && error.code === 'resource_exhausted') throw new DomainError('failed_precondition', error.message, { cause: error });
+  throw error;
+}
 
 export function webhookService({ webhooks, deliveries, actions, config }: ApiDeps): ServiceImpl<typeof WebhookService> {
   /** The URL as given is what is stored; throws invalid_argument on `url`. */
@@ -51,7 +57,7 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
         agent: validateAgent(req.agent),
         description: validateDescription(req.description),
       };
-      return webhookMessage(await webhooks.create(workspace, input, config.maxWebhooksPerWorkspace), true);
+      return webhookMessage(await webhooks.create(workspace, input, config.maxWebhooksPerWorkspace).catch(capAsPrecondition), true);
     },
 
     async getWebhook(req, ctx) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { EVENT_TYPES } from '../../src/domain/event-types.js';
 import { startTestApi } from '../helpers/api.js';
 
@@ -61,12 +62,15 @@ describe('webhook validation (nothing stored on refusal)', () => {
     expect(cleared.json.url).toBe(ok.url);
   });
 
-  it('caps the webhooks of a workspace with resource_exhausted (429)', async () => {
+  it('caps the webhooks of a workspace with failed_precondition (400): waiting does not help', async () => {
     const key = await api.newKey();
     for (let i = 0; i < 3; i++) expect((await api.rest('POST', '/v1/webhooks', key, ok)).status).toBe(200);
     const over = await api.rest('POST', '/v1/webhooks', key, ok);
-    expect(over.status).toBe(429);
-    expect(over.json.error.code).toBe('resource_exhausted');
+    expect(over.status).toBe(400);
+    expect(over.json.error.code).toBe('failed_precondition');
+    const connect = await api.webhooks('connect-json-h1', key).createWebhook(ok).catch((e) => ConnectError.from(e));
+    expect(connect).toBeInstanceOf(ConnectError);
+    expect((connect as ConnectError).code).toBe(Code.FailedPrecondition);
     expect(over.json.error.message).toContain('3');
   });
 
