@@ -16,6 +16,7 @@ import { HttpSender } from './dispatch/http-sender.js';
 import { CachedWebhookLookup } from './pipeline/webhook-cache.js';
 import { PipelineActions } from './pipeline/delivery-actions.js';
 import { Dispatcher } from './pipeline/dispatcher.js';
+import { CachedEventBodies } from './pipeline/event-bodies.js';
 import { Matcher } from './pipeline/matcher.js';
 import { DeliveryStore } from './store/delivery-store.js';
 import { EndpointLanes } from './pipeline/endpoint-lanes.js';
@@ -82,7 +83,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       stops.push(() => sender.close());
       // A webhook whose sends hang gets a few slots, not all of them (README: Slow endpoints).
       const lanes = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: Math.max(1, Math.floor(config.maxInFlight / 50)) });
-      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, { schedule: config.retrySchedule, userAgent, logger, lanes });
+      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes });
       // One bound for all sends of this process, first attempts and retries alike.
       const semaphore = new Semaphore(config.maxInFlight);
       for (const role of dispatchRoles) {

@@ -30,12 +30,19 @@ export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; qu
     topics: topics.allEvents,
     async handle(message) {
       const decoded = decodeEventRecord({ ...message, contentType: header(message.headers, 'content-type') }, topics.eventTypeOf(message.topic)!);
+      let reason: string;
       if (decoded.ok) {
-        await matcher.match(decoded.event, `${message.topic}:${message.partition}:${message.offset}`);
-        return;
+        const { event } = decoded;
+        const source = `${message.topic}:${message.partition}:${message.offset}`;
+        const { duplicateOf, conflictWith } = await matcher.match(event, source);
+        if (duplicateOf !== undefined) logger.info({ eventId: event.id, workspace: event.workspace, source, firstSource: duplicateOf }, 'duplicate event');
+        if (conflictWith === undefined) return;
+        reason = `event id ${event.id} is already used in this workspace by an event with another type, agent or data (first read from ${conflictWith})`;
+      } else {
+        reason = decoded.reason;
       }
-      logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, reason: decoded.reason }, 'event quarantined');
-      await queue.quarantine(message, decoded.reason);
+      logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, reason }, 'event quarantined');
+      await queue.quarantine(message, reason);
     },
   });
 }

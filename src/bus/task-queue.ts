@@ -1,4 +1,6 @@
 import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type Producer } from 'kafkajs';
+import { stringify } from 'lossless-json';
+import { parseExactJson } from '../domain/event.js';
 import { Batcher } from '../pipeline/batcher.js';
 import type { AttemptRecord, DeadLetter, DeliveryTask, DomainEvent, TaskQueue } from '../pipeline/ports.js';
 import type { Topics } from './topics.js';
@@ -18,7 +20,7 @@ export function encodeTask(task: DeliveryTask): Buffer {
 
 export function decodeTask(value: Buffer | null): DeliveryTask {
   const task = JSON.parse(value?.toString('utf8') ?? 'null') as DeliveryTask | null;
-  if (!task || typeof task.deliveryId !== 'string' || typeof task.payload !== 'string' || !Number.isInteger(task.attempt)) {
+  if (!task || typeof task.deliveryId !== 'string' || (task.payload !== null && typeof task.payload !== 'string') || !Number.isInteger(task.attempt)) {
     throw new Error('not a delivery task');
   }
   for (const attempt of task.attempts) attempt.startedAt = new Date(attempt.startedAt);
@@ -50,7 +52,7 @@ export function deadLetterRecord(letter: DeadLetter, originalTopic: string): Mes
       created_at: new Date(task.createdAt).toISOString(),
       attempts: attempts.map(attemptJson),
     },
-    event: JSON.parse(task.payload),
+    event: parseExactJson(task.payload),
     webhook_id: task.webhookId,
     workspace: task.workspace,
     failed_at: letter.failedAt.toISOString(),
@@ -63,7 +65,32 @@ export function deadLetterRecord(letter: DeadLetter, originalTopic: string): Mes
     'x-humiris-delivery': task.deliveryId,
     'x-humiris-webhook': task.webhookId,
   };
-  return { key: task.webhookId, value: JSON.stringify(value), headers };
+  return { key: task.webhookId, value: stringify(value)!, headers };
+}
+
+/**
+ * A produce goes to each partition as one record batch, which the broker refuses whole when it
+ * passes the topic's `max.message.bytes` (2 MiB, topic-setup.ts). Chunks of at most this many
+ * value bytes keep every batch under it; a single larger record goes alone.
+ */
+export const MAX_PRODUCE_BYTES = 1024 * 1024;
+
+export function splitBySize<T extends { message: Message }>(items: T[], maxBytes = MAX_PRODUCE_BYTES): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.message.value ?? '') + 64;
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(item);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 export type QuarantinedRecord = Omit<WorkerMessage, 'headers'>;
@@ -95,17 +122,21 @@ export class KafkaTaskQueue implements TaskQueue {
   }
 
   private async send(items: Outgoing[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    for (const { topic, message } of items) {
-      const messages = byTopic.get(topic) ?? [];
-      messages.push(message);
-      byTopic.set(topic, messages);
-    }
-    await this.producer.sendBatch({
-      acks: -1,
-      compression: CompressionTypes.None,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    await Promise.all(
+      splitBySize(items).map((chunk) => {
+        const byTopic = new Map<string, Message[]>();
+        for (const { topic, message } of chunk) {
+          const messages = byTopic.get(topic) ?? [];
+          messages.push(message);
+          byTopic.set(topic, messages);
+        }
+        return this.producer.sendBatch({
+          acks: -1,
+          compression: CompressionTypes.None,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+      }),
+    );
   }
 
   enqueue(tasks: DeliveryTask[]): Promise<void> {

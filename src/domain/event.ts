@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isLosslessNumber, LosslessNumber, parse, stringify } from 'lossless-json';
 import { invalidArgument as invalid } from './errors.js';
 import { isEventType } from './event-types.js';
@@ -112,4 +113,12 @@ export function eventPayload(event: ValidEvent): string {
     agent: event.agent,
     data: event.data,
   })!;
+}
+
+/**
+ * What makes two events with one id the same event: type, agent and data (created_at may be
+ * filled from each record's timestamp, so a producer's resend can differ there alone).
+ */
+export function eventDigest(event: ValidEvent): string {
+  return createHash('sha256').update(stringify([event.type, event.agent, event.data])!).digest('base64url');
 }

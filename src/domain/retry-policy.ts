@@ -39,3 +39,9 @@ export function decide(ok: boolean, attempt: number, schedule: RetrySchedule, fa
 
 /** Attempts a delivery gets before it is dead-lettered: the first plus one per step. */
 export const maxAttempts = (schedule: RetrySchedule): number => schedule.length + 1;
+
+/**
+ * How long a disabled webhook's deliveries wait for it to be enabled again before they are
+ * dead-lettered: as long as a whole retry chain takes.
+ */
+export const maxPauseMs = (schedule: RetrySchedule): number => schedule.reduce((sum, step) => sum + step.delayMs, 0);

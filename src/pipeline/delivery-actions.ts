@@ -1,6 +1,7 @@
 import { DomainError } from '../domain/errors.js';
 import { TEST_EVENT_TYPE } from '../domain/event-types.js';
 import { newEventId } from '../domain/ids.js';
+import { eventDigest } from '../domain/event.js';
 import { firstTask, newDelivery } from './matcher.js';
 import type { DeliveryActions, DeliveryRecord, DeliveryWriter, DomainEvent, TaskQueue, WebhookRecord } from './ports.js';
 
@@ -19,7 +20,7 @@ export class PipelineActions implements DeliveryActions {
     if (delivery.status !== 'failed' && delivery.status !== 'succeeded') {
       throw new DomainError('failed_precondition', `delivery is ${delivery.status}: only failed or succeeded deliveries can be retried`);
     }
-    await this.queue.enqueue([firstTask(delivery, true)]);
+    await this.queue.enqueue([firstTask(delivery, { manual: true })]);
     return delivery;
   }
 
@@ -34,7 +35,7 @@ export class PipelineActions implements DeliveryActions {
       data: { message: 'Test event from Humiris Webhooks', webhook_id: webhook.id },
     };
     const delivery = newDelivery(event, webhook, now);
-    await this.deliveries.insertPending([delivery], `api:${delivery.id}`);
+    await this.deliveries.insertPending([delivery], `api:${delivery.id}`, eventDigest(event));
     await this.queue.enqueue([firstTask(delivery)]);
     return delivery;
   }

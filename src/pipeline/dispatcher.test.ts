@@ -55,7 +55,8 @@ describe('Dispatcher with endpoint lanes', () => {
     const outcomes: DeliveryOutcome[] = [];
     const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
     const lanes = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1, now: () => now });
-    const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => webhook(id) }, sender, deliveries, queue, {
+    const bodies = { bodyOf: async () => null };
+    const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => webhook(id) }, sender, deliveries, queue, bodies, {
       schedule: [{ label: '30s', delayMs: 30_000 }],
       userAgent: 'test',
       logger: createLogger({ level: 'silent' }),
@@ -71,13 +72,53 @@ describe('Dispatcher with endpoint lanes', () => {
 
     expect(sent).toEqual(['https://hang.example.com/hook', 'https://fine.example.com/hook']);
     expect(retries).toEqual([{ step: 0, task: { ...task('hang', 2), dueAt: now + 30_000 } }]);
-    expect(outcomes.map((o) => [o.deliveryId, o.status])).toEqual([['dlv_fine_3', 'succeeded']]);
+    expect(outcomes.map((o) => [o.deliveryId, o.status, o.lastError])).toEqual([
+      ['dlv_hang_2', 'pending', 'deferred: slow endpoint'],
+      ['dlv_fine_3', 'succeeded', undefined],
+    ]);
 
     release({ ok: false, status: 0, error: 'timeout after 10000 ms', durationMs: 10_000, bodyExcerpt: '' });
     await first;
     expect(outcomes.map((o) => [o.deliveryId, o.status])).toEqual([
+      ['dlv_hang_2', 'pending'],
       ['dlv_fine_3', 'succeeded'],
       ['dlv_hang_1', 'retrying'],
     ]);
+  });
+
+  it('holds a disabled webhook\'s task, then dead-letters it once it has waited a whole retry chain; a deleted one at once', async () => {
+    let now = 1_000_000;
+    const retries: DeliveryTask[] = [];
+    const letters: Array<{ id: string; error: string; payload: string }> = [];
+    const queue: TaskQueue = {
+      enqueue: async () => {},
+      scheduleRetry: async (_step, t) => void retries.push(t),
+      deadLetter: async (l) => void letters.push({ id: l.task.deliveryId, error: l.lastError, payload: l.task.payload }),
+      publishEvent: async () => {},
+    };
+    const outcomes: DeliveryOutcome[] = [];
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const sender = { send: async () => OK };
+    const disabled = { ...webhook('off'), status: 'disabled' as const };
+    const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => (id === 'off' ? disabled : null) }, sender, deliveries, queue, { bodyOf: async () => '{"stored":true}' }, {
+      schedule: [{ label: '30s', delayMs: 30_000 }, { label: '5m', delayMs: 300_000 }],
+      userAgent: 'test',
+      logger: createLogger({ level: 'silent' }),
+      lanes: new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1 }),
+      now: () => new Date(now),
+    });
+
+    await dispatcher.dispatch({ ...task('off', 1), payload: null });
+    expect(retries).toEqual([{ ...task('off', 1), payload: null, dueAt: now + 30_000, pausedSince: now }]);
+    expect(outcomes.at(-1)).toMatchObject({ status: 'pending', lastError: 'paused: webhook disabled', nextAttemptAt: new Date(now + 30_000) });
+
+    now += 330_000; // paused as long as the whole chain
+    await dispatcher.dispatch(retries[0]!);
+    expect(retries).toHaveLength(1);
+    expect(outcomes.at(-1)).toMatchObject({ status: 'failed', lastError: 'webhook disabled' });
+    expect(letters).toEqual([{ id: 'dlv_off_1', error: 'webhook disabled', payload: '{"stored":true}' }]);
+
+    await dispatcher.dispatch(task('gone', 2));
+    expect(letters.at(-1)).toEqual({ id: 'dlv_gone_2', error: 'webhook deleted', payload: '{}' });
   });
 });

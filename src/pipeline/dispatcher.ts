@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newOutcomeId } from '../domain/ids.js';
 import type { EndpointLanes } from './endpoint-lanes.js';
-import { decide, type RetrySchedule } from '../domain/retry-policy.js';
+import { decide, maxPauseMs, type RetrySchedule } from '../domain/retry-policy.js';
 import { activeSecrets, signatureHeader } from '../domain/signing.js';
 import type { Logger } from '../log/logger.js';
 import type {
@@ -11,6 +11,8 @@ import type {
   DeliveryStatus,
   DeliveryTask,
   DeliveryWriter,
+  EventBodies,
+  ResolvedTask,
   Sender,
   TaskQueue,
   WebhookRecord,
@@ -26,7 +28,7 @@ export interface DispatcherOptions {
 }
 
 /** The headers of one attempt; the signature covers the exact body. */
-export function deliveryHeaders(task: DeliveryTask, webhook: WebhookRecord, userAgent: string, now: Date): Record<string, string> {
+export function deliveryHeaders(task: ResolvedTask, webhook: WebhookRecord, userAgent: string, now: Date): Record<string, string> {
   return {
     'content-type': 'application/json',
     'user-agent': userAgent,
@@ -52,6 +54,7 @@ export class Dispatcher {
     private readonly sender: Sender,
     private readonly deliveries: DeliveryWriter,
     private readonly queue: TaskQueue,
+    private readonly bodies: EventBodies,
     private readonly options: DispatcherOptions,
   ) {
     this.now = options.now ?? (() => new Date());
@@ -63,32 +66,29 @@ export class Dispatcher {
 
   async dispatch(task: DeliveryTask): Promise<void> {
     const webhook = await this.webhooks.webhookFor(task.workspace, task.webhookId);
-    if (!webhook || webhook.status !== 'active') {
-      const outcome = outcomeOf(task, 'failed', this.now());
-      outcome.lastError = webhook ? 'webhook disabled' : 'webhook deleted';
-      await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
-      return;
-    }
+    if (!webhook) return this.endUnsent(task, 'webhook deleted');
+    if (webhook.status !== 'active') return this.pause(task);
 
     const { lanes, schedule } = this.options;
-    const lane = lanes.tryStart(task.webhookId);
-    if (lane === null && schedule[0]) {
-      // A slow endpoint already holds its share of send slots: the same attempt comes back after
-      // the first retry delay instead of taking a slot every other webhook needs.
-      const dueAt = this.now().getTime() + schedule[0].delayMs;
-      await this.persist(task, () => this.queue.scheduleRetry(0, { ...task, dueAt }));
-      return;
+    const admission = await lanes.admit(task.workspace, task.webhookId, schedule.length > 0);
+    if ('deferred' in admission) {
+      // Its webhook or workspace already holds its share of send slots: the same attempt comes back
+      // after the first retry delay instead of taking a slot every other webhook needs.
+      return this.holdBack(task, admission.deferred, { dueAt: this.now().getTime() + schedule[0]!.delayMs });
     }
-    const startedAt = this.now();
+    let resolved: ResolvedTask;
+    let startedAt: Date;
     let result;
     try {
+      resolved = await this.withBody(task);
+      startedAt = this.now();
       result = await this.sender.send({
         url: webhook.url,
-        body: task.payload,
-        headers: deliveryHeaders(task, webhook, this.options.userAgent, startedAt),
+        body: resolved.payload,
+        headers: deliveryHeaders(resolved, webhook, this.options.userAgent, startedAt),
       });
     } finally {
-      if (lane !== null) lanes.finish(task.webhookId, lane);
+      lanes.finish(admission.slot);
     }
     const attempt: AttemptRecord = {
       number: task.attempt,
@@ -118,7 +118,7 @@ export class Dispatcher {
         break;
       case 'failed':
         // A manual attempt never starts a new chain, and its delivery was dead-lettered already.
-        if (!task.manual) forward = () => this.queue.deadLetter({ task, attempts, failedAt: finishedAt, lastError: result.error });
+        if (!task.manual) forward = () => this.queue.deadLetter({ task: resolved, attempts, failedAt: finishedAt, lastError: result.error });
         break;
     }
     // Record first, then hand on: the next attempt (perhaps on another instance) starts only once
@@ -126,6 +126,46 @@ export class Dispatcher {
     // that already succeeded, and the outcome's id makes a repeated write store it once.
     await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
     await this.persist(task, forward);
+  }
+
+  /** The task with its body: carried, or read from the event's stored body. */
+  private async withBody(task: DeliveryTask): Promise<ResolvedTask> {
+    if (task.payload !== null) return task as ResolvedTask;
+    const payload = await this.bodies.bodyOf(task.workspace, task.eventId);
+    if (payload === null) throw new Error(`the body of event ${task.eventId} is not stored`);
+    return { ...task, payload };
+  }
+
+  /**
+   * Not sent now: the same attempt comes back through the first retry topic when due, and the
+   * delivery shows why in the meantime.
+   */
+  private async holdBack(task: DeliveryTask, reason: string, changes: Partial<DeliveryTask> & { dueAt: number }): Promise<void> {
+    const outcome = outcomeOf(task, task.attempts.length > 0 ? 'retrying' : 'pending', this.now());
+    outcome.nextAttemptAt = new Date(changes.dueAt);
+    outcome.lastError = reason;
+    await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
+    await this.persist(task, () => this.queue.scheduleRetry(0, { ...task, ...changes }));
+  }
+
+  /** A disabled webhook's task waits for it to be enabled again, for as long as a retry chain takes. */
+  private async pause(task: DeliveryTask): Promise<void> {
+    const { schedule } = this.options;
+    const now = this.now().getTime();
+    const pausedSince = task.pausedSince ?? now;
+    if (!schedule[0] || now - pausedSince >= maxPauseMs(schedule)) return this.endUnsent(task, 'webhook disabled');
+    return this.holdBack(task, 'paused: webhook disabled', { dueAt: now + schedule[0].delayMs, pausedSince });
+  }
+
+  /** Ends a delivery without another attempt: failed, and in the dead-letter topic with the reason. */
+  private async endUnsent(task: DeliveryTask, reason: string): Promise<void> {
+    const resolved = await this.withBody(task);
+    const failedAt = this.now();
+    const outcome = outcomeOf(task, 'failed', failedAt);
+    outcome.lastError = reason;
+    await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
+    // A manual attempt's delivery was dead-lettered already.
+    if (!task.manual) await this.persist(task, () => this.queue.deadLetter({ task: resolved, attempts: task.attempts, failedAt, lastError: reason }));
   }
 
   private async persist(task: DeliveryTask, write: () => Promise<void>): Promise<void> {

@@ -120,8 +120,11 @@ export interface DeliveryTask {
   eventId: string;
   eventType: string;
   agent: string | null;
-  /** The exact body to POST. */
-  payload: string;
+  /**
+   * The exact body to POST; null when it is read from the event's stored body instead (a large
+   * fan-out, whose tasks would otherwise carry the same body thousands of times through Kafka).
+   */
+  payload: string | null;
   /** Number of the attempt to make (1 = first). */
   attempt: number;
   /** Not to be attempted before this (epoch ms); 0 = now. */
@@ -131,11 +134,16 @@ export interface DeliveryTask {
   /** Earlier attempts, so the dead-letter record needs no read-back. */
   attempts: AttemptRecord[];
   createdAt: number;
+  /** When the task first found its webhook disabled (epoch ms); absent while it has not. */
+  pausedSince?: number;
 }
+
+/** A task whose body is at hand. */
+export type ResolvedTask = DeliveryTask & { payload: string };
 
 /** A delivery that failed every attempt, as operators read it on the dead-letter topic. */
 export interface DeadLetter {
-  task: DeliveryTask;
+  task: ResolvedTask;
   attempts: AttemptRecord[];
   failedAt: Date;
   lastError: string;
@@ -171,14 +179,31 @@ export interface DeliveryOutcome {
   recordedAt: Date;
 }
 
+/** What inserting one event's deliveries found. */
+export interface PendingInsert {
+  /** Deliveries whose (webhook, event) pair was stored already, as they stand, with their source. */
+  existing: Array<DeliveryRecord & { source: string }>;
+  /**
+   * Set when the workspace already has an event of this id with another type, agent or data:
+   * the source of that first event. Nothing was inserted.
+   */
+  conflictWith?: string;
+}
+
 /** What the pipeline writes of deliveries (store/delivery-store.ts implements it). */
 export interface DeliveryWriter {
   /**
-   * Inserts new deliveries, remembering the record they came from (`topic:partition:offset`).
-   * Those whose (webhook, event) already exists come back as they stand, with their source.
+   * Inserts one event's new deliveries and its body, remembering the record they came from
+   * (`topic:partition:offset`). `digest` names the event's content (eventDigest in domain/event.ts).
    */
-  insertPending(records: DeliveryRecord[], source: string): Promise<{ existing: Array<DeliveryRecord & { source: string }> }>;
+  insertPending(records: DeliveryRecord[], source: string, digest: string): Promise<PendingInsert>;
   recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void>;
+}
+
+/** Stored event bodies, for tasks that do not carry theirs (store/delivery-store.ts implements it). */
+export interface EventBodies {
+  /** null when no body of that event is stored. */
+  bodyOf(workspace: string, eventId: string): Promise<string | null>;
 }
 
 export interface SendRequest {

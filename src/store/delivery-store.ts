@@ -9,7 +9,9 @@ import type {
   DeliveryRecord,
   DeliveryStatus,
   DeliveryWriter,
+  EventBodies,
   Page,
+  PendingInsert,
 } from '../pipeline/ports.js';
 
 /** A delivery as matched; never changed afterwards. */
@@ -17,10 +19,16 @@ type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 
   _id: string;
   source: string;
 };
-/** The body every delivery of one event carries, stored once however many webhooks it goes to. */
-type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date };
-/** What the batched insert takes: the delivery and the body it carries. */
-type NewDelivery = { doc: DeliveryDoc; payload: string };
+/**
+ * The body every delivery of one event carries, stored once however many webhooks it goes to,
+ * with the record it came from and its digest (type, agent and data), so a second event that
+ * reuses the id is told apart from a resend of the same one.
+ */
+type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date; source?: string; digest?: string };
+/** What the batched insert takes: one delivery and its event's body. */
+type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string };
+/** Per delivery: inserted, stored already (as it was), or refused because its event id is another event's. */
+type InsertResult = { kind: 'inserted' } | { kind: 'existing'; doc: DeliveryDoc } | { kind: 'conflict'; firstSource: string };
 type OutcomeDoc = Omit<DeliveryOutcome, 'id'> & { _id: string };
 
 export interface Settlement {
@@ -60,11 +68,11 @@ const toOutcome = ({ _id, ...doc }: OutcomeDoc): DeliveryOutcome => ({ ...doc, i
  * fast however large the collections grow, on FerretDB too, whose SQLite backend scans a table
  * for every update, even by `_id`.
  */
-export class DeliveryStore implements DeliveryReader, DeliveryWriter {
+export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodies {
   private readonly deliveries: Collection<DeliveryDoc>;
   private readonly outcomes: Collection<OutcomeDoc>;
   private readonly payloads: Collection<PayloadDoc>;
-  private readonly newDeliveries: Batcher<NewDelivery, DeliveryDoc | null>;
+  private readonly newDeliveries: Batcher<NewDelivery, InsertResult>;
   private readonly newOutcomes: Batcher<DeliveryOutcome>;
 
   constructor(db: Db) {
@@ -83,44 +91,59 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
     await this.outcomes.createIndex({ deliveryId: 1 }, { name: 'by_delivery' });
   }
 
-  async insertPending(records: DeliveryRecord[], source: string): Promise<{ existing: Array<DeliveryRecord & { source: string }> }> {
+  async insertPending(records: DeliveryRecord[], source: string, digest: string): Promise<PendingInsert> {
     if (records.length === 0) return { existing: [] };
-    const results = await this.newDeliveries.submit(...records.map((record) => ({ doc: toDoc(record, source), payload: record.payload })));
-    const stored = results.filter((doc): doc is DeliveryDoc => doc !== null);
+    const results = await this.newDeliveries.submit(...records.map((record) => ({ doc: toDoc(record, source), payload: record.payload, digest })));
+    const conflict = results.find((r) => r.kind === 'conflict');
+    if (conflict) return { existing: [], conflictWith: conflict.firstSource };
+    const stored = results.flatMap((r) => (r.kind === 'existing' ? [r.doc] : []));
     // Queued again by the matcher, so they need their body.
     const states = await this.withOutcomes(stored, { payloads: true });
     return { existing: states.map((state, i) => ({ ...state, source: stored[i]!.source ?? '' })) };
   }
 
-  /** Per document: null when inserted, or the delivery its (webhook, event) pair already had. */
-  private async insertDeliveries(batch: NewDelivery[]): Promise<Array<DeliveryDoc | null>> {
-    const docs = batch.map((d) => d.doc);
-    const results: Array<DeliveryDoc | null> = docs.map(() => null);
+  async bodyOf(workspace: string, eventId: string): Promise<string | null> {
+    return (await this.payloads.findOne({ _id: payloadKey(workspace, eventId) }))?.payload ?? null;
+  }
+
+  private async insertDeliveries(batch: NewDelivery[]): Promise<InsertResult[]> {
+    const results: InsertResult[] = batch.map(() => ({ kind: 'inserted' }));
     // Bodies first: a delivery is never readable without its body.
     const bodies = new Map<string, PayloadDoc>();
-    for (const { doc, payload } of batch) {
+    batch.forEach(({ doc, payload, digest }, i) => {
       const _id = payloadKey(doc.workspace, doc.eventId);
-      if (!bodies.has(_id)) bodies.set(_id, { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt });
+      const first = bodies.get(_id);
+      if (!first) bodies.set(_id, { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt, source: doc.source, digest });
+      else if (first.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.source ?? '' };
+    });
+    const refused = await duplicatesOf(this.payloads.insertMany([...bodies.values()], { ordered: false }));
+    if (refused.length > 0) {
+      // Rare (a resend, a replayed record, or an id used twice): compare with what is stored.
+      const ids = [...bodies.keys()];
+      const keys = refused.map((i) => ids[i]!);
+      const storedBodies = await this.payloads.find({ _id: { $in: keys } }, { projection: { payload: 0 } }).toArray();
+      const firstOf = new Map(storedBodies.map((b) => [b._id, b]));
+      batch.forEach(({ doc, digest }, i) => {
+        const first = firstOf.get(payloadKey(doc.workspace, doc.eventId));
+        // Bodies stored before digests were kept are taken as the same event.
+        if (first?.digest !== undefined && first.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.source ?? '' };
+      });
     }
-    await ignoringDuplicates(this.payloads.insertMany([...bodies.values()], { ordered: false }));
-    try {
-      await this.deliveries.insertMany(docs, { ordered: false });
-      return results;
-    } catch (error) {
-      const duplicates = duplicateIndexes(error);
-      if (!duplicates) throw error;
-      const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
-      const stored = await this.deliveries
-        .find({ $or: duplicates.map((i) => ({ webhookId: docs[i]!.webhookId, eventId: docs[i]!.eventId })) })
-        .toArray();
-      const byPair = new Map(stored.map((doc) => [pair(doc), doc]));
-      for (const i of duplicates) {
-        const existing = byPair.get(pair(docs[i]!));
-        if (!existing) throw new Error(`delivery ${docs[i]!._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
-        results[i] = existing;
-      }
-      return results;
+
+    const accepted = batch.flatMap(({ doc }, i) => (results[i]!.kind === 'inserted' ? [{ doc, i }] : []));
+    if (accepted.length === 0) return results;
+    const duplicates = (await duplicatesOf(this.deliveries.insertMany(accepted.map((a) => a.doc), { ordered: false }))).map((j) => accepted[j]!);
+    if (duplicates.length === 0) return results;
+    // One read by event id, not one clause per (webhook, event) pair: on FerretDB every read scans.
+    const stored = await this.deliveries.find({ eventId: { $in: [...new Set(duplicates.map((d) => d.doc.eventId))] } }).toArray();
+    const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
+    const byPair = new Map(stored.map((doc) => [pair(doc), doc]));
+    for (const { doc, i } of duplicates) {
+      const existing = byPair.get(pair(doc));
+      if (!existing) throw new Error(`delivery ${doc._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
+      results[i] = { kind: 'existing', doc: existing };
     }
+    return results;
   }
 
   recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
@@ -129,7 +152,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
 
   private async insertOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
     // Written already by an earlier try whose answer was lost: the same outcome, stored once.
-    await ignoringDuplicates(this.outcomes.insertMany(
+    await duplicatesOf(this.outcomes.insertMany(
       outcomes.map(({ id, ...rest }) => ({ _id: id, ...rest })),
       { ordered: false },
     ));
@@ -226,20 +249,16 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter {
 
 const cursorOf = (state: DeliveryRecord): string => encodeCursor(state.createdAt, state.id);
 
-/** The indexes of the records an unordered insert refused as duplicates; null if anything else failed. */
-function duplicateIndexes(error: unknown): number[] | null {
-  if (!(error instanceof MongoBulkWriteError)) return null;
-  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-  if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) return null;
-  return errors.map((e) => e.index);
-}
-
-/** Resolves when the insert stored everything it did not already have. */
-async function ignoringDuplicates(insert: Promise<unknown>): Promise<void> {
+/** The indexes of the records an unordered insert refused as duplicates; throws anything else. */
+async function duplicatesOf(insert: Promise<unknown>): Promise<number[]> {
   try {
     await insert;
+    return [];
   } catch (error) {
-    if (!duplicateIndexes(error)) throw error;
+    if (!(error instanceof MongoBulkWriteError)) throw error;
+    const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+    if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
+    return errors.map((e) => e.index);
   }
 }
 

@@ -40,7 +40,7 @@ describe('on FerretDB, the local default database', () => {
         createdAt: now,
         updatedAt: now,
       }));
-      await store.insertPending(records, 'burst:0:0');
+      await store.insertPending(records, 'burst:0:0', 'burst');
       const outcomes = records.map((r) => ({
         id: `out_${r.id}`,
         deliveryId: r.id,

@@ -61,7 +61,7 @@ function outcome(d: DeliveryRecord, number: number, status: DeliveryStatus, resp
 describe('DeliveryStore', () => {
   it('folds the outcomes into the delivery it reads, whatever order they were written in', async () => {
     const d = delivery('whk_fold', 0);
-    await store.insertPending([d], 't:0:1');
+    await store.insertPending([d], 't:0:1', 'digest');
     // The later attempt's outcome lands first, as a slow instance's write would.
     await store.recordOutcomes([outcome(d, 2, 'succeeded', 200)]);
     await store.recordOutcomes([outcome(d, 1, 'retrying', 503)]);
@@ -74,7 +74,7 @@ describe('DeliveryStore', () => {
 
   it('stores a repeated outcome once', async () => {
     const d = delivery('whk_repeat', 0);
-    await store.insertPending([d], 't:0:2');
+    await store.insertPending([d], 't:0:2', 'digest');
     const o = outcome(d, 1, 'succeeded', 200);
     await store.recordOutcomes([o]);
     await store.recordOutcomes([o]);
@@ -83,11 +83,11 @@ describe('DeliveryStore', () => {
 
   it('returns an existing (webhook, event) pair as it stands, with the record it came from', async () => {
     const d = delivery('whk_dup', 0);
-    await store.insertPending([d], 't:0:3');
+    await store.insertPending([d], 't:0:3', 'digest');
     await store.recordOutcomes([outcome(d, 1, 'failed', 410)]);
     const again = { ...delivery('whk_dup', 5), eventId: d.eventId };
     const fresh = delivery('whk_dup', 6);
-    const { existing } = await store.insertPending([again, fresh], 't:0:4');
+    const { existing } = await store.insertPending([again, fresh], 't:0:4', 'digest');
     expect(existing).toHaveLength(1);
     expect(existing[0]).toMatchObject({ id: d.id, source: 't:0:3', status: 'failed', attemptCount: 1 });
     expect(await store.get('ws_store', 'whk_dup', fresh.id)).toMatchObject({ status: 'pending', attemptCount: 0 });
@@ -96,15 +96,32 @@ describe('DeliveryStore', () => {
   it('stores one delivery when two records of the same event arrive together, and tells the second which', async () => {
     const first = delivery('whk_race', 0);
     const second = { ...delivery('whk_race', 0), eventId: first.eventId };
-    const [a, b] = await Promise.all([store.insertPending([first], 't:1:1'), store.insertPending([second], 't:2:7')]);
+    const [a, b] = await Promise.all([store.insertPending([first], 't:1:1', 'digest'), store.insertPending([second], 't:2:7', 'digest')]);
     expect(a.existing).toEqual([]);
     expect(b.existing).toHaveLength(1);
     expect(b.existing[0]).toMatchObject({ id: first.id, source: 't:1:1', status: 'pending' });
   });
 
+  it('refuses an event whose id the workspace already used for another event, and reads bodies by event', async () => {
+    const d = delivery('whk_conflict', 0);
+    await store.insertPending([d], 't:3:1', 'digest-one');
+    const reused = { ...delivery('whk_conflict_other', 1), eventId: d.eventId };
+    expect(await store.insertPending([reused], 't:3:2', 'digest-two')).toEqual({ existing: [], conflictWith: 't:3:1' });
+    expect(await store.get('ws_store', 'whk_conflict_other', reused.id)).toBeNull();
+    expect(await store.bodyOf('ws_store', d.eventId)).toBe(d.payload);
+    expect(await store.bodyOf('other_ws', d.eventId)).toBeNull();
+
+    // Both in one batch: the first one wins, the second is refused.
+    const [x, y] = [delivery('whk_batch_a', 2), delivery('whk_batch_b', 2)];
+    y.eventId = x.eventId;
+    const [a, b] = await Promise.all([store.insertPending([x], 't:4:1', 'digest-x'), store.insertPending([y], 't:4:2', 'digest-y')]);
+    expect(a).toEqual({ existing: [] });
+    expect(b).toEqual({ existing: [], conflictWith: 't:4:1' });
+  });
+
   it('pages newest first, with and without a status filter, and the filtered pages add up', async () => {
     const ds = Array.from({ length: 450 }, (_, i) => delivery('whk_page', i, i % 2 ? 'card.authorised' : 'message.received'));
-    await store.insertPending(ds, 't:0:5');
+    await store.insertPending(ds, 't:0:5', 'digest');
     // Every third succeeded, every third failed, the rest still pending.
     await store.recordOutcomes(ds.flatMap((d, i) => (i % 3 === 0 ? [outcome(d, 1, 'succeeded', 200)] : i % 3 === 1 ? [outcome(d, 1, 'failed', 500)] : [])));
 
@@ -134,7 +151,7 @@ describe('DeliveryStore', () => {
 
   it('counts every delivery of a run by status', async () => {
     const ds = [delivery('whk_count', 0), delivery('whk_count', 1), delivery('whk_count', 2)].map((d, i) => ({ ...d, eventId: `evt_tally.${i}` }));
-    await store.insertPending(ds, 't:0:6');
+    await store.insertPending(ds, 't:0:6', 'digest');
     await store.recordOutcomes([outcome(ds[0]!, 1, 'retrying', 500), outcome(ds[0]!, 2, 'succeeded', 200), outcome(ds[1]!, 1, 'retrying', 500)]);
     const tally = await store.settlement('evt_tally.');
     expect(tally.total).toBe(3);

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { ALL_ROLES } from '../../src/config/config.js';
+import { startTestApi } from '../helpers/api.js';
+import { customerVerifies, startReceiver } from '../helpers/receiver.js';
+import { useKafka } from '../helpers/servers.js';
+
+// Every accepted event reaches every matching webhook exactly as produced, or is quarantined with
+// its reason: large fan-outs, re-created topics, reused ids and numbers JSON cannot hold as doubles.
+const api = await startTestApi('integrity', { WEBHOOKS_RETRY_SCHEDULE: '1s,1s,1s,1s,1s', WEBHOOKS_REQUEST_TIMEOUT: '2s' }, [...ALL_ROLES]);
+const kafka = await useKafka('integrity-clients');
+const producer = await kafka.producer();
+const prefix = api.config.topicPrefix;
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function newWorkspace() {
+  const key = await api.newKey();
+  return { key, workspace: (await api.keys.verify(key))!.workspace };
+}
+
+async function createWebhooks(key: string, url: string, events: string[], count: number, agent: string | null = null) {
+  const hooks: Array<{ id: string; signing_secret: string }> = [];
+  for (let i = 0; i < count; i += 25) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(25, count - i) }, async () => {
+        const res = await api.rest('POST', '/v1/webhooks', key, { url, events, agent });
+        expect(res.status).toBe(200);
+        return res.json as { id: string; signing_secret: string };
+      }),
+    );
+    hooks.push(...batch);
+  }
+  await settle(700); // subscription changes apply within 1 s
+  return hooks;
+}
+
+async function quarantineReader() {
+  const consumer = await kafka.consumer();
+  await consumer.subscribe({ topic: `${prefix}.webhooks.invalid-events`, fromBeginning: true });
+  const records: Array<{ value: string; reason: string }> = [];
+  await consumer.run({
+    eachMessage: async ({ message }) => void records.push({ value: String(message.value), reason: String(message.headers?.['x-humiris-error']) }),
+  });
+  return records;
+}
+const quarantined = await quarantineReader();
+
+async function until<T>(what: string, read: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await settle(200);
+  }
+}
+
+describe('event integrity', () => {
+  it('delivers a 20 KB event to 1,000 webhooks, and a 1 MiB event to several', async () => {
+    const { key, workspace } = await newWorkspace();
+    const receiver = await startReceiver();
+    const hooks = await createWebhooks(key, receiver.url, ['email.received'], 1_000);
+    const bigHooks = await createWebhooks(key, receiver.url, ['email.sent'], 8);
+
+    const text = 'x'.repeat(20_000);
+    await producer.send({ topic: `${prefix}.events.email.received`, messages: [{ value: JSON.stringify({ id: 'evt_wide', workspace, data: { text } }) }] });
+    const huge = 'y'.repeat(1024 * 1024 - 200);
+    await producer.send({ topic: `${prefix}.events.email.sent`, messages: [{ value: JSON.stringify({ id: 'evt_huge', workspace, data: { huge } }) }] });
+
+    await receiver.waitFor(1_008, 90_000);
+    const wide = receiver.requests.filter((r) => r.json?.id === 'evt_wide');
+    expect(new Set(wide.map((r) => r.headers['x-humiris-webhook']))).toEqual(new Set(hooks.map((h) => h.id)));
+    expect(wide.every((r) => r.json.data.text === text)).toBe(true);
+    const secretOf = new Map([...hooks, ...bigHooks].map((h) => [h.id, h.signing_secret]));
+    for (const r of receiver.requests) {
+      expect(customerVerifies(String(r.headers['x-humiris-signature']), r.body, secretOf.get(String(r.headers['x-humiris-webhook']))!)).toBe(true);
+    }
+    const big = receiver.requests.filter((r) => r.json?.id === 'evt_huge');
+    expect(big).toHaveLength(8);
+    expect(big.every((r) => r.json.data.huge === huge)).toBe(true);
+  }, 240_000);
+
+  it('keeps the numbers of data exactly as produced', async () => {
+    const { key, workspace } = await newWorkspace();
+    const receiver = await startReceiver();
+    await createWebhooks(key, receiver.url, ['card.capture'], 1);
+    const raw = `{"id":"evt_numbers","workspace":"${workspace}","data":{"a":9007199254740993,"b":12345678901234567890,"c":1e400,"d":[1.0,-0,0.1,2.50]}}`;
+    await producer.send({ topic: `${prefix}.events.card.capture`, messages: [{ value: raw }] });
+    const [request] = await receiver.waitFor(1);
+    expect(request!.body).toContain('"data":{"a":9007199254740993,"b":12345678901234567890,"c":1e400,"d":[1.0,-0,0.1,2.50]}');
+  });
+
+  it('delivers id-less events again after their topic is deleted and re-created', async () => {
+    const { key, workspace } = await newWorkspace();
+    const receiver = await startReceiver();
+    await createWebhooks(key, receiver.url, ['call.started'], 1);
+    const topic = `${prefix}.events.call.started`;
+    // Partition 0 both times: the new records get exactly the offsets the old ones had.
+    const round = (n: number) => [1, 2, 3].map((i) => ({ partition: 0, value: JSON.stringify({ workspace, data: { round: n, i } }) }));
+    await producer.send({ topic, messages: round(1) });
+    await receiver.waitFor(3);
+
+    await kafka.admin.deleteTopics({ topics: [topic] });
+    await until('the topic to go', async () => ((await kafka.admin.listTopics()).includes(topic) ? undefined : true));
+    await kafka.admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    // The matcher's position is past the new, empty log: its next fetch starts it again at 0.
+    await settle(5_000);
+    await producer.send({ topic, messages: round(2) });
+    await until('the three events of the new topic', () => (receiver.requests.filter((r) => r.json.data.round === 2).length === 3 ? true : undefined), 90_000);
+    const ids = receiver.requests.map((r) => r.json.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  }, 120_000);
+
+  it('quarantines a second event with the same id but another type, agent or body, and never crosses bodies', async () => {
+    const { key, workspace } = await newWorkspace();
+    const emails = await startReceiver();
+    const cards = await startReceiver();
+    await createWebhooks(key, emails.url, ['email.received'], 1, 'agent-one');
+    const [cardHook] = await createWebhooks(key, cards.url, ['card.authorization'], 1, 'agent-two');
+    const secret = { subject: 'for agent one only' };
+    await producer.send({
+      topic: `${prefix}.events.email.received`,
+      messages: [{ value: JSON.stringify({ id: 'evt_shared', workspace, agent: 'agent-one', data: secret }) }],
+    });
+    await emails.waitFor(1);
+    await producer.send({
+      topic: `${prefix}.events.card.authorization`,
+      messages: [{ value: JSON.stringify({ id: 'evt_shared', workspace, agent: 'agent-two', data: { amount: 5 } }) }],
+    });
+    const record = await until('the quarantine record', () => quarantined.find((q) => q.value.includes('"agent-two"') && q.value.includes('evt_shared')));
+    expect(record.reason).toMatch(/evt_shared.*already/);
+    await settle(1_500);
+    expect(cards.requests).toHaveLength(0);
+    const list = await api.rest('GET', `/v1/webhooks/${cardHook!.id}/deliveries`, key);
+    expect(list.json.data).toEqual([]);
+
+    // The same event again (a producer's resend) is a duplicate, not a conflict: nothing new is sent.
+    await producer.send({
+      topic: `${prefix}.events.email.received`,
+      messages: [{ value: JSON.stringify({ id: 'evt_shared', workspace, agent: 'agent-one', data: secret }) }],
+    });
+    await settle(2_000);
+    expect(emails.requests).toHaveLength(1);
+    expect(quarantined.filter((q) => q.value.includes('evt_shared'))).toHaveLength(1);
+  });
+});
