@@ -14,14 +14,18 @@ export async function resolveServers(config: Config, say: (line: string) => void
   say('KAFKA_BROKERS or MONGODB_URI not set: starting the local stack (humiris-webhooks stack up)');
   const stack = await stackUp(config.stack, say);
   say(`local stack ready: ${stack.kafkaVersion} at ${stack.kafkaBrokers.join(',')}, ${stack.mongoVersion} at ${stack.mongodbUri}`);
-  const servers = Object.freeze({
+  return { config: onLocalStack(config, stack), stack };
+}
+
+/** The configuration on the local stack: what is not configured comes from it, and webhook URLs on this machine are allowed unless the setting says otherwise. */
+export function onLocalStack(config: Config, stack: Pick<StackInfo, 'kafkaBrokers' | 'mongodbUri'>): ServersConfig {
+  return Object.freeze({
     ...config,
     kafkaBrokers: config.kafkaBrokers ?? stack.kafkaBrokers,
     mongodbUri: config.mongodbUri ?? stack.mongodbUri,
-    allowPrivateUrls: true,
+    allowPrivateUrls: config.allowPrivateUrlsSet ? config.allowPrivateUrls : true,
     localStack: true,
   });
-  return { config: servers, stack };
 }
 
 /** resolveServers without the stack's details. */

@@ -18,6 +18,8 @@ export interface Config {
   requestTimeoutMs: number;
   maxInFlight: number;
   allowPrivateUrls: boolean;
+  /** WEBHOOKS_ALLOW_PRIVATE_URLS was given: the local stack's default (allowed) does not override it. */
+  allowPrivateUrlsSet: boolean;
   maxWebhooksPerWorkspace: number;
   rateLimitPerMinute: number;
   logLevel: string;
@@ -138,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: read(env, 'WEBHOOKS_REQUEST_TIMEOUT', 10_000, parseDuration),
     maxInFlight: read(env, 'WEBHOOKS_MAX_IN_FLIGHT', 500, integer(1, 100_000)),
     allowPrivateUrls: read(env, 'WEBHOOKS_ALLOW_PRIVATE_URLS', false, boolean),
+    allowPrivateUrlsSet: (env.WEBHOOKS_ALLOW_PRIVATE_URLS ?? '').trim() !== '',
     maxWebhooksPerWorkspace: read(env, 'WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE', 10_000, integer(1, 10_000_000)),
     rateLimitPerMinute: read(env, 'WEBHOOKS_RATE_LIMIT_PER_MINUTE', 6_000, integer(0, 10_000_000)),
     logLevel: read(env, 'LOG_LEVEL', 'info', logLevel),
