@@ -19,7 +19,7 @@ import { Dispatcher } from './pipeline/dispatcher.js';
 import { CachedEventBodies } from './pipeline/event-bodies.js';
 import { Matcher } from './pipeline/matcher.js';
 import { DeliveryStore } from './store/delivery-store.js';
-import { EndpointLanes } from './pipeline/endpoint-lanes.js';
+import { EndpointLanes, laneLimits, tasksInHand } from './pipeline/endpoint-lanes.js';
 
 const SERVICE_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -81,15 +81,16 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       const userAgent = `Humiris-Webhooks/${SERVICE_VERSION}`;
       const sender = new HttpSender({ timeoutMs: config.requestTimeoutMs, allowPrivateUrls: config.allowPrivateUrls, userAgent });
       stops.push(() => sender.close());
-      // A webhook whose sends hang gets a few slots, not all of them (README: Slow endpoints).
-      const lanes = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: Math.max(1, Math.floor(config.maxInFlight / 50)) });
+      // Send slots per webhook, workspace and process, from the first request (README: Slow endpoints).
+      const lanes = new EndpointLanes(laneLimits(config.maxInFlight));
       const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes });
-      // One bound for all sends of this process, first attempts and retries alike.
-      const semaphore = new Semaphore(config.maxInFlight);
+      // One bound for all tasks in hand, first attempts and retries alike: the sends, and those waiting their turn.
+      const semaphore = new Semaphore(tasksInHand(config.maxInFlight));
       for (const role of dispatchRoles) {
         const consumer = await startDispatchConsumer({ ...consumerDeps, semaphore, dispatcher, role });
         stops.push(async () => {
           dispatcher.stop();
+          lanes.close();
           await consumer.stop();
         });
       }

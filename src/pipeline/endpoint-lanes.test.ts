@@ -1,52 +1,130 @@
-import { describe, expect, it } from 'vitest';
-import { EndpointLanes } from './endpoint-lanes.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFERRED_SLOW_ENDPOINT, DEFERRED_WORKSPACE_BUSY, EndpointLanes, type Admission, type SendSlot } from './endpoint-lanes.js';
 
-function lanes() {
-  const clock = { now: 0 };
-  const l = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 2, now: () => clock.now });
+const made: EndpointLanes[] = [];
+afterEach(() => made.splice(0).forEach((l) => l.close()));
+
+function lanes(limits: { slowLimit?: number; workspaceLimit?: number; processLimit?: number; workspaceQueue?: number } = {}) {
+  const clock = { now: 1_000_000 };
+  const l = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 2, ...limits, now: () => clock.now });
+  made.push(l);
   return { l, clock };
 }
 
+/** Admits synchronously-known answers; a task that waits shows as 'waiting' until it settles. */
+function track(p: Promise<Admission>) {
+  const state: { admission?: Admission } = {};
+  p.then((a) => (state.admission = a)).catch(() => {});
+  return state;
+}
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+const slotOf = (a: Admission | undefined): SendSlot => {
+  if (!a || !('slot' in a)) throw new Error(`no slot: ${JSON.stringify(a)}`);
+  return a.slot;
+};
+
 describe('EndpointLanes', () => {
-  it('never limits a webhook whose sends finish quickly, however many run at once', () => {
-    const { l, clock } = lanes();
-    const tokens = Array.from({ length: 50 }, () => l.tryStart('fast'));
-    expect(tokens.every((t) => t !== null)).toBe(true);
-    clock.now = 900;
-    for (const t of tokens) l.finish('fast', t!);
-    expect(l.isSlowNow('fast')).toBe(false);
-    expect(l.tryStart('fast')).not.toBeNull();
+  it('gives a webhook that has not answered yet only slowLimit sends from its first request; the rest wait', async () => {
+    const { l } = lanes({ slowLimit: 2, workspaceLimit: 100 });
+    const tasks = Array.from({ length: 5 }, () => track(l.admit('ws', 'new')));
+    await flush();
+    expect(tasks.map((t) => (t.admission ? ('slot' in t.admission ? 'sending' : 'deferred') : 'waiting'))).toEqual([
+      'sending',
+      'sending',
+      'waiting',
+      'waiting',
+      'waiting',
+    ]);
+    expect(l.counts('ws')).toEqual({ sending: 2, waiting: 3 });
   });
 
-  it('limits a webhook once a send of it has run too long, and leaves the others alone', () => {
-    const { l, clock } = lanes();
-    const hung = [l.tryStart('hang'), l.tryStart('hang'), l.tryStart('hang')];
-    expect(hung.every((t) => t !== null)).toBe(true);
-    clock.now = 1_000;
-    expect(l.isSlowNow('hang')).toBe(true);
-    expect(l.tryStart('hang')).toBeNull();
-    expect(l.tryStart('other')).not.toBeNull();
-    // Two of its three sends time out: it is still slow, and one slot under its limit is free again.
-    clock.now = 10_000;
-    l.finish('hang', hung[0]!);
-    l.finish('hang', hung[1]!);
-    expect(l.tryStart('hang')).not.toBeNull();
-    expect(l.tryStart('hang')).toBeNull();
+  it('lets a webhook that answers quickly use its workspace share, and hands slots out in FIFO order', async () => {
+    const { l, clock } = lanes({ slowLimit: 1, workspaceLimit: 3 });
+    const first = track(l.admit('ws', 'fast'));
+    const queued = [track(l.admit('ws', 'fast')), track(l.admit('ws', 'fast')), track(l.admit('ws', 'fast')), track(l.admit('ws', 'fast'))];
+    await flush();
+    expect(queued.every((t) => t.admission === undefined)).toBe(true);
+    clock.now += 20;
+    l.finish(slotOf(first.admission)); // answered in 20 ms: up to the workspace limit now
+    await flush();
+    expect(queued.map((t) => t.admission !== undefined)).toEqual([true, true, true, false]);
+    l.finish(slotOf(queued[0]!.admission));
+    await flush();
+    expect(queued[3]!.admission).toHaveProperty('slot');
   });
 
-  it('stays slow for a while after its last slow send, then gets every slot again', () => {
-    const { l, clock } = lanes();
-    const t = l.tryStart('flaky')!;
-    clock.now = 2_000;
-    l.finish('flaky', t);
-    expect(l.isSlowNow('flaky')).toBe(true);
-    const a = l.tryStart('flaky');
-    const b = l.tryStart('flaky');
-    expect([a === null, b === null, l.tryStart('flaky') === null]).toEqual([false, false, true]);
-    l.finish('flaky', a!);
-    l.finish('flaky', b!);
-    clock.now = 32_001;
-    expect(l.isSlowNow('flaky')).toBe(false);
-    expect([l.tryStart('flaky'), l.tryStart('flaky'), l.tryStart('flaky')].every((x) => x !== null)).toBe(true);
+  it('bounds a workspace however many webhooks it has, and other workspaces keep their slots', async () => {
+    const { l } = lanes({ slowLimit: 2, workspaceLimit: 10, processLimit: 100 });
+    const hanging = Array.from({ length: 100 }, (_, i) => track(l.admit('a', `hook-${i}`)));
+    await flush();
+    expect(hanging.filter((t) => t.admission && 'slot' in t.admission)).toHaveLength(10);
+    expect(l.counts('a')).toEqual({ sending: 10, waiting: 90 });
+    const other = await l.admit('b', 'fine');
+    expect(other).toHaveProperty('slot');
+  });
+
+  it('defers a slow webhook\'s next task at once, and its waiting ones once it turns slow', async () => {
+    const { l, clock } = lanes({ slowLimit: 1 });
+    const first = await l.admit('ws', 'hang');
+    const waiting = track(l.admit('ws', 'hang'));
+    clock.now += 1_000; // the first send has run for slowAfterMs
+    expect(await l.admit('ws', 'hang')).toEqual({ deferred: DEFERRED_SLOW_ENDPOINT });
+    await new Promise((resolve) => setTimeout(resolve, 250)); // a sweep
+    expect(waiting.admission).toEqual({ deferred: DEFERRED_SLOW_ENDPOINT });
+    // Slow for slowForMs after a slow send: still one at a time.
+    clock.now += 9_000;
+    l.finish(slotOf(first));
+    expect(await l.admit('ws', 'hang')).toHaveProperty('slot');
+    expect(await l.admit('ws', 'hang')).toEqual({ deferred: DEFERRED_SLOW_ENDPOINT });
+  });
+
+  it('defers the waiting tasks of a workspace whose sends all stopped finishing', async () => {
+    const { l, clock } = lanes({ slowLimit: 5, workspaceLimit: 3 });
+    for (let i = 0; i < 3; i++) await l.admit('a', `hook-${i}`);
+    const waiting = track(l.admit('a', 'hook-3')); // its own webhook is idle: it waits for the workspace
+    await flush();
+    expect(waiting.admission).toBeUndefined();
+    clock.now += 1_000;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(waiting.admission).toEqual({ deferred: DEFERRED_WORKSPACE_BUSY });
+    expect(await l.admit('a', 'hook-4')).toEqual({ deferred: DEFERRED_WORKSPACE_BUSY });
+  });
+
+  it('defers past a long queue only when the workspace is not sending quickly', async () => {
+    const { l, clock } = lanes({ slowLimit: 1, workspaceLimit: 1, workspaceQueue: 2 });
+    const sending = await l.admit('ws', 'a');
+    const queued = [track(l.admit('ws', 'b')), track(l.admit('ws', 'c'))];
+    // A burst into a workspace that has not answered yet: past the queue, deferred.
+    expect(await l.admit('ws', 'd')).toEqual({ deferred: DEFERRED_WORKSPACE_BUSY });
+    clock.now += 5;
+    l.finish(slotOf(sending)); // it answers quickly: a long queue may wait now
+    await flush();
+    const more = track(l.admit('ws', 'e'));
+    await flush();
+    expect(queued[0]!.admission).toHaveProperty('slot');
+    expect(more.admission).toBeUndefined();
+  });
+
+  it('never defers a task that cannot be deferred; close gives waiting tasks back', async () => {
+    const { l, clock } = lanes({ slowLimit: 1 });
+    await l.admit('ws', 'hang');
+    clock.now += 2_000;
+    const kept = l.admit('ws', 'hang', false);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    l.close();
+    await expect(kept).rejects.toThrow(/stopping/);
+  });
+
+  it('bounds the sends of the whole process, and takes workspaces in turn when it is full', async () => {
+    const { l } = lanes({ slowLimit: 10, workspaceLimit: 10, processLimit: 2 });
+    const a1 = await l.admit('a', 'x');
+    await l.admit('a', 'x');
+    const queued = [track(l.admit('a', 'x')), track(l.admit('b', 'y'))];
+    await flush();
+    expect(queued.every((t) => t.admission === undefined)).toBe(true);
+    l.finish(slotOf(a1));
+    await flush();
+    // 'a' had a turn already; 'b' waited since: either may go, but only one does.
+    expect(queued.filter((t) => t.admission !== undefined)).toHaveLength(1);
   });
 });

@@ -3,60 +3,293 @@ export interface EndpointLanesOptions {
   slowAfterMs: number;
   /** How long a webhook stays slow after its last slow send. */
   slowForMs: number;
-  /** Sends a slow webhook may have in flight at once (per process). */
+  /** Sends a webhook may have in flight until it has answered quickly, and again while it is slow. */
   slowLimit: number;
+  /** Sends in flight per workspace, whatever its webhooks do; also the most one quick webhook gets. */
+  workspaceLimit?: number;
+  /** Sends in flight in this process. */
+  processLimit?: number;
+  /** Tasks of one workspace that may wait for a slot before more are deferred (unless it is sending quickly). */
+  workspaceQueue?: number;
   now?: () => number;
 }
 
-interface Lane {
-  /** Start times of the sends in flight, oldest first (a Map keeps insertion order). */
-  inFlight: Map<number, number>;
-  slowUntil: number;
+/** Send slots from WEBHOOKS_MAX_IN_FLIGHT (README: Slow endpoints). */
+export function laneLimits(maxInFlight: number): EndpointLanesOptions {
+  return {
+    slowAfterMs: 1_000,
+    slowForMs: 30_000,
+    slowLimit: Math.max(1, Math.floor(maxInFlight / 50)),
+    workspaceLimit: Math.max(1, Math.ceil(maxInFlight / 4)),
+    processLimit: maxInFlight,
+    workspaceQueue: 2 * maxInFlight,
+  };
 }
 
+/** Tasks a dispatching process handles at once: its sends, plus tasks waiting their turn in a lane. */
+export const tasksInHand = (maxInFlight: number): number => 4 * maxInFlight;
+
+/** Held while a send runs; hand it back to `finish`. */
+export interface SendSlot {
+  readonly workspace: string;
+  readonly webhookId: string;
+  readonly token: number;
+}
+
+/** A slot, or why the task should come back later instead (the same attempt, through the first retry topic). */
+export type Admission = { slot: SendSlot } | { deferred: string };
+
+export const DEFERRED_SLOW_ENDPOINT = 'deferred: slow endpoint';
+export const DEFERRED_WORKSPACE_BUSY = 'deferred: workspace at its send limit';
+
+interface Waiter {
+  canDefer: boolean;
+  resolve(admission: Admission): void;
+  reject(error: Error): void;
+}
+
+interface WebhookLane {
+  id: string;
+  workspace: WorkspaceLane;
+  /** Start times of the sends in flight by token, oldest first (a Map keeps insertion order). */
+  inFlight: Map<number, number>;
+  waiting: Waiter[];
+  slowUntil: number;
+  /** When a send of it last finished quickly (0: never). */
+  quickAt: number;
+  touchedAt: number;
+}
+
+interface WorkspaceLane {
+  name: string;
+  inFlight: Map<number, number>;
+  /** Its webhooks with tasks waiting, in turn order. */
+  waitingHooks: Set<WebhookLane>;
+  waitingCount: number;
+  quickAt: number;
+  webhooks: Map<string, WebhookLane>;
+}
+
+const SWEEP_MS = 100;
+/** Idle lanes are forgotten every this many sweeps. */
+const FORGET_EVERY = 20;
+
 /**
- * Keeps one hanging endpoint from taking every send slot. A webhook is slow while one of its
- * sends has run longer than `slowAfterMs`, and for `slowForMs` after one did; a slow webhook
- * gets at most `slowLimit` sends at once. Fast webhooks are never limited here.
+ * Bounds sends per webhook, per workspace and per process from the first request, so endpoints
+ * that hang hold a bounded share of the slots and never stall other workspaces.
+ *
+ * A webhook gets `slowLimit` sends at once until one of its sends has finished within
+ * `slowAfterMs`, then up to its workspace's limit; while slow (a send has run `slowAfterMs`, or
+ * did within `slowForMs`) it is back to `slowLimit`. A task over a limit waits in its webhook's
+ * FIFO while its lane moves, and is deferred instead when its webhook is slow, when its
+ * workspace's sends have stopped finishing, or when too many of its workspace's tasks wait.
  */
 export class EndpointLanes {
-  private readonly lanes = new Map<string, Lane>();
+  private readonly workspaces = new Map<string, WorkspaceLane>();
+  /** Workspaces with waiting tasks, in turn order. */
+  private readonly waitingWorkspaces = new Set<WorkspaceLane>();
   private readonly now: () => number;
+  private readonly workspaceLimit: number;
+  private readonly processLimit: number;
+  private readonly workspaceQueue: number;
+  private sending = 0;
   private nextToken = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeps = 0;
 
   constructor(private readonly options: EndpointLanesOptions) {
     this.now = options.now ?? Date.now;
+    this.workspaceLimit = options.workspaceLimit ?? Infinity;
+    this.processLimit = options.processLimit ?? Infinity;
+    this.workspaceQueue = options.workspaceQueue ?? Infinity;
   }
 
-  /** A token for `finish`, or null when the webhook is slow and already has its share in flight. */
-  tryStart(webhookId: string): number | null {
+  /**
+   * A slot now, or once its turn comes; or a reason to defer the task. `canDefer` false (no retry
+   * topic to defer to) always waits. Rejects when `close` gives the waiting tasks back.
+   */
+  admit(workspace: string, webhookId: string, canDefer = true): Promise<Admission> {
     const now = this.now();
-    let lane = this.lanes.get(webhookId);
-    if (lane && this.isSlow(lane, now) && lane.inFlight.size >= this.options.slowLimit) return null;
-    if (!lane) this.lanes.set(webhookId, (lane = { inFlight: new Map(), slowUntil: 0 }));
+    const hook = this.webhookLane(workspace, webhookId, now);
+    if (hook.waiting.length === 0 && this.hasRoom(hook, now)) return Promise.resolve({ slot: this.start(hook, now) });
+    const reason = canDefer ? this.deferral(hook, now) : null;
+    if (reason) return Promise.resolve({ deferred: reason });
+    return new Promise<Admission>((resolve, reject) => {
+      hook.waiting.push({ canDefer, resolve, reject });
+      const lane = hook.workspace;
+      lane.waitingCount++;
+      lane.waitingHooks.add(hook);
+      this.waitingWorkspaces.add(lane);
+      this.ensureSweeper();
+    });
+  }
+
+  finish(slot: SendSlot): void {
+    const lane = this.workspaces.get(slot.workspace);
+    const hook = lane?.webhooks.get(slot.webhookId);
+    const startedAt = hook?.inFlight.get(slot.token);
+    if (!lane || !hook || startedAt === undefined) return;
+    hook.inFlight.delete(slot.token);
+    lane.inFlight.delete(slot.token);
+    this.sending--;
+    const now = this.now();
+    hook.touchedAt = now;
+    if (now - startedAt >= this.options.slowAfterMs) hook.slowUntil = now + this.options.slowForMs;
+    else hook.quickAt = lane.quickAt = now;
+    this.grant(now);
+  }
+
+  /** Sends in flight and tasks waiting, for tests and logs. */
+  counts(workspace?: string): { sending: number; waiting: number } {
+    if (workspace === undefined) {
+      let waiting = 0;
+      for (const lane of this.workspaces.values()) waiting += lane.waitingCount;
+      return { sending: this.sending, waiting };
+    }
+    const lane = this.workspaces.get(workspace);
+    return { sending: lane?.inFlight.size ?? 0, waiting: lane?.waitingCount ?? 0 };
+  }
+
+  /** Gives every waiting task back (stopping): their handlers fail, so the tasks stay uncommitted. */
+  close(): void {
+    for (const lane of this.waitingWorkspaces) {
+      for (const hook of lane.waitingHooks) for (const waiter of hook.waiting.splice(0)) waiter.reject(new Error('stopping: task handed back'));
+      lane.waitingHooks.clear();
+      lane.waitingCount = 0;
+    }
+    this.waitingWorkspaces.clear();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private webhookLane(workspace: string, webhookId: string, now: number): WebhookLane {
+    let lane = this.workspaces.get(workspace);
+    if (!lane) {
+      lane = { name: workspace, inFlight: new Map(), waitingHooks: new Set(), waitingCount: 0, quickAt: 0, webhooks: new Map() };
+      this.workspaces.set(workspace, lane);
+    }
+    let hook = lane.webhooks.get(webhookId);
+    if (!hook) {
+      hook = { id: webhookId, workspace: lane, inFlight: new Map(), waiting: [], slowUntil: 0, quickAt: 0, touchedAt: now };
+      lane.webhooks.set(webhookId, hook);
+      this.ensureSweeper();
+    }
+    hook.touchedAt = now;
+    return hook;
+  }
+
+  private start(hook: WebhookLane, now: number): SendSlot {
     const token = this.nextToken++;
-    lane.inFlight.set(token, now);
-    return token;
+    hook.inFlight.set(token, now);
+    hook.workspace.inFlight.set(token, now);
+    this.sending++;
+    return { workspace: hook.workspace.name, webhookId: hook.id, token };
   }
 
-  finish(webhookId: string, token: number): void {
-    const lane = this.lanes.get(webhookId);
-    const startedAt = lane?.inFlight.get(token);
-    if (!lane || startedAt === undefined) return;
-    lane.inFlight.delete(token);
+  private hookLimit(hook: WebhookLane, now: number): number {
+    const answersQuickly = hook.quickAt > 0 && now - hook.quickAt < this.options.slowForMs && !this.isSlow(hook, now);
+    return answersQuickly ? this.workspaceLimit : Math.min(this.options.slowLimit, this.workspaceLimit);
+  }
+
+  private hasRoom(hook: WebhookLane, now: number): boolean {
+    return this.sending < this.processLimit && hook.workspace.inFlight.size < this.workspaceLimit && hook.inFlight.size < this.hookLimit(hook, now);
+  }
+
+  private isSlow(hook: WebhookLane, now: number): boolean {
+    return hook.slowUntil > now || startedLongAgo(hook.inFlight, now, this.options.slowAfterMs);
+  }
+
+  /** A workspace stalls when a send of it has run `slowAfterMs` and none finished quickly meanwhile. */
+  private isStalled(lane: WorkspaceLane, now: number): boolean {
+    return startedLongAgo(lane.inFlight, now, this.options.slowAfterMs) && now - lane.quickAt >= this.options.slowAfterMs;
+  }
+
+  /** Why a task that cannot start now should not wait either, or null to wait. */
+  private deferral(hook: WebhookLane, now: number): string | null {
+    if (this.isSlow(hook, now)) return DEFERRED_SLOW_ENDPOINT;
+    const lane = hook.workspace;
+    if (this.isStalled(lane, now)) return DEFERRED_WORKSPACE_BUSY;
+    if (lane.waitingCount < this.workspaceQueue) return null;
+    // A long queue waits only while its workspace sends quickly and this webhook is not what holds it up.
+    const sendingQuickly = now - lane.quickAt < this.options.slowAfterMs;
+    return sendingQuickly && hook.inFlight.size < this.hookLimit(hook, now) ? null : DEFERRED_WORKSPACE_BUSY;
+  }
+
+  /** Starts waiting tasks while there is room, one per webhook and workspace in turn. */
+  private grant(now: number): void {
+    let progress = true;
+    while (progress && this.sending < this.processLimit && this.waitingWorkspaces.size > 0) {
+      progress = false;
+      for (const lane of [...this.waitingWorkspaces]) {
+        if (this.sending >= this.processLimit) return;
+        if (lane.inFlight.size >= this.workspaceLimit) continue;
+        for (const hook of lane.waitingHooks) {
+          if (!this.hasRoom(hook, now)) continue;
+          const waiter = this.dequeue(hook)!;
+          // Its turn is over: to the back of the line (Set order), within its workspace and across them.
+          if (hook.waiting.length > 0) {
+            lane.waitingHooks.delete(hook);
+            lane.waitingHooks.add(hook);
+          }
+          this.waitingWorkspaces.delete(lane);
+          if (lane.waitingCount > 0) this.waitingWorkspaces.add(lane);
+          waiter.resolve({ slot: this.start(hook, now) });
+          progress = true;
+          break;
+        }
+      }
+    }
+  }
+
+  private dequeue(hook: WebhookLane): Waiter | undefined {
+    const waiter = hook.waiting.shift();
+    if (!waiter) return undefined;
+    const lane = hook.workspace;
+    lane.waitingCount--;
+    if (hook.waiting.length === 0) lane.waitingHooks.delete(hook);
+    if (lane.waitingCount === 0) this.waitingWorkspaces.delete(lane);
+    return waiter;
+  }
+
+  /** Defers waiting tasks whose webhook turned slow or whose workspace stalled; forgets idle lanes. */
+  private sweep(): void {
     const now = this.now();
-    if (now - startedAt >= this.options.slowAfterMs) lane.slowUntil = now + this.options.slowForMs;
-    if (lane.inFlight.size === 0 && lane.slowUntil <= now) this.lanes.delete(webhookId);
+    for (const lane of [...this.waitingWorkspaces]) {
+      const stalled = this.isStalled(lane, now);
+      for (const hook of [...lane.waitingHooks]) {
+        const reason = this.isSlow(hook, now) ? DEFERRED_SLOW_ENDPOINT : stalled ? DEFERRED_WORKSPACE_BUSY : null;
+        if (!reason) continue;
+        const kept = hook.waiting.filter((w) => !w.canDefer);
+        for (const waiter of hook.waiting) if (waiter.canDefer) waiter.resolve({ deferred: reason });
+        lane.waitingCount -= hook.waiting.length - kept.length;
+        hook.waiting = kept;
+        if (kept.length === 0) lane.waitingHooks.delete(hook);
+      }
+      if (lane.waitingCount === 0) this.waitingWorkspaces.delete(lane);
+    }
+    this.grant(now);
+    if (++this.sweeps % FORGET_EVERY !== 0) return;
+    for (const [name, lane] of this.workspaces) {
+      for (const [id, hook] of lane.webhooks) {
+        const idle = hook.inFlight.size === 0 && hook.waiting.length === 0 && hook.slowUntil <= now;
+        if (idle && now - hook.touchedAt >= this.options.slowForMs) lane.webhooks.delete(id);
+      }
+      if (lane.webhooks.size === 0) this.workspaces.delete(name);
+    }
+    if (this.workspaces.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
-  isSlowNow(webhookId: string): boolean {
-    const lane = this.lanes.get(webhookId);
-    return lane ? this.isSlow(lane, this.now()) : false;
+  private ensureSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
   }
+}
 
-  private isSlow(lane: Lane, now: number): boolean {
-    if (lane.slowUntil > now) return true;
-    const oldest = lane.inFlight.values().next();
-    return !oldest.done && now - oldest.value >= this.options.slowAfterMs;
-  }
+function startedLongAgo(inFlight: Map<number, number>, now: number, ms: number): boolean {
+  const oldest = inFlight.values().next();
+  return !oldest.done && now - oldest.value >= ms;
 }
