@@ -19,6 +19,7 @@ import { Dispatcher } from './pipeline/dispatcher.js';
 import { CachedEventBodies } from './pipeline/event-bodies.js';
 import { Matcher } from './pipeline/matcher.js';
 import { DeliveryStore } from './store/delivery-store.js';
+import { ReplayClaimStore } from './store/replay-claims.js';
 import { EndpointLanes, laneLimits, tasksInHand } from './pipeline/endpoint-lanes.js';
 
 const SERVICE_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -67,7 +68,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     const queue = new KafkaTaskQueue(kafka, topics);
     await queue.connect();
     stops.push(() => queue.close());
-    const actions = new PipelineActions(deliveryStore, queue);
+    const actions = new PipelineActions(deliveryStore, queue, new ReplayClaimStore(mongo.db));
     const webhookLookup = new CachedWebhookLookup(webhookStore);
     const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
 

@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { durationMs } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { validateWebhookUrl } from '../dispatch/url-guard.js';
-import { DomainError, invalidArgument, notFound } from '../domain/errors.js';
+import { invalidArgument, notFound } from '../domain/errors.js';
 import {
   DeleteWebhookResponseSchema,
   ListDeliveriesResponseSchema,
@@ -27,23 +27,19 @@ import {
 const DEFAULT_KEEP_PREVIOUS_MS = 24 * 60 * 60 * 1000;
 const MAX_KEEP_PREVIOUS_MS = 30 * DEFAULT_KEEP_PREVIOUS_MS;
 
-/** The workspace is full: waiting does not help, so this is failed_precondition, not resource_exhausted. */
-function capAsPrecondition(error: unknown): never {
-  if (error instanceof DomainError && error.code === 'resource_exhausted') throw new DomainError('failed_precondition', error.message, { cause: error });
-  throw error;
-}
-
 export function webhookService({ webhooks, deliveries, actions, config }: ApiDeps): ServiceImpl<typeof WebhookService> {
-  /** The URL as given is what is stored; throws invalid_argument on `url`. */
-  const validateUrl = async (raw: string) => (await validateWebhookUrl(raw, { allowPrivateUrls: config.allowPrivateUrls }), raw);
+  /**
+   * What is stored is the URL as the sender reads it, so that what is shown is where requests go
+   * (`http://a\@b/` is `http://a/@b/`); throws invalid_argument on `url`.
+   */
+  const validateUrl = async (raw: string) => (await validateWebhookUrl(raw, { allowPrivateUrls: config.allowPrivateUrls })).href;
 
   /** The webhook of the caller's workspace, or not_found exactly as for a missing id. */
   const ownWebhook = (workspace: string, id: string) => webhooks.get(workspace, checkId('webhook', id));
 
+  /** Read by the caller's workspace, so another workspace's ids answer not_found; a deleted webhook's deliveries stay readable. */
   const ownDelivery = async (workspace: string, webhookId: string, deliveryId: string) => {
-    // The webhook first: another workspace's ids answer not_found before anything else is asked.
-    await ownWebhook(workspace, webhookId);
-    const delivery = await deliveries.get(workspace, webhookId, checkId('delivery', deliveryId));
+    const delivery = await deliveries.get(workspace, checkId('webhook', webhookId), checkId('delivery', deliveryId));
     if (!delivery) throw notFound(`delivery ${deliveryId}`);
     return delivery;
   };
@@ -57,7 +53,7 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
         agent: validateAgent(req.agent),
         description: validateDescription(req.description),
       };
-      return webhookMessage(await webhooks.create(workspace, input, config.maxWebhooksPerWorkspace).catch(capAsPrecondition), true);
+      return webhookMessage(await webhooks.create(workspace, input, config.maxWebhooksPerWorkspace), true);
     },
 
     async getWebhook(req, ctx) {
@@ -110,8 +106,11 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
       const { workspace } = principalOf(ctx);
       const filter = { status: validateDeliveryStatus(req.status), eventType: validateEventTypeFilter(req.eventType) };
       const size = pageSizeOf(req.pageSize);
-      await ownWebhook(workspace, req.webhookId);
-      const page = await deliveries.list(workspace, req.webhookId, filter, size, req.pageToken);
+      const page = await deliveries.list(workspace, checkId('webhook', req.webhookId), filter, size, req.pageToken);
+      // A deleted webhook's deliveries stay listed; an id with neither a webhook nor deliveries is not_found.
+      if (page.items.length === 0 && req.pageToken === '' && !(await webhooks.getById(workspace, req.webhookId))) {
+        if ((await deliveries.list(workspace, req.webhookId, {}, 1, '')).items.length === 0) throw notFound(`webhook ${req.webhookId}`);
+      }
       return create(ListDeliveriesResponseSchema, {
         deliveries: page.items.map((d) => deliveryMessage(d)),
         nextPageToken: page.nextCursor,
@@ -123,7 +122,10 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
     },
 
     async retryDelivery(req, ctx) {
-      const delivery = await ownDelivery(principalOf(ctx).workspace, req.webhookId, req.deliveryId);
+      const { workspace } = principalOf(ctx);
+      // A deleted webhook's deliveries can be read, not sent again.
+      await ownWebhook(workspace, req.webhookId);
+      const delivery = await ownDelivery(workspace, req.webhookId, req.deliveryId);
       return deliveryMessage(await actions.retry(delivery), true);
     },
   };

@@ -3,13 +3,14 @@ import { TEST_EVENT_TYPE } from '../domain/event-types.js';
 import { newEventId } from '../domain/ids.js';
 import { eventDigest } from '../domain/event.js';
 import { firstTask, newDelivery } from './matcher.js';
-import type { DeliveryActions, DeliveryRecord, DeliveryWriter, DomainEvent, TaskQueue, WebhookRecord } from './ports.js';
+import type { DeliveryActions, DeliveryRecord, DeliveryWriter, DomainEvent, ReplayClaims, TaskQueue, WebhookRecord } from './ports.js';
 
 /** What the API asks of the pipeline; every delivery it starts goes through the same dispatcher path. */
 export class PipelineActions implements DeliveryActions {
   constructor(
     private readonly deliveries: DeliveryWriter,
     private readonly queue: TaskQueue,
+    private readonly replays: ReplayClaims,
   ) {}
 
   publishEvent(event: DomainEvent): Promise<void> {
@@ -20,7 +21,18 @@ export class PipelineActions implements DeliveryActions {
     if (delivery.status !== 'failed' && delivery.status !== 'succeeded') {
       throw new DomainError('failed_precondition', `delivery is ${delivery.status}: only failed or succeeded deliveries can be retried`);
     }
-    await this.queue.enqueue([firstTask(delivery, { manual: true })]);
+    // The next attempt's number, claimed once: concurrent replays of a delivery make one send,
+    // and a later replay, once this attempt is recorded, gets the next number.
+    const task = firstTask(delivery, { manual: true });
+    if (!(await this.replays.claim(delivery.id, task.attempt))) {
+      throw new DomainError('failed_precondition', 'a replay of this delivery is already in progress');
+    }
+    try {
+      await this.queue.enqueue([task]);
+    } catch (error) {
+      await this.replays.release(delivery.id, task.attempt).catch(() => {});
+      throw error;
+    }
     return delivery;
   }
 

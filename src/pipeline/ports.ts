@@ -112,6 +112,17 @@ export interface DeliveryActions {
   sendTestEvent(webhook: WebhookRecord): Promise<DeliveryRecord>;
 }
 
+/**
+ * One replay per (delivery, attempt number): concurrent RetryDelivery calls of a delivery make
+ * one send (store/replay-claims.ts implements it).
+ */
+export interface ReplayClaims {
+  /** True for the one caller that claims `attempt` of the delivery; false when it is claimed already. */
+  claim(deliveryId: string, attempt: number): Promise<boolean>;
+  /** Gives a claim back whose attempt could not be queued. */
+  release(deliveryId: string, attempt: number): Promise<void>;
+}
+
 /** One unit of dispatch work, carried by the deliveries topic and the retry topics. */
 export interface DeliveryTask {
   deliveryId: string;

@@ -1,0 +1,48 @@
+import type { Collection, Db } from 'mongodb';
+import type { ReplayClaims } from '../pipeline/ports.js';
+
+type ClaimDoc = { _id: string; claimedAt: Date };
+
+const DUPLICATE_KEY = 11000;
+/** A claim this old whose attempt never came (its process stopped before queueing it) may be taken again. */
+const STALE_AFTER_MS = 10 * 60_000;
+
+/**
+ * Replay claims in MongoDB (collection `delivery_replays`), one document per (delivery, attempt
+ * number). Only an insert under a unique `_id` is atomic on every MongoDB wire server (FerretDB
+ * loses concurrent conditional updates), so a claim is exactly that insert.
+ */
+export class ReplayClaimStore implements ReplayClaims {
+  private readonly claims: Collection<ClaimDoc>;
+
+  constructor(
+    db: Db,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.claims = db.collection<ClaimDoc>('delivery_replays');
+  }
+
+  async claim(deliveryId: string, attempt: number): Promise<boolean> {
+    const _id = `${deliveryId}:${attempt}`;
+    if (await this.insert(_id)) return true;
+    const held = await this.claims.findOne({ _id });
+    if (!held || this.now().getTime() - held.claimedAt.getTime() < STALE_AFTER_MS) return false;
+    // Contenders for a stale claim may all delete it; the insert still lets one of them through.
+    await this.claims.deleteOne({ _id, claimedAt: held.claimedAt });
+    return this.insert(_id);
+  }
+
+  async release(deliveryId: string, attempt: number): Promise<void> {
+    await this.claims.deleteOne({ _id: `${deliveryId}:${attempt}` });
+  }
+
+  private async insert(_id: string): Promise<boolean> {
+    try {
+      await this.claims.insertOne({ _id, claimedAt: this.now() });
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === DUPLICATE_KEY) return false;
+      throw error;
+    }
+  }
+}
