@@ -34,10 +34,15 @@ export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; qu
       if (decoded.ok) {
         const { event } = decoded;
         const source = `${message.topic}:${message.partition}:${message.offset}`;
-        const { duplicateOf, conflictWith } = await matcher.match(event, source);
+        const { duplicateOf, conflictWith, refused } = await matcher.match(event, source);
         if (duplicateOf !== undefined) logger.info({ eventId: event.id, workspace: event.workspace, source, firstSource: duplicateOf }, 'duplicate event');
-        if (conflictWith === undefined) return;
-        reason = `event id ${event.id} is already used in this workspace by an event with another type, agent or data (first read from ${conflictWith})`;
+        if (conflictWith !== undefined) {
+          reason = `event id ${event.id} is already used in this workspace by an event with another type, agent or data (first read from ${conflictWith})`;
+        } else if (refused !== undefined) {
+          reason = `its deliveries could not be queued: ${refused}`;
+        } else {
+          return;
+        }
       } else {
         reason = decoded.reason;
       }

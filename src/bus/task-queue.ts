@@ -1,5 +1,6 @@
 import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type Producer } from 'kafkajs';
 import { stringify } from 'lossless-json';
+import { DomainError } from '../domain/errors.js';
 import { parseExactJson } from '../domain/event.js';
 import { Batcher } from '../pipeline/batcher.js';
 import type { AttemptRecord, DeadLetter, DeliveryTask, DomainEvent, TaskQueue } from '../pipeline/ports.js';
@@ -68,6 +69,17 @@ export function deadLetterRecord(letter: DeadLetter, originalTopic: string): Mes
   return { key: task.webhookId, value: stringify(value)!, headers };
 }
 
+/** Errors of a record the broker will never take, however often it is sent. */
+const REFUSED_FOR_GOOD = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_TIMESTAMP']);
+
+/** The Kafka error code when `error` (or what it wraps) says the records can never be written; else null. */
+export function refusedForGood(error: unknown): string | null {
+  for (let e = error as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type && REFUSED_FOR_GOOD.has(e.type)) return e.type;
+  }
+  return null;
+}
+
 /**
  * A produce goes to each partition as one record batch, which the broker refuses whole when it
  * passes the topic's `max.message.bytes` (2 MiB, topic-setup.ts). Chunks of at most this many
@@ -98,7 +110,7 @@ export type QuarantinedRecord = Omit<WorkerMessage, 'headers'>;
 /** The Kafka side of the pipeline: produces are batched, and each caller waits for its own ack. */
 export class KafkaTaskQueue implements TaskQueue {
   private readonly producer: Producer;
-  private readonly batcher: Batcher<Outgoing>;
+  private readonly batcher: Batcher<Outgoing, DomainError | null>;
 
   constructor(
     kafka: Kafka,
@@ -121,27 +133,55 @@ export class KafkaTaskQueue implements TaskQueue {
     await this.producer.disconnect();
   }
 
-  private async send(items: Outgoing[]): Promise<void> {
+  /** Per item: null once written, or why Kafka refused it for good. */
+  private async send(items: Outgoing[]): Promise<Array<DomainError | null>> {
+    const results: Array<DomainError | null> = items.map(() => null);
+    const indexed = items.map((item, i) => ({ ...item, i }));
     await Promise.all(
-      splitBySize(items).map((chunk) => {
-        const byTopic = new Map<string, Message[]>();
-        for (const { topic, message } of chunk) {
-          const messages = byTopic.get(topic) ?? [];
-          messages.push(message);
-          byTopic.set(topic, messages);
+      splitBySize(indexed).map(async (chunk) => {
+        try {
+          await this.produce(chunk);
+        } catch (error) {
+          if (!refusedForGood(error)) throw error;
+          // One record the broker will never take must not take the others down with it.
+          for (const item of chunk) {
+            try {
+              await this.produce([item]);
+            } catch (single) {
+              const reason = refusedForGood(single);
+              if (!reason) throw single;
+              results[item.i] = new DomainError('internal', `Kafka refused the record for ${item.topic}: ${reason}`, { retryable: false, cause: single });
+            }
+          }
         }
-        return this.producer.sendBatch({
-          acks: -1,
-          compression: CompressionTypes.None,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
       }),
     );
+    return results;
+  }
+
+  private async produce(items: Outgoing[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, message } of items) {
+      const messages = byTopic.get(topic) ?? [];
+      messages.push(message);
+      byTopic.set(topic, messages);
+    }
+    await this.producer.sendBatch({
+      acks: -1,
+      compression: CompressionTypes.None,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+  }
+
+  /** Resolves once every item is written; rejects with a non-retryable DomainError when Kafka refused one for good. */
+  private async put(...items: Outgoing[]): Promise<void> {
+    const refused = (await this.batcher.submit(...items)).find((result) => result !== null);
+    if (refused) throw refused;
   }
 
   enqueue(tasks: DeliveryTask[]): Promise<void> {
     if (tasks.length === 0) return Promise.resolve();
-    return this.batcher.add(
+    return this.put(
       ...tasks.map((task) => ({ topic: this.topics.deliveries, message: { key: task.webhookId, value: encodeTask(task) } })),
     );
   }
@@ -149,11 +189,11 @@ export class KafkaTaskQueue implements TaskQueue {
   scheduleRetry(step: number, task: DeliveryTask): Promise<void> {
     const topic = this.topics.retryTopic(step);
     const headers = { [DUE_AT_HEADER]: String(task.dueAt) };
-    return this.batcher.add({ topic, message: { key: task.webhookId, value: encodeTask(task), headers } });
+    return this.put({ topic, message: { key: task.webhookId, value: encodeTask(task), headers } });
   }
 
   deadLetter(letter: DeadLetter): Promise<void> {
-    return this.batcher.add({ topic: this.topics.dlq, message: deadLetterRecord(letter, this.topics.event(letter.task.eventType)) });
+    return this.put({ topic: this.topics.dlq, message: deadLetterRecord(letter, this.topics.event(letter.task.eventType)) });
   }
 
   publishEvent(event: DomainEvent): Promise<void> {
@@ -165,12 +205,12 @@ export class KafkaTaskQueue implements TaskQueue {
       created_at: event.createdAt.toISOString(),
       data: event.data,
     });
-    return this.batcher.add({ topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value } });
+    return this.put({ topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value } });
   }
 
   /** An event that cannot be accepted, kept with the reason and where it came from. */
   quarantine(record: QuarantinedRecord, reason: string): Promise<void> {
-    return this.batcher.add({
+    return this.put({
       topic: this.topics.invalidEvents,
       message: {
         key: record.key,

@@ -1,4 +1,5 @@
-import type { DeliveryOutcome, DeliveryRecord } from './ports.js';
+import { newOutcomeId } from '../domain/ids.js';
+import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus, DeliveryTask } from './ports.js';
 
 /** What a delivery is before any outcome: pending, due at once, no attempts. */
 export function matchedDelivery(
@@ -47,4 +48,19 @@ export function currentState(delivery: DeliveryRecord, outcomes: DeliveryOutcome
   }
   state.attemptCount = state.attempts.length;
   return state;
+}
+
+/** A new outcome of the attempt `task` stands for; the caller adds the attempt or the reason. */
+export function outcomeOf(task: Pick<DeliveryTask, 'deliveryId' | 'workspace' | 'webhookId' | 'eventId' | 'attempt'>, status: DeliveryStatus, recordedAt: Date): DeliveryOutcome {
+  return {
+    id: newOutcomeId(),
+    deliveryId: task.deliveryId,
+    workspace: task.workspace,
+    webhookId: task.webhookId,
+    eventId: task.eventId,
+    number: task.attempt,
+    status,
+    nextAttemptAt: null,
+    recordedAt,
+  };
 }

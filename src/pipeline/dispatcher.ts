@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { newOutcomeId } from '../domain/ids.js';
 import type { EndpointLanes } from './endpoint-lanes.js';
+import { outcomeOf } from './delivery-state.js';
 import { decide, maxPauseMs, type RetrySchedule } from '../domain/retry-policy.js';
 import { activeSecrets, signatureHeader } from '../domain/signing.js';
 import type { Logger } from '../log/logger.js';
@@ -181,18 +181,4 @@ export class Dispatcher {
       }
     }
   }
-}
-
-function outcomeOf(task: DeliveryTask, status: DeliveryStatus, recordedAt: Date): DeliveryOutcome {
-  return {
-    id: newOutcomeId(),
-    deliveryId: task.deliveryId,
-    workspace: task.workspace,
-    webhookId: task.webhookId,
-    eventId: task.eventId,
-    number: task.attempt,
-    status,
-    nextAttemptAt: null,
-    recordedAt,
-  };
 }

@@ -1,6 +1,7 @@
 import { newDeliveryId } from '../domain/ids.js';
 import { eventDigest, eventPayload, type ValidEvent } from '../domain/event.js';
-import { matchedDelivery } from './delivery-state.js';
+import { DomainError } from '../domain/errors.js';
+import { matchedDelivery, outcomeOf } from './delivery-state.js';
 import type { DeliveryRecord, DeliveryTask, DeliveryWriter, Subscriptions, TaskQueue, WebhookRecord } from './ports.js';
 
 /**
@@ -46,6 +47,8 @@ export interface MatchResult {
   duplicateOf?: string;
   /** The source of another event that has this id in the workspace: this one was not accepted. */
   conflictWith?: string;
+  /** Why Kafka refused this event's tasks for good: its deliveries ended failed. */
+  refused?: string;
 }
 
 /** Turns an accepted event into one delivery, and one queued task, per matching webhook. */
@@ -72,7 +75,16 @@ export class Matcher {
       ...existing.filter((d) => d.source === source && d.status === 'pending'),
     ];
     const inline = Buffer.byteLength(fresh[0]!.payload) * pending.length <= INLINE_FANOUT_BYTES;
-    await this.queue.enqueue(pending.map((d) => firstTask(d, { inline })));
+    const tasks = pending.map((d) => firstTask(d, { inline }));
+    try {
+      await this.queue.enqueue(tasks);
+    } catch (error) {
+      if (!(error instanceof DomainError) || error.retryable) throw error;
+      // Kafka will never take these tasks: they end failed, with the reason, instead of pending forever.
+      const now = new Date();
+      await this.deliveries.recordOutcomes(tasks.map((task) => ({ ...outcomeOf(task, 'failed', now), lastError: `could not be queued: ${error.message}` })));
+      return { queued: 0, refused: error.message };
+    }
     const duplicateOf = existing.find((d) => d.source !== source)?.source;
     return duplicateOf === undefined ? { queued: pending.length } : { queued: pending.length, duplicateOf };
   }
