@@ -28,25 +28,34 @@ export interface Service {
   /** The API port when the `api` role runs (useful with PORT=0). */
   apiPort?: number;
   stop(): Promise<void>;
+  /** The parts whose stop has not finished yet, in stopping order (for a shutdown that runs out of time). */
+  unfinished(): string[];
 }
 
 /** The composition root: the one place that constructs the parts and wires them together. */
 export async function startService(config: Config, roles: Role[], logger: Logger): Promise<Service> {
   if (!config.kafkaBrokers || !config.mongodbUri) throw new Error('startService needs KAFKA_BROKERS and MONGODB_URI');
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Array<{ what: string; fn: () => Promise<void> }> = [];
+  const onStop = (what: string, fn: () => Promise<void>) => void stops.push({ what, fn });
+  let unfinished: string[] = [];
   const stop = async () => {
-    for (const fn of stops.reverse()) await fn().catch((error) => logger.error({ err: error }, 'error while stopping'));
+    const order = stops.reverse();
+    unfinished = order.map((s) => s.what);
+    for (const { fn } of order) {
+      await fn().catch((error) => logger.error({ err: error }, 'error while stopping'));
+      unfinished.shift();
+    }
   };
 
   try {
     const mongo = await connectMongo(config.mongodbUri, config.mongodbDatabase);
-    stops.push(() => mongo.client.close());
+    onStop('MongoDB connections', () => mongo.client.close());
     logger.info({ server: mongo.serverVersion, database: config.mongodbDatabase }, 'connected to MongoDB');
 
     const kafka = createKafka(config.kafkaBrokers, logger);
     const admin = kafka.admin();
     await admin.connect();
-    stops.push(() => admin.disconnect());
+    onStop('Kafka admin client', () => admin.disconnect());
     const cluster = await admin.describeCluster();
     logger.info({ brokers: cluster.brokers.map((b) => `${b.host}:${b.port}`) }, 'connected to Kafka');
 
@@ -64,10 +73,10 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     });
     const deliveryStore = new DeliveryStore(mongo.db);
     await deliveryStore.ensureIndexes();
-    stops.push(() => deliveryStore.close());
+    onStop('delivery records not yet written to MongoDB', () => deliveryStore.close());
     const queue = new KafkaTaskQueue(kafka, topics);
     await queue.connect();
-    stops.push(() => queue.close());
+    onStop('tasks not yet produced to Kafka', () => queue.close());
     const actions = new PipelineActions(deliveryStore, queue, new ReplayClaimStore(mongo.db));
     const webhookLookup = new CachedWebhookLookup(webhookStore);
     const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
@@ -75,13 +84,13 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     if (roles.includes('matcher')) {
       const matcher = new Matcher(webhookLookup, deliveryStore, queue);
       const consumer = await startMatcherConsumer({ ...consumerDeps, semaphore: new Semaphore(Math.min(config.maxInFlight, 100)), matcher, queue });
-      stops.push(() => consumer.stop());
+      onStop('matcher: events in hand (offsets not committed, redelivered)', () => consumer.stop());
     }
     const dispatchRoles = (['dispatcher', 'retry'] as const).filter((role) => roles.includes(role));
     if (dispatchRoles.length > 0) {
       const userAgent = `Humiris-Webhooks/${SERVICE_VERSION}`;
       const sender = new HttpSender({ timeoutMs: config.requestTimeoutMs, allowPrivateUrls: config.allowPrivateUrls, userAgent });
-      stops.push(() => sender.close());
+      onStop('HTTP sender', () => sender.close());
       // Send slots per webhook, workspace and process, from the first request (README: Slow endpoints).
       const lanes = new EndpointLanes(laneLimits(config.maxInFlight));
       const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes });
@@ -89,7 +98,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       const semaphore = new Semaphore(tasksInHand(config.maxInFlight));
       for (const role of dispatchRoles) {
         const consumer = await startDispatchConsumer({ ...consumerDeps, semaphore, dispatcher, role });
-        stops.push(async () => {
+        onStop(`${role}: tasks in hand (offsets not committed, redelivered)`, async () => {
           dispatcher.stop();
           lanes.close();
           await consumer.stop();
@@ -100,7 +109,6 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     // --- api ---
     let apiPort: number | undefined;
     if (roles.includes('api')) {
-      if (config.localStack) await ensureDevKey(apiKeyStore, (text) => process.stdout.write(`${text}\n`));
       const api = await startApiServer({
         config,
         logger,
@@ -115,12 +123,14 @@ export async function startService(config: Config, roles: Role[], logger: Logger
           },
         },
       });
-      stops.push(() => api.close());
+      onStop('API requests in progress', () => api.close());
       apiPort = api.port;
+      // Only once the port is ours: a key printed by a start-up that then fails would be lost.
+      if (config.localStack) await ensureDevKey(apiKeyStore, (text) => process.stdout.write(`${text}\n`));
     }
 
     logger.info({ roles, apiPort }, 'service started');
-    return { apiPort, stop };
+    return { apiPort, stop, unfinished: () => [...unfinished] };
   } catch (error) {
     await stop();
     throw error;

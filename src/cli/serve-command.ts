@@ -3,6 +3,11 @@ import { createLogger } from '../log/logger.js';
 import { startService } from '../main.js';
 import { withServers } from './servers.js';
 
+/** Shutdown may take the send timeout (in-flight sends finish) plus this; then what is left is abandoned. */
+const SHUTDOWN_GRACE_MS = 5_000;
+/** Exit code of a shutdown that ran out of time. */
+const EXIT_ABANDONED = 1;
+
 function parseRoles(raw: string | undefined): Role[] {
   if (raw === undefined) return [...ALL_ROLES];
   const roles = raw.split(',').map((r) => r.trim()).filter(Boolean);
@@ -17,7 +22,10 @@ export async function serveCommand(config: Config, flags: { roles?: string }): P
   const roles = parseRoles(flags.roles);
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty || undefined });
   const effective = await withServers(config, (line) => logger.info(line));
-  const service = await startService(effective, roles, logger);
+  const service = await startService(effective, roles, logger).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new ConfigError('PORT', `port ${effective.port} is already in use`);
+    throw error;
+  });
 
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
@@ -29,7 +37,18 @@ export async function serveCommand(config: Config, flags: { roles?: string }): P
     process.on('SIGINT', shutdown);
     process.on('SIGTERM', shutdown);
   });
-  await service.stop();
+  // Bounded: a hanging Kafka or MongoDB call must not keep the process alive. Work not finished
+  // is not acknowledged (offsets uncommitted, API requests unanswered), so it is redelivered or retried.
+  const deadlineMs = effective.requestTimeoutMs + SHUTDOWN_GRACE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([service.stop().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, deadlineMs, false)))]);
+  clearTimeout(timer);
+  if (!stopped) {
+    const abandoned = service.unfinished();
+    logger.error({ deadlineMs, abandoned }, `shutdown did not finish within ${deadlineMs} ms; exiting and abandoning: ${abandoned.join('; ')}`);
+    logger.flush();
+    process.exit(EXIT_ABANDONED);
+  }
   logger.info('stopped');
   logger.flush();
   return 0;
