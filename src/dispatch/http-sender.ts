@@ -11,7 +11,10 @@ export const MAX_RESPONSE_BYTES = 64 * 1024;
 export const BODY_EXCERPT_BYTES = 1024;
 
 export interface HttpSenderOptions {
-  /** One deadline for connect, headers and body. */
+  /**
+   * One deadline for connect, headers and body, counted from the start of the attempt. A response
+   * whose last byte had arrived by then counts, even if the process was too busy to read it at once.
+   */
   timeoutMs: number;
   allowPrivateUrls: boolean;
   userAgent: string;
@@ -63,10 +66,11 @@ export class HttpSender implements Sender {
     this.#agent = new Agent({
       pipelining: 1,
       connections: maxConnectionsPerOrigin ?? null,
-      // Our own deadline covers the whole exchange; undici's timers only back it up.
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      connect: { timeout: timeoutMs, lookup: createAddressCheckingLookup(allowPrivateUrls) },
+      // Our own deadline covers the whole exchange; undici's timers only back it up, later, so they
+      // never cut an answer that our deadline lets through.
+      headersTimeout: 2 * timeoutMs,
+      bodyTimeout: 2 * timeoutMs,
+      connect: { timeout: 2 * timeoutMs, lookup: createAddressCheckingLookup(allowPrivateUrls) },
     });
   }
 
@@ -97,10 +101,16 @@ export class HttpSender implements Sender {
     const { timeoutMs } = this.#options;
     const controller = new AbortController();
     let timedOut = false;
+    let expire: NodeJS.Immediate | undefined;
+    // The deadline runs from the start of send(). When it passes, the abort waits for the I/O this
+    // loop turn has ready (setImmediate runs after it): an answer that arrived in time while the
+    // process was busy is read, not cut off by a timer that happened to run first.
     const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
+      expire = setImmediate(() => {
+        timedOut = true;
+        controller.abort();
+      });
+    }, Math.max(0, timeoutMs - (performance.now() - started)));
     let status = 0;
     let excerpt = '';
     try {
@@ -125,6 +135,7 @@ export class HttpSender implements Sender {
       return result({ status, bodyExcerpt: excerpt, error: message });
     } finally {
       clearTimeout(timer);
+      clearImmediate(expire);
     }
   }
 

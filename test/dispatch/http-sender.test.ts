@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BODY_EXCERPT_BYTES, HttpSender, MAX_RESPONSE_BYTES } from '../../src/dispatch/http-sender.js';
 
@@ -140,6 +141,62 @@ describe('HttpSender', () => {
     const result = await post(sender(), url);
     expect(result).toMatchObject({ ok: false, status: 200, error: `timeout after ${TIMEOUT_MS} ms` });
     expect(result.durationMs).toBeLessThan(TIMEOUT_MS + 1_000);
+  });
+
+  describe('the deadline: from the start of the attempt to the last body byte', () => {
+    const DEADLINE_MS = 1_000;
+    /** The stated margin: answers this far before the deadline count, this far after it do not. */
+    const MARGIN_MS = 150;
+
+    /**
+     * A receiver on an event loop of its own (a worker thread), so it answers on time while this
+     * one is busy: 200 after `answerAfterMs` from the start of the request as it saw it.
+     */
+    async function punctualReceiver(answerAfterMs: number): Promise<string> {
+      const worker = new Worker(
+        `const http = require('node:http');
+        const { parentPort, workerData } = require('node:worker_threads');
+        const server = http.createServer((req, res) => {
+          req.resume();
+          setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('late but in time'), workerData.answerAfterMs);
+        });
+        server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`,
+        { eval: true, workerData: { answerAfterMs } },
+      );
+      closers.push(async () => void (await worker.terminate()));
+      const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+      return `http://127.0.0.1:${port}/hook`;
+    }
+
+    /** Keeps this event loop busy, as a loaded process is, for `ms`. */
+    function busy(ms: number): void {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        // spin
+      }
+    }
+
+    it(`counts a 200 sent ${MARGIN_MS} ms before the deadline, even when the process is too busy to read it before the deadline passes`, async () => {
+      const url = await punctualReceiver(DEADLINE_MS - MARGIN_MS);
+      const s = sender({ timeoutMs: DEADLINE_MS });
+      await post(s, url); // a pooled connection, as under load
+      const started = performance.now();
+      const pending = post(s, url);
+      await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS - 2 * MARGIN_MS));
+      // Busy from before the answer until after the deadline, late in a loop turn (as after a run of
+      // I/O callbacks): the answer and the deadline both wait for the next turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      busy(DEADLINE_MS + 2 * MARGIN_MS - (performance.now() - started));
+      const result = await pending;
+      expect(result).toMatchObject({ ok: true, status: 200, error: '', bodyExcerpt: 'late but in time' });
+    });
+
+    it(`fails a 200 sent ${MARGIN_MS} ms after the deadline`, async () => {
+      const url = await punctualReceiver(DEADLINE_MS + MARGIN_MS);
+      const result = await post(sender({ timeoutMs: DEADLINE_MS }), url);
+      expect(result).toMatchObject({ ok: false, error: `timeout after ${DEADLINE_MS} ms` });
+      expect(result.durationMs).toBeGreaterThanOrEqual(DEADLINE_MS - 20);
+    });
   });
 
   it('reports a connection reset', async () => {
