@@ -2,7 +2,7 @@ import { getOption, ScalarType, type DescField, type DescMessage, type JsonObjec
 import { protoCamelCase } from '@bufbuild/protobuf/reflect';
 import { createContextValues } from '@connectrpc/connect';
 import { createAsyncIterable, readAllBytes, type UniversalHandler } from '@connectrpc/connect/protocol';
-import { depthExceeds, MAX_DATA_DEPTH } from '../domain/event.js';
+import { depthExceeds, findInexactNumber, MAX_DATA_DEPTH, parseExactJson } from '../domain/event.js';
 import { http } from '../gen/google/api/annotations_pb.js';
 import { ERROR_CODE_HEADER, ERROR_FIELD_HEADER, restError } from './errors.js';
 import { MAX_BODY_BYTES } from './routes.js';
@@ -143,6 +143,15 @@ async function readJsonBody(req: RestRequest): Promise<JsonValue | undefined> {
   }
   // Checked iteratively here, before anything recursive (re-encoding, protobuf parsing) touches it.
   if (depthExceeds(value, MAX_JSON_DEPTH)) throw fail('invalid_argument', `request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  // The API carries numbers as doubles: one a double would change is refused, never altered.
+  const inexact = findInexactNumber(parseExactJson(text));
+  if (inexact) {
+    throw fail(
+      'invalid_argument',
+      `${inexact.path}: the number ${inexact.text} cannot be carried exactly (API numbers are 64-bit floats); send it as a string, or produce the event to Kafka, which keeps numbers as written`,
+      inexact.path,
+    );
+  }
   return value;
 }
 

@@ -54,6 +54,8 @@ describe('decodeEventRecord', () => {
     ['invalid UTF-8', record(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), 'not valid UTF-8'],
     ['over 1 MiB', record(Buffer.alloc(1024 * 1024 + 1, 0x20)), 'over the 1 MiB limit'],
     ['garbage protobuf', record(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), 'application/x-protobuf'), 'not a valid protobuf Event'],
+    ['nesting deeper than any parser should follow', record(Buffer.from(`{"workspace":"acme","data":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)), 'data must be a JSON object'],
+    ['data nested too deep', record(Buffer.from(`{"workspace":"acme","data":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`)), 'nested deeper than'],
     ['type of another topic', record(json({ type: 'sms.sent', workspace: 'acme', data: {} })), 'does not match'],
   ])('quarantines %s', (_, input, reason) => {
     const decoded = decodeEventRecord(input, 'card.capture');

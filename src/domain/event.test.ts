@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from './errors.js';
-import { depthExceeds, eventPayload, parseExactJson, validateEvent, type EventDefaults } from './event.js';
+import { depthExceeds, eventPayload, findInexactNumber, parseExactJson, validateEvent, type EventDefaults } from './event.js';
 
 const defaults = { topicType: 'email.received', createdAt: new Date('2026-01-02T03:04:05.000Z'), id: 'evt_fromrecord' };
 const good = { workspace: 'acme', agent: 'support-bot', data: { subject: 'hi' } };
@@ -95,5 +95,14 @@ describe('parseExactJson', () => {
 
   it('refuses a number where data must be an object', () => {
     expect(reason({ workspace: 'acme', data: parseExactJson('1.0') }, defaults)).toBe('data must be a JSON object');
+  });
+});
+
+describe('findInexactNumber', () => {
+  it('finds the numbers a double would change, with their path, and lets exact ones be', () => {
+    expect(findInexactNumber(parseExactJson('{"a":{"b":[1,9007199254740993]}}'))).toEqual({ path: 'a.b[1]', text: '9007199254740993' });
+    expect(findInexactNumber(parseExactJson('{"x":12345678901234567890}'))).toEqual({ path: 'x', text: '12345678901234567890' });
+    expect(findInexactNumber(parseExactJson('{"x":1e400}'))).toEqual({ path: 'x', text: '1e400' });
+    expect(findInexactNumber(parseExactJson('{"x":[1.0,0.1,2.50,-0,1E3,9007199254740992,1.5e-7]}'))).toBeNull();
   });
 });

@@ -38,6 +38,37 @@ export function parseExactJson(text: string): unknown {
   });
 }
 
+/** One number as sign, significant digits and exponent, so `1.0`, `1` and `10e-1` compare equal. */
+function decimalKey(text: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) return text;
+  const fraction = m[3] ?? '';
+  let digits = (m[2]! + fraction).replace(/^0+/, '');
+  let exponent = Number(m[4] ?? 0) - fraction.length;
+  if (digits === '') return '0';
+  const significant = digits.replace(/0+$/, '');
+  exponent += digits.length - significant.length;
+  digits = significant;
+  return `${m[1]}${digits}e${exponent}`;
+}
+
+/**
+ * The first number in a value from parseExactJson whose value a double cannot hold (9007199254740993,
+ * 1e400), with where it is; null when every number survives as a double (1.0 and 0.1 do).
+ */
+export function findInexactNumber(value: unknown, path = ''): { path: string; text: string } | null {
+  if (isLosslessNumber(value)) {
+    const double = Number(value.value);
+    return Number.isFinite(double) && decimalKey(String(double)) === decimalKey(value.value) ? null : { path, text: value.value };
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = findInexactNumber(inner, Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** proto3 JSON may spell an unset optional field as missing, null or "". */
 const isUnset = (value: unknown): value is undefined | null | '' => value === undefined || value === null || value === '';
 

@@ -89,6 +89,22 @@ describe('event integrity', () => {
     expect(request!.body).toContain('"data":{"a":9007199254740993,"b":12345678901234567890,"c":1e400,"d":[1.0,-0,0.1,2.50]}');
   });
 
+  it('refuses through the API a number the API cannot carry exactly, and sends exact ones as written', async () => {
+    const { key } = await newWorkspace();
+    const receiver = await startReceiver();
+    await createWebhooks(key, receiver.url, ['card.refund'], 1);
+    for (const [text, path] of [['9007199254740993', 'data.a'], ['12345678901234567890', 'data.a'], ['1e400', 'data.a']]) {
+      const res = await api.rest('POST', '/v1/events', key, `{"type":"card.refund","data":{"a":${text}}}`);
+      expect(res.status, text).toBe(400);
+      expect(res.json.error).toMatchObject({ code: 'invalid_argument', field: path, message: expect.stringContaining(`the number ${text} cannot be carried exactly`) });
+    }
+    const accepted = await api.rest('POST', '/v1/events', key, '{"type":"card.refund","data":{"a":9007199254740992,"b":0.1}}');
+    expect(accepted.status).toBe(200);
+    const [request] = await receiver.waitFor(1);
+    expect(request!.body).toContain('"data":{"a":9007199254740992,"b":0.1}');
+    expect(receiver.requests).toHaveLength(1);
+  });
+
   it('delivers id-less events again after their topic is deleted and re-created', async () => {
     const { key, workspace } = await newWorkspace();
     const receiver = await startReceiver();
