@@ -20,7 +20,7 @@ export interface ApiServer {
 }
 
 export interface ApiServerOptions {
-  config: Pick<Config, 'port'> & Partial<Pick<Config, 'apiLimits'>> & ApiDeps['config'];
+  config: Pick<Config, 'port'> & Partial<Pick<Config, 'apiLimits' | 'maxInFlight'>> & ApiDeps['config'];
   logger: Logger;
   deps: Omit<ApiDeps, 'config' | 'logger'>;
   /** Defaults to every interface. */
@@ -32,7 +32,7 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const READY_TIMEOUT_MS = 3_000;
 /** Concurrent streams one HTTP/2 connection may open; nghttp2 refuses those beyond. */
 export const MAX_STREAMS_PER_CONNECTION = 100;
-/** Descriptors kept for everything but API connections: Kafka, MongoDB, outgoing sends, files. */
+/** Descriptors kept for Kafka, MongoDB and files; outgoing sends (maxInFlight) come on top. */
 const RESERVED_DESCRIPTORS = 256;
 
 /** After an early answer on HTTP/2, at most this much more of the body is read and dropped, for at most this long. */
@@ -77,8 +77,8 @@ const bodyReceived = (req: NodeRequest): boolean => (req instanceof http.Incomin
  * An answer given before the request body has fully arrived (413, a body Connect stopped reading)
  * ends it: otherwise the rest would be read and thrown away, however long it is. On HTTP/1.1 the
  * reply says `Connection: close` and Node closes the socket once it is sent; on HTTP/2 a little
- * more is read, then the stream is reset with NO_ERROR (RFC 9113, 8.1). Connect must not destroy the request
- * when it stops reading early, or the client would see a reset instead of the answer.
+ * more is read, then the stream is reset with NO_ERROR (RFC 9113, 8.1). Connect must not destroy
+ * the request when it stops reading early, or the client would see a reset instead of the answer.
  */
 function endUnreadBodies(req: NodeRequest, res: NodeResponse): void {
   req[Symbol.asyncIterator] = () => req.iterator({ destroyOnReturn: false });
@@ -184,9 +184,11 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
   const apiDeps: ApiDeps = { ...deps, config, logger, ready };
   const limits = config.apiLimits ?? DEFAULT_API_LIMITS;
   const descriptors = openFilesLimit();
-  const maxConnections = Math.min(limits.maxConnections, descriptors === undefined ? Infinity : Math.max(1, descriptors - RESERVED_DESCRIPTORS));
+  // The cap must leave descriptors for everything else, or the sends and health checks fail with EMFILE.
+  const spare = descriptors === undefined ? Infinity : descriptors - RESERVED_DESCRIPTORS - (config.maxInFlight ?? 0);
+  const maxConnections = Math.max(1, Math.min(limits.maxConnections, spare));
   if (maxConnections < limits.maxConnections) {
-    log.warn({ configured: limits.maxConnections, maxConnections, openFilesLimit: descriptors }, 'API connection cap lowered to fit the open-files limit');
+    log.warn({ configured: limits.maxConnections, maxConnections, openFilesLimit: descriptors }, 'API connection cap lowered to fit the open-files limit (raise ulimit -n)');
   }
   // Node refuses a headers timeout longer than the request timeout.
   const headersTimeoutMs = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
