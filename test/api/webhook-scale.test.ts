@@ -33,14 +33,17 @@ async function seedWebhooks(workspace: string, count: number): Promise<void> {
 
 describe('a workspace with 10,000 webhooks', () => {
   it('pages all of them within 5 s, and a create or list in another workspace stays fast', async () => {
+    // Another workspace, whose first webhook (which also makes its collection) comes before the 10,000.
+    const otherKey = await api.newKey(slug('small'));
+    expect((await api.rest('POST', '/v1/webhooks', otherKey, { url: 'https://example.com/small', events: ['*'] })).status).toBe(200);
+
     const big = slug('big');
     const bigKey = await api.newKey(big);
     const seedStarted = Date.now();
     await seedWebhooks(big, 10_000);
     console.log(`seeded 10,000 webhooks in ${Date.now() - seedStarted} ms`);
 
-    // Another workspace: creates and lists there must not pay for the 10,000.
-    const otherKey = await api.newKey(slug('small'));
+    // Creates and lists in the other workspace must not pay for the 10,000.
     const createMs: number[] = [];
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
@@ -51,7 +54,7 @@ describe('a workspace with 10,000 webhooks', () => {
     const listStarted = performance.now();
     const otherList = await api.rest('GET', '/v1/webhooks', otherKey);
     const listMs = performance.now() - listStarted;
-    expect(otherList.json.data).toHaveLength(5);
+    expect(otherList.json.data).toHaveLength(6);
     console.log(`other workspace: creates ${createMs.map((ms) => ms.toFixed(0)).join(', ')} ms; list ${listMs.toFixed(0)} ms`);
     expect.soft(Math.max(...createMs)).toBeLessThan(300);
     expect.soft(listMs).toBeLessThan(300);
