@@ -7,6 +7,8 @@ import { decodeCursor, pageSizeOf, toPage } from './paging.js';
 
 /** `slot` is the webhook's place under the workspace's cap: unique, from 0 to the cap - 1. */
 type WebhookDoc = Omit<WebhookRecord, 'id'> & { _id: string; slot: number };
+/** As versions before one collection per workspace stored a webhook. */
+type LegacyDoc = Omit<WebhookDoc, 'slot'>;
 
 export interface NewWebhook {
   url: string;
@@ -77,27 +79,43 @@ export class WebhookStore implements WebhookLookup {
 
   /** Moves webhooks kept by earlier versions in the one `webhooks` collection to their workspaces' collections. Safe to repeat. */
   async init(): Promise<void> {
-    const legacy = this.db.collection<Omit<WebhookDoc, 'slot'>>(LEGACY_COLLECTION);
+    const legacy = this.db.collection<LegacyDoc>(LEGACY_COLLECTION);
     const docs = await legacy.find({}).sort({ createdAt: 1, _id: 1 }).toArray();
-    const byWorkspace = new Map<string, typeof docs>();
-    for (const doc of docs) byWorkspace.set(doc.workspace, [...(byWorkspace.get(doc.workspace) ?? []), doc]);
+    const byWorkspace = new Map<string, LegacyDoc[]>();
+    for (const doc of docs) {
+      const group = byWorkspace.get(doc.workspace);
+      if (group) group.push(doc);
+      else byWorkspace.set(doc.workspace, [doc]);
+    }
     for (const [workspace, group] of byWorkspace) {
-      const collection = await this.indexedCollection(workspace);
-      // An earlier, interrupted run may have moved some already.
-      const present = await collection.find({}, { projection: { slot: 1 } }).toArray();
-      const ids = new Set(present.map((d) => d._id));
-      const used = new Set(present.map((d) => d.slot));
-      let slot = 0;
-      const moved = group
-        .filter((doc) => !ids.has(doc._id))
-        .map((doc) => {
-          while (used.has(slot)) slot++;
-          return { ...doc, slot: slot++ };
-        });
-      if (moved.length > 0) await collection.insertMany(moved, { ordered: false });
+      for (let tries = 1; ; tries++) {
+        try {
+          await this.moveLegacy(workspace, group);
+          break;
+        } catch (error) {
+          // Another instance starting at the same time moved some first: look again.
+          if (!isDuplicateKey(error) || tries === 3) throw error;
+        }
+      }
       await this.changed(workspace);
     }
     if (docs.length > 0) await legacy.deleteMany({ _id: { $in: docs.map((d) => d._id) } });
+  }
+
+  /** Those not moved yet (by an earlier, interrupted start), each in a free place under the cap. */
+  private async moveLegacy(workspace: string, group: LegacyDoc[]): Promise<void> {
+    const collection = await this.indexedCollection(workspace);
+    const present = await collection.find({}, { projection: { slot: 1 } }).toArray();
+    const ids = new Set(present.map((d) => d._id));
+    const used = new Set(present.map((d) => d.slot));
+    let slot = 0;
+    const moved: WebhookDoc[] = [];
+    for (const doc of group) {
+      if (ids.has(doc._id)) continue;
+      while (used.has(slot)) slot++;
+      moved.push({ ...doc, slot: slot++ });
+    }
+    if (moved.length > 0) await collection.insertMany(moved, { ordered: false });
   }
 
   /** Refuses with failed_precondition once the workspace holds `limit` webhooks, also when creates race. */
