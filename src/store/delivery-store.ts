@@ -27,8 +27,12 @@ type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 
 type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date; source?: string; digest?: string };
 /** What the batched insert takes: one delivery and its event's body. */
 type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string };
-/** Per delivery: inserted, stored already (as it was), or refused because its event id is another event's. */
-type InsertResult = { kind: 'inserted' } | { kind: 'existing'; doc: DeliveryDoc } | { kind: 'conflict'; firstSource: string };
+/**
+ * Per delivery, what the batched write did: inserted; not inserted because its (webhook, event)
+ * pair or its event's body is stored already (the caller looks, outside the shared write); or
+ * refused because another event in the same write has its id with another body.
+ */
+type InsertResult = { kind: 'inserted' } | { kind: 'pair-exists' } | { kind: 'body-exists' } | { kind: 'conflict'; firstSource: string };
 type OutcomeDoc = Omit<DeliveryOutcome, 'id'> & { _id: string };
 
 export interface Settlement {
@@ -93,19 +97,44 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 
   async insertPending(records: DeliveryRecord[], source: string, digest: string): Promise<PendingInsert> {
     if (records.length === 0) return { existing: [] };
-    const results = await this.newDeliveries.submit(...records.map((record) => ({ doc: toDoc(record, source), payload: record.payload, digest })));
+    const docs = records.map((record) => toDoc(record, source));
+    const results = await this.newDeliveries.submit(...docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest })));
     const conflict = results.find((r) => r.kind === 'conflict');
     if (conflict) return { existing: [], conflictWith: conflict.firstSource };
-    const stored = results.flatMap((r) => (r.kind === 'existing' ? [r.doc] : []));
+
+    // What is left is rare (a resend, a replayed record, an id used twice) and may need a scan on
+    // FerretDB: it is read here, by this caller alone, never while holding the write every
+    // workspace's new deliveries go through.
+    const pairExists = docs.filter((_, i) => results[i]!.kind === 'pair-exists');
+    const bodyExists = docs.filter((_, i) => results[i]!.kind === 'body-exists');
+    if (bodyExists.length > 0) {
+      const keys = [...new Set(bodyExists.map((d) => payloadKey(d.workspace, d.eventId)))];
+      const firsts = await this.payloads.find({ _id: { $in: keys } }, { projection: { payload: 0 } }).toArray();
+      // Bodies stored before digests were kept are taken as the same event.
+      const other = firsts.find((first) => first.digest !== undefined && first.digest !== digest);
+      if (other) return { existing: [], conflictWith: other.source ?? '' };
+      const refused = await duplicatesOf(this.deliveries.insertMany(bodyExists, { ordered: false }));
+      pairExists.push(...refused.map((i) => bodyExists[i]!));
+    }
+    if (pairExists.length === 0) return { existing: [] };
+    const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
+    const stored = await this.deliveries.find({ eventId: { $in: [...new Set(pairExists.map((d) => d.eventId))] } }).toArray();
+    const byPair = new Map(stored.map((doc) => [pair(doc), doc]));
+    const existing = pairExists.map((doc) => {
+      const found = byPair.get(pair(doc));
+      if (!found) throw new Error(`delivery ${doc._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
+      return found;
+    });
     // Queued again by the matcher, so they need their body.
-    const states = await this.withOutcomes(stored, { payloads: true });
-    return { existing: states.map((state, i) => ({ ...state, source: stored[i]!.source ?? '' })) };
+    const states = await this.withOutcomes(existing, { payloads: true });
+    return { existing: states.map((state, i) => ({ ...state, source: existing[i]!.source ?? '' })) };
   }
 
   async bodyOf(workspace: string, eventId: string): Promise<string | null> {
     return (await this.payloads.findOne({ _id: payloadKey(workspace, eventId) }))?.payload ?? null;
   }
 
+  /** One insert of many events' bodies and one of their deliveries; nothing here reads. */
   private async insertDeliveries(batch: NewDelivery[]): Promise<InsertResult[]> {
     const results: InsertResult[] = batch.map(() => ({ kind: 'inserted' }));
     // Bodies first: a delivery is never readable without its body.
@@ -116,33 +145,16 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       if (!first) bodies.set(_id, { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt, source: doc.source, digest });
       else if (first.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.source ?? '' };
     });
-    const refused = await duplicatesOf(this.payloads.insertMany([...bodies.values()], { ordered: false }));
-    if (refused.length > 0) {
-      // Rare (a resend, a replayed record, or an id used twice): compare with what is stored.
-      const ids = [...bodies.keys()];
-      const keys = refused.map((i) => ids[i]!);
-      const storedBodies = await this.payloads.find({ _id: { $in: keys } }, { projection: { payload: 0 } }).toArray();
-      const firstOf = new Map(storedBodies.map((b) => [b._id, b]));
-      batch.forEach(({ doc, digest }, i) => {
-        const first = firstOf.get(payloadKey(doc.workspace, doc.eventId));
-        // Bodies stored before digests were kept are taken as the same event.
-        if (first?.digest !== undefined && first.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.source ?? '' };
-      });
-    }
+    const ids = [...bodies.keys()];
+    const storedBefore = new Set((await duplicatesOf(this.payloads.insertMany([...bodies.values()], { ordered: false }))).map((i) => ids[i]!));
+    batch.forEach(({ doc }, i) => {
+      if (results[i]!.kind === 'inserted' && storedBefore.has(payloadKey(doc.workspace, doc.eventId))) results[i] = { kind: 'body-exists' };
+    });
 
     const accepted = batch.flatMap(({ doc }, i) => (results[i]!.kind === 'inserted' ? [{ doc, i }] : []));
     if (accepted.length === 0) return results;
-    const duplicates = (await duplicatesOf(this.deliveries.insertMany(accepted.map((a) => a.doc), { ordered: false }))).map((j) => accepted[j]!);
-    if (duplicates.length === 0) return results;
-    // One read by event id, not one clause per (webhook, event) pair: on FerretDB every read scans.
-    const stored = await this.deliveries.find({ eventId: { $in: [...new Set(duplicates.map((d) => d.doc.eventId))] } }).toArray();
-    const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
-    const byPair = new Map(stored.map((doc) => [pair(doc), doc]));
-    for (const { doc, i } of duplicates) {
-      const existing = byPair.get(pair(doc));
-      if (!existing) throw new Error(`delivery ${doc._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
-      results[i] = { kind: 'existing', doc: existing };
-    }
+    const refused = await duplicatesOf(this.deliveries.insertMany(accepted.map((a) => a.doc), { ordered: false }));
+    for (const j of refused) results[accepted[j]!.i] = { kind: 'pair-exists' };
     return results;
   }
 

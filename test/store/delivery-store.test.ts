@@ -1,11 +1,14 @@
+import type { Db } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useMongo } from '../helpers/servers.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
 
 let store: DeliveryStore;
+let db: Db;
 beforeAll(async () => {
-  store = new DeliveryStore((await useMongo('deliveries')).db);
+  db = (await useMongo('deliveries')).db;
+  store = new DeliveryStore(db);
   await store.ensureIndexes();
 });
 
@@ -157,5 +160,27 @@ describe('DeliveryStore', () => {
     expect(tally.total).toBe(3);
     expect(tally.byStatus).toEqual({ pending: 1, succeeded: 1, retrying: 1, failed: 0 });
     expect(tally.unsettled.map((u) => u.status).sort()).toEqual(['pending', 'retrying']);
+  });
+
+  it('looks up a duplicate outside the write that every workspace\'s new deliveries share', async () => {
+    // Many stored deliveries: on FerretDB the look-up by event id scans them all.
+    const filler = Array.from({ length: 20_000 }, (_, i) => ({ _id: `dlv_fill${i}`, workspace: 'ws_fill', webhookId: 'whk_fill', eventId: `evt_fill${i}`, eventType: 'sms.sent', agent: null, createdAt: base, source: 'fill' }));
+    for (let i = 0; i < filler.length; i += 5_000) await db.collection('deliveries').insertMany(filler.slice(i, i + 5_000) as never[]);
+    const d = delivery('whk_stall', 0);
+    await store.insertPending([d], 't:5:1', 'digest');
+
+    // What one look-up of a duplicate costs here: at least one scan of the deliveries.
+    let started = Date.now();
+    await db.collection('deliveries').find({ eventId: { $in: [d.eventId] } }).toArray();
+    const lookupMs = Date.now() - started;
+
+    const duplicate = store.insertPending([{ ...delivery('whk_stall', 1), eventId: d.eventId }], 't:5:2', 'digest');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    started = Date.now();
+    await store.insertPending([{ ...delivery('whk_elsewhere', 2), workspace: 'ws_elsewhere' }], 't:5:3', 'digest');
+    const freshMs = Date.now() - started;
+    expect((await duplicate).existing.map((e) => e.id)).toEqual([d.id]);
+    // Not a speed figure: whether the new delivery waited for the scan at all (it used to, whole).
+    expect(freshMs, `fresh insert ${freshMs} ms, one look-up ${lookupMs} ms`).toBeLessThan(lookupMs / 2);
   });
 });
