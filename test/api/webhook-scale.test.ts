@@ -32,7 +32,7 @@ async function seedWebhooks(workspace: string, count: number): Promise<void> {
 }
 
 describe('a workspace with 10,000 webhooks', () => {
-  it('pages all of them within 5 s, and a create or list in another workspace stays fast', async () => {
+  it('pages all of them with one read of the workspace, and a create or list in another workspace never reads them', async () => {
     // Another workspace, whose first webhook (which also makes its collection) comes before the 10,000.
     const otherKey = await api.newKey(slug('small'));
     expect((await api.rest('POST', '/v1/webhooks', otherKey, { url: 'https://example.com/small', events: ['*'] })).status).toBe(200);
@@ -42,6 +42,11 @@ describe('a workspace with 10,000 webhooks', () => {
     const seedStarted = Date.now();
     await seedWebhooks(big, 10_000);
     console.log(`seeded 10,000 webhooks in ${Date.now() - seedStarted} ms`);
+    // The yardstick, measured now on this machine however busy it is: one read of the 10,000, the
+    // least a request that scans them costs. Absolute figures come from the bench, not from here.
+    const readStarted = performance.now();
+    await api.db.collection(webhookCollectionName(big)).find({}).toArray();
+    const readMs = performance.now() - readStarted;
 
     // Creates and lists in the other workspace must not pay for the 10,000.
     const createMs: number[] = [];
@@ -55,9 +60,10 @@ describe('a workspace with 10,000 webhooks', () => {
     const otherList = await api.rest('GET', '/v1/webhooks', otherKey);
     const listMs = performance.now() - listStarted;
     expect(otherList.json.data).toHaveLength(6);
-    console.log(`other workspace: creates ${createMs.map((ms) => ms.toFixed(0)).join(', ')} ms; list ${listMs.toFixed(0)} ms`);
-    expect.soft(Math.max(...createMs)).toBeLessThan(300);
-    expect.soft(listMs).toBeLessThan(300);
+    console.log(`other workspace: creates ${createMs.map((ms) => ms.toFixed(0)).join(', ')} ms; list ${listMs.toFixed(0)} ms; one read of the 10,000 ${readMs.toFixed(0)} ms`);
+    // Neither reads the 10,000 (they used to, each time).
+    expect.soft(Math.max(...createMs)).toBeLessThan(readMs / 4);
+    expect.soft(listMs).toBeLessThan(readMs / 4);
 
     // Every page of the big workspace, at the default page size (200 pages).
     const started = performance.now();
@@ -74,7 +80,8 @@ describe('a workspace with 10,000 webhooks', () => {
     const pagingMs = performance.now() - started;
     console.log(`paged 10,000 webhooks in ${pages} pages, ${pagingMs.toFixed(0)} ms`);
     expect(seen.size).toBe(10_000);
-    expect(pagingMs).toBeLessThan(5_000);
+    // One read of the workspace for all 200 pages, not one (or more) per page as before.
+    expect(pagingMs, `paging ${pagingMs.toFixed(0)} ms, one read ${readMs.toFixed(0)} ms`).toBeLessThan(readMs * 5);
   });
 
   it('holds the default cap of 10,000 when 50 creates race at 9,995', async () => {
