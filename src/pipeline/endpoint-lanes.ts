@@ -71,6 +71,8 @@ interface WorkspaceLane {
 }
 
 const SWEEP_MS = 100;
+/** Waiting tasks deferred per sweep, at most. */
+const DEFERRALS_PER_SWEEP = 25;
 /** Idle lanes are forgotten every this many sweeps. */
 const FORGET_EVERY = 20;
 
@@ -254,13 +256,22 @@ export class EndpointLanes {
   /** Defers waiting tasks whose webhook turned slow or whose workspace stalled; forgets idle lanes. */
   private sweep(): void {
     const now = this.now();
+    // Each deferral is a write; a few at a time keep a hanging workspace's backlog from holding
+    // up the store for everyone at once.
+    let budget = DEFERRALS_PER_SWEEP;
     for (const lane of [...this.waitingWorkspaces]) {
       const stalled = this.isStalled(lane, now);
       for (const hook of [...lane.waitingHooks]) {
         const reason = this.isSlow(hook, now) ? DEFERRED_SLOW_ENDPOINT : stalled ? DEFERRED_WORKSPACE_BUSY : null;
         if (!reason) continue;
-        const kept = hook.waiting.filter((w) => !w.canDefer);
-        for (const waiter of hook.waiting) if (waiter.canDefer) waiter.resolve({ deferred: reason });
+        const kept: Waiter[] = [];
+        for (const waiter of hook.waiting) {
+          if (!waiter.canDefer || budget === 0) kept.push(waiter);
+          else {
+            budget--;
+            waiter.resolve({ deferred: reason });
+          }
+        }
         lane.waitingCount -= hook.waiting.length - kept.length;
         hook.waiting = kept;
         if (kept.length === 0) lane.waitingHooks.delete(hook);
