@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { startReceiver } from '../helpers/receiver.js';
+import { settle } from '../helpers/wait.js';
 
 const api = await startTestApi('replay', { WEBHOOKS_REQUEST_TIMEOUT: '3s' }, [...ALL_ROLES]);
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A webhook to `url` and one delivered test event. */
 async function deliveredTestEvent(key: string, url: string) {

@@ -3,6 +3,7 @@ import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { customerVerifies, startReceiver, type Receiver } from '../helpers/receiver.js';
 import { useKafka } from '../helpers/servers.js';
+import { settle } from '../helpers/wait.js';
 
 const api = await startTestApi(
   'pipeline',
@@ -23,7 +24,6 @@ async function produce(type: string, event: Record<string, unknown>, headers?: R
   await producer.send({ topic: `${prefix}.events.${type}`, messages: [{ key: String(event.workspace), value: JSON.stringify(event), headers }] });
 }
 
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function deliveryOf(key: string, webhookId: string, predicate: (d: any) => boolean, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;

@@ -3,6 +3,7 @@ import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { useKafka } from '../helpers/servers.js';
+import { settle, until } from '../helpers/wait.js';
 
 // A disabled webhook's backlog waits and resumes when it is enabled again; a deleted webhook's
 // deliveries end in the dead-letter topic with the reason. Nothing ends `failed` without a DLQ record.
@@ -10,7 +11,6 @@ const api = await startTestApi('backlog', { WEBHOOKS_RETRY_SCHEDULE: '2s,2s,2s,2
 const kafka = await useKafka('backlog-clients');
 const producer = await kafka.producer();
 const prefix = api.config.topicPrefix;
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const letters: Array<{ webhookId: string; error: string; value: any }> = [];
 const dlq = await kafka.consumer();
@@ -26,15 +26,6 @@ async function deliveries(key: string, webhookId: string): Promise<any[]> {
   return res.json.data;
 }
 
-async function until<T>(what: string, read: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await settle(250);
-  }
-}
 
 async function failingWebhookWithBacklog(events: number) {
   const key = await api.newKey();

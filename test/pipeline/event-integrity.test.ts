@@ -3,6 +3,7 @@ import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { customerVerifies, startReceiver } from '../helpers/receiver.js';
 import { useKafka } from '../helpers/servers.js';
+import { settle, until } from '../helpers/wait.js';
 
 // Every accepted event reaches every matching webhook exactly as produced, or is quarantined with
 // its reason: large fan-outs, re-created topics, reused ids and numbers JSON cannot hold as doubles.
@@ -10,7 +11,6 @@ const api = await startTestApi('integrity', { WEBHOOKS_RETRY_SCHEDULE: '1s,1s,1s
 const kafka = await useKafka('integrity-clients');
 const producer = await kafka.producer();
 const prefix = api.config.topicPrefix;
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function newWorkspace() {
   const key = await api.newKey();
@@ -44,15 +44,6 @@ async function quarantineReader() {
 }
 const quarantined = await quarantineReader();
 
-async function until<T>(what: string, read: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await settle(200);
-  }
-}
 
 describe('event integrity', () => {
   it('delivers a 20 KB event to 1,000 webhooks, and a 1 MiB event to several', async () => {

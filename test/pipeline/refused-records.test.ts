@@ -3,6 +3,7 @@ import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { useKafka } from '../helpers/servers.js';
+import { settle } from '../helpers/wait.js';
 
 // A record Kafka will never take ends in a visible, recorded failure, and the events around it
 // are still delivered: no endless retry that holds up the rest.
@@ -14,7 +15,6 @@ await kafka.admin.createTopics({
 });
 const api = await startTestApi('refused', { WEBHOOKS_TOPIC_PREFIX: kafka.prefix }, [...ALL_ROLES]);
 const producer = await kafka.producer();
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a task Kafka refuses for good', () => {
   it('fails its delivery with the reason, quarantines its event, and delivers the others', async () => {

@@ -3,13 +3,13 @@ import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { useKafka } from '../helpers/servers.js';
+import { settle } from '../helpers/wait.js';
 
 // test/pipeline/delivery.test.ts covers not JSON, data not an object, a type/topic mismatch and
 // protobuf garbage; these are the rest of the list, each followed by a valid event.
 const api = await startTestApi('bad-events', {}, [...ALL_ROLES]);
 const kafka = await useKafka('bad-events-clients');
 const producer = await kafka.producer();
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('bad events are quarantined with a reason, and the next valid event is still delivered', () => {
   it('JSON not an object, missing workspace, unknown type, 1 MiB+, invalid UTF-8, 10,000 levels deep', async () => {

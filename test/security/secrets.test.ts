@@ -11,6 +11,7 @@ import { startTestApi } from '../helpers/api.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { kafkaBrokers, mongodbUri, uniqueName } from '../helpers/servers.js';
 import { startTestService } from '../helpers/service.js';
+import { until } from '../helpers/wait.js';
 
 /*
  * API keys and signing secrets never reach a log line, an error message or a DLQ record. The
@@ -52,15 +53,6 @@ async function call(method: string, route: string, key: string | undefined, body
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 25_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 describe('secrets never leak', () => {
   it('API keys and whsec_ secrets appear in no log line, error body or DLQ record', { timeout: 60_000 }, async () => {
@@ -102,11 +94,11 @@ describe('secrets never leak', () => {
     for (const hook of [good, bad, refused]) expect((await call('POST', `/v1/webhooks/${hook.id}/test`, key, {})).status).toBe(200);
     expect((await call('POST', '/v1/events', key, { type: 'email.sent', data: { note: 'hello' } })).status).toBe(200);
     await ok.waitFor(2);
-    const dead = await waitFor('the failing deliveries to be dead', async () => {
+    const dead = await until('the failing deliveries to be dead', async () => {
       const list = (await call('GET', `/v1/webhooks/${bad.id}/deliveries?status=failed`, key)).json;
       return list.data.length >= 2 ? list.data : undefined;
     });
-    await waitFor('the refused deliveries to be dead', async () => {
+    await until('the refused deliveries to be dead', async () => {
       const list = (await call('GET', `/v1/webhooks/${refused.id}/deliveries?status=failed`, key)).json;
       return list.data.length >= 2 ? list.data : undefined;
     });
@@ -152,7 +144,7 @@ describe('secrets never leak', () => {
         letters.push(JSON.stringify({ headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])), key: message.key?.toString(), value: message.value?.toString() }));
       },
     });
-    await waitFor('4 DLQ records', async () => (letters.length >= 4 ? true : undefined));
+    await until('4 DLQ records', async () => (letters.length >= 4 ? true : undefined));
     await consumer.disconnect();
 
     await stopService(service);
