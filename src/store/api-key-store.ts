@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { WORKSPACE_SLUG } from '../domain/event.js';
 import { DomainError, invalidArgument } from '../domain/errors.js';
@@ -45,14 +45,30 @@ export function assertWorkspaceSlug(slug: string): void {
   if (!WORKSPACE_SLUG.test(slug)) throw invalidArgument(`workspace "${slug}" must match [a-z0-9][a-z0-9-]{1,62}`, 'workspace');
 }
 
-/** API keys (collection `api_keys`) and the workspaces they create (collection `workspaces`). */
+/** How stale this instance's view of revocations may get: a revoked key stops working everywhere within it. */
+const REVOCATION_CHECK_MS = 500;
+/** Verified keys remembered per instance, at most. */
+const MAX_VERIFIED = 10_000;
+const REVOCATIONS_ID = 'revocations';
+
+/**
+ * API keys (collection `api_keys`) and the workspaces they create (collection `workspaces`).
+ * A verified key is remembered, so a request costs no read of `api_keys` (a scan on FerretDB);
+ * every revocation changes one counter (collection `api_key_versions`, read by `_id`), which each
+ * instance reads at most every REVOCATION_CHECK_MS and forgets what it verified when it moved.
+ */
 export class ApiKeyStore {
   private readonly keys: Collection<ApiKeyDoc>;
   private readonly workspaces: Collection<WorkspaceDoc>;
+  private readonly versions: Collection<{ _id: string; version: string }>;
+  private readonly verified = new Map<string, Principal>();
+  private revocations = { version: '', checkedAt: -Infinity };
+  private checkingRevocations: Promise<void> | undefined;
 
   constructor(db: Db) {
     this.keys = db.collection<ApiKeyDoc>('api_keys');
     this.workspaces = db.collection<WorkspaceDoc>('workspaces');
+    this.versions = db.collection('api_key_versions');
   }
 
   async init(): Promise<void> {
@@ -84,11 +100,30 @@ export class ApiKeyStore {
   async verify(key: string): Promise<Principal | null> {
     if (!ID_PATTERNS.apiKey.test(key) || key.length > 128) return null;
     const hash = sha256(key);
-    const doc = await this.keys.findOne({ hash: hash.toString('hex') });
+    const hex = hash.toString('hex');
+    await this.checkRevocations();
+    const known = this.verified.get(hex);
+    if (known) return known;
+    const doc = await this.keys.findOne({ hash: hex });
     if (!doc || doc.revokedAt !== null) return null;
     // The lookup already matched; the constant-time compare keeps the check itself free of timing signal.
     if (!timingSafeEqual(Buffer.from(doc.hash, 'hex'), hash)) return null;
-    return { keyId: doc._id, workspace: doc.workspace };
+    const principal = { keyId: doc._id, workspace: doc.workspace };
+    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    this.verified.set(hex, principal);
+    return principal;
+  }
+
+  /** Forgets every verified key once a revocation happened anywhere; one read for all requests meanwhile. */
+  private checkRevocations(): Promise<void> {
+    if (performance.now() - this.revocations.checkedAt < REVOCATION_CHECK_MS) return Promise.resolve();
+    this.checkingRevocations ??= (async () => {
+      const checkedAt = performance.now();
+      const version = (await this.versions.findOne({ _id: REVOCATIONS_ID }))?.version ?? '';
+      if (version !== this.revocations.version) this.verified.clear();
+      this.revocations = { version, checkedAt };
+    })().finally(() => (this.checkingRevocations = undefined));
+    return this.checkingRevocations;
   }
 
   async list(workspace: string): Promise<ApiKeyInfo[]> {
@@ -104,6 +139,13 @@ export class ApiKeyStore {
     const doc = matches[0]!;
     const revokedAt = doc.revokedAt ?? new Date();
     await this.keys.updateOne({ _id: doc._id }, { $set: { revokedAt } });
+    // A new value rather than $inc: FerretDB can lose concurrent increments, never a write.
+    await this.versions.updateOne({ _id: REVOCATIONS_ID }, { $set: { version: randomUUID() } }, { upsert: true }).catch(async (error) => {
+      // Two first revocations at once: both upsert, one insert loses; its write is now an update.
+      if ((error as { code?: number }).code !== 11000) throw error;
+      await this.versions.updateOne({ _id: REVOCATIONS_ID }, { $set: { version: randomUUID() } });
+    });
+    this.verified.clear();
     return info({ ...doc, revokedAt });
   }
 
