@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -182,8 +182,12 @@ export async function stopService(service: ServiceProcess, graceMs = 20_000): Pr
 export interface ReceivedDelivery {
   eventId: string;
   deliveryId: string;
+  /** X-Humiris-Webhook: which of several webhooks on this receiver it was sent for. */
+  webhookId: string;
   attempt: number;
   status: number;
+  /** Body length. */
+  bytes: number;
   at: number;
 }
 
@@ -196,6 +200,8 @@ export interface LedgerReceiver {
   status: number;
   /** Distinct event ids answered 2xx. */
   deliveredCount(): number;
+  /** Distinct (event, webhook) pairs answered 2xx: a fan-out's deliveries. */
+  deliveredPairs(): number;
   /** Stops accepting connections (senders see connection refused) until up() is called. */
   down(): Promise<void>;
   up(): Promise<void>;
@@ -204,6 +210,7 @@ export interface LedgerReceiver {
 
 export async function startLedgerReceiver(): Promise<LedgerReceiver> {
   const delivered = new Set<string>();
+  const deliveredPairs = new Set<string>();
   const stopListening = async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -214,6 +221,7 @@ export async function startLedgerReceiver(): Promise<LedgerReceiver> {
     delayMs: 0,
     status: 200,
     deliveredCount: () => delivered.size,
+    deliveredPairs: () => deliveredPairs.size,
     down: stopListening,
     up: async () => {
       await new Promise<void>((resolve, reject) => {
@@ -232,20 +240,27 @@ export async function startLedgerReceiver(): Promise<LedgerReceiver> {
     req.on('end', async () => {
       if (receiver.delayMs > 0) await sleep(receiver.delayMs);
       let eventId = '';
+      const body = Buffer.concat(chunks);
       try {
-        eventId = JSON.parse(Buffer.concat(chunks).toString('utf8')).id;
+        eventId = JSON.parse(body.toString('utf8')).id;
       } catch {
         eventId = '(unreadable body)';
       }
       const status = receiver.status;
+      const webhookId = String(req.headers['x-humiris-webhook']);
       receiver.requests.push({
         eventId,
         deliveryId: String(req.headers['x-humiris-delivery']),
+        webhookId,
         attempt: Number(req.headers['x-humiris-attempt']),
         status,
+        bytes: body.length,
         at: Date.now(),
       });
-      if (status >= 200 && status < 300) delivered.add(eventId);
+      if (status >= 200 && status < 300) {
+        delivered.add(eventId);
+        deliveredPairs.add(pairKey(eventId, webhookId));
+      }
       res.writeHead(status, { 'content-type': 'text/plain' }).end('ok');
     });
   });
@@ -292,6 +307,15 @@ export function ledgerOf(producedIds: readonly string[], requests: readonly Rece
   return { produced: produced.size, delivered, duplicates, missing: produced.size - delivered, duplicatesWithOtherDeliveryId, unexpected };
 }
 
+/** One delivery of a fan-out: an event at one webhook. */
+export const pairKey = (eventId: string, webhookId: string): string => `${eventId} @ ${webhookId}`;
+
+/** The ledger of a fan-out: every produced event at every one of `webhookIds`, counted per pair. */
+export function fanOutLedgerOf(producedIds: readonly string[], webhookIds: readonly string[], requests: readonly ReceivedDelivery[]): Ledger {
+  const pairs = producedIds.flatMap((eventId) => webhookIds.map((webhookId) => pairKey(eventId, webhookId)));
+  return ledgerOf(pairs, requests.map((r) => ({ ...r, eventId: pairKey(r.eventId, r.webhookId) })));
+}
+
 export function formatLedger(name: string, ledger: Ledger, extra = ''): string {
   const { produced, delivered, duplicates, missing } = ledger;
   return `${name.padEnd(24)} produced ${String(produced).padStart(6)}  delivered ${String(delivered).padStart(6)}  duplicates ${String(duplicates).padStart(5)}  missing ${String(missing).padStart(5)}${extra ? `  ${extra}` : ''}`;
@@ -312,14 +336,22 @@ export interface Run {
   producer: Producer;
   mongo: MongoClient;
   producedIds: string[];
-  /** Produces `count` more events (ids continue the numbering), in batches. */
-  produce(count: number): Promise<void>;
+  /** For a fan-out, the webhooks every produced event must reach (push their ids): deliveries are then counted per (event, webhook) pair. Empty: each event once. */
+  readonly fanOut: string[];
+  /** When each produced event was handed to Kafka (epoch ms). */
+  producedAt: Map<string, number>;
+  /** Produces `count` more events (ids continue the numbering, `data` is `{ n }` unless given), in batches. */
+  produce(count: number, dataOf?: (i: number) => unknown): Promise<void>;
+  /** Another workspace of this run, with a key of its own. */
+  newWorkspace(label: string): Promise<{ workspace: string; key: string }>;
   /** True once every produced event arrived; false after `timeoutMs` without any arriving. */
   waitDelivered(receiver: LedgerReceiver, timeoutMs: number, say?: (line: string) => void): Promise<boolean>;
-  /** Deliveries not yet `succeeded`, once none has settled for timeoutMs. */
-  unsettledDeliveries(timeoutMs: number): Promise<UnsettledDelivery[]>;
+  /** Deliveries not yet `succeeded`, once none has settled for timeoutMs (of `produce`'s events only, when asked). */
+  unsettledDeliveries(timeoutMs: number, onlyProduced?: boolean): Promise<UnsettledDelivery[]>;
   close(): Promise<void>;
 }
+
+const workspaceOf = (name: string) => name.toLowerCase().replace(/_/g, '-').slice(0, 60);
 
 export async function openRun(label: string, stack: StackInfo, extraEnv: Record<string, string> = {}): Promise<Run> {
   const name = uniqueName(label);
@@ -333,12 +365,14 @@ export async function openRun(label: string, stack: StackInfo, extraEnv: Record<
   const mongo = await MongoClient.connect(stack.mongodbUri, { serverSelectionTimeoutMS: 30_000 });
   const keys = new ApiKeyStore(mongo.db(name));
   await keys.init();
-  const workspace = name.toLowerCase().replace(/_/g, '-').slice(0, 60);
+  const workspace = workspaceOf(name);
   const { key } = await keys.create(workspace, 'chaos');
   const kafka = new Kafka({ brokers: stack.kafkaBrokers, clientId: name, logLevel: logLevel.NOTHING, retry: { retries: 30, maxRetryTime: 2_000 } });
   const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const producedIds: string[] = [];
+  const producedAt = new Map<string, number>();
+  const fanOut: string[] = [];
 
   return {
     prefix: name,
@@ -350,20 +384,34 @@ export async function openRun(label: string, stack: StackInfo, extraEnv: Record<
     producer,
     mongo,
     producedIds,
-    async produce(count) {
+    fanOut,
+    producedAt,
+    async newWorkspace(label) {
+      const workspace = `${label}-${workspaceOf(name)}`.slice(0, 60);
+      return { workspace, key: (await keys.create(workspace, 'chaos')).key };
+    },
+    async produce(count, dataOf = (i: number): unknown => ({ n: i })) {
       const start = producedIds.length;
-      for (let from = start; from < start + count; from += 500) {
+      for (let from = start; from < start + count; ) {
         const byTopic = new Map<string, Array<{ key: string; value: string }>>();
-        for (let i = from; i < Math.min(from + 500, start + count); i++) {
+        // Up to 500 events, cut once past 512 KiB: no partition's share of a large-bodied batch
+        // reaches the topics' 2 MiB limit.
+        let i = from;
+        for (let bytes = 0; i < start + count && i - from < 500 && bytes < 512 * 1024; i++) {
           const id = `evt_${name}_${i}`;
           const type = TYPES[i % TYPES.length]!;
           const topic = `${name}.events.${type}`;
           const list = byTopic.get(topic) ?? [];
-          list.push({ key: `agent-${i % 7}`, value: JSON.stringify({ id, type, workspace, agent: `agent-${i % 7}`, data: { n: i } }) });
+          const value = JSON.stringify({ id, type, workspace, agent: `agent-${i % 7}`, data: dataOf(i) });
+          bytes += value.length;
+          list.push({ key: `agent-${i % 7}`, value });
           byTopic.set(topic, list);
           producedIds.push(id);
         }
+        const at = Date.now();
+        for (let j = from; j < i; j++) producedAt.set(producedIds[j]!, at);
         await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        from = i;
       }
     },
     async waitDelivered(receiver, timeoutMs, say) {
@@ -371,36 +419,40 @@ export async function openRun(label: string, stack: StackInfo, extraEnv: Record<
       // nothing has arrived for `timeoutMs`.
       let deadline = Date.now() + timeoutMs;
       let reported = Date.now();
-      let seen = receiver.deliveredCount();
+      // A fan-out counts (event, webhook) pairs.
+      const arrived = () => (fanOut.length ? receiver.deliveredPairs() : receiver.deliveredCount());
+      const expected = () => producedIds.length * Math.max(1, fanOut.length);
+      let seen = arrived();
       while (Date.now() < deadline) {
-        if (receiver.deliveredCount() >= producedIds.length) return true;
-        if (receiver.deliveredCount() > seen) {
-          seen = receiver.deliveredCount();
+        if (arrived() >= expected()) return true;
+        if (arrived() > seen) {
+          seen = arrived();
           deadline = Date.now() + timeoutMs;
         }
         if (say && Date.now() - reported > 5_000) {
           reported = Date.now();
-          say(`  … ${receiver.deliveredCount()} of ${producedIds.length} delivered (${receiver.requests.length} requests)`);
+          say(`  … ${arrived()} of ${expected()} delivered (${receiver.requests.length} requests)`);
         }
         await sleep(200);
       }
-      return receiver.deliveredCount() >= producedIds.length;
+      return arrived() >= expected();
     },
-    async unsettledDeliveries(timeoutMs) {
+    async unsettledDeliveries(timeoutMs, onlyProduced = false) {
       const store = new DeliveryStore(mongo.db(name));
       // Like waitDelivered: keeps waiting while records keep settling, so a slow store's backlog of
       // outcome writes is told apart from a record that never settles.
       let deadline = Date.now() + timeoutMs;
       let fewest = Infinity;
+      const expected = producedIds.length * Math.max(1, fanOut.length);
       for (;;) {
-        const { total, unsettled } = await store.settlement();
+        const { total, unsettled } = await store.settlement(onlyProduced ? `evt_${name}_` : '');
         const open: UnsettledDelivery[] = unsettled;
         if (open.length < fewest) {
           fewest = open.length;
           deadline = Date.now() + timeoutMs;
         }
-        if ((open.length === 0 && total >= producedIds.length) || Date.now() > deadline) {
-          if (total < producedIds.length) open.push({ id: `(${producedIds.length - total} deliveries never stored)`, status: 'missing', nextAttemptAt: null });
+        if ((open.length === 0 && total >= expected) || Date.now() > deadline) {
+          if (total < expected) open.push({ id: `(${expected - total} deliveries never stored)`, status: 'missing', nextAttemptAt: null });
           return open;
         }
         await sleep(250);
@@ -419,14 +471,105 @@ export async function openRun(label: string, stack: StackInfo, extraEnv: Record<
   };
 }
 
-/** Creates the run's webhook (`*`) through the REST API of `service`. */
-export async function createWebhook(service: ServiceProcess, run: Run, url: string): Promise<{ id: string; signing_secret: string }> {
+/** Creates the run's webhook (`*`, or `events` in the workspace of `key`) through the REST API of `service`. */
+export async function createWebhook(
+  service: ServiceProcess,
+  run: Run,
+  url: string,
+  { key = run.key, events = ['*'] }: { key?: string; events?: string[] } = {},
+): Promise<{ id: string; signing_secret: string }> {
   const res = await fetch(`${service.baseUrl}/v1/webhooks`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${run.key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ url, events: ['*'] }),
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url, events }),
   });
   const body = (await res.json()) as any;
   if (res.status !== 200) throw new Error(`create webhook: ${res.status} ${JSON.stringify(body)}`);
   return body;
+}
+
+/** A receiver that accepts connections and never answers (real sockets that hang); counts them. */
+export interface HangingServer {
+  url: string;
+  /** Connections open at most at once, and in all. */
+  peak: number;
+  accepted: number;
+  close(): Promise<void>;
+}
+
+export async function startHangingServer(): Promise<HangingServer> {
+  const sockets = new Set<net.Socket>();
+  const stats = { peak: 0, accepted: 0 };
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    stats.accepted++;
+    stats.peak = Math.max(stats.peak, sockets.size);
+    // Reads and drops the request (so a sender's close is seen), never answers.
+    socket.resume();
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get peak() {
+      return stats.peak;
+    },
+    get accepted() {
+      return stats.accepted;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Milliseconds from produce to the first 2xx of each of `ids` that arrived. */
+export function latenciesOf(ids: readonly string[], producedAt: ReadonlyMap<string, number>, requests: readonly ReceivedDelivery[]): number[] {
+  const firstOk = new Map<string, number>();
+  for (const r of requests) if (r.status < 300 && !firstOk.has(r.eventId)) firstOk.set(r.eventId, r.at);
+  return ids.flatMap((id) => {
+    const at = firstOk.get(id);
+    const sent = producedAt.get(id);
+    return at === undefined || sent === undefined ? [] : [at - sent];
+  });
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN;
+}
+
+/** Creates one `*` webhook per url, `concurrency` requests at a time (the REST API takes tens of ms each). */
+export async function createWebhooks(service: ServiceProcess, run: Run, urls: readonly string[], concurrency = 20): Promise<string[]> {
+  const ids: string[] = new Array(urls.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < urls.length; i = next++) ids[i] = (await createWebhook(service, run, urls[i]!)).id;
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, urls.length) }, worker));
+  return ids;
+}
+
+/** PATCH /v1/webhooks/{id} with `{ status }` through the REST API of `service`. */
+export async function setWebhookStatus(service: ServiceProcess, run: Run, id: string, status: 'active' | 'disabled'): Promise<void> {
+  const res = await fetch(`${service.baseUrl}/v1/webhooks/${id}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${run.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ status }),
+  });
+  if (res.status !== 200) throw new Error(`set webhook ${id} ${status}: ${res.status} ${await res.text()}`);
+}
+
+/** Records in the run's dead-letter topic (`<prefix>.webhooks.dlq`), from its partitions' offsets. */
+export async function deadLetterCount(run: Run): Promise<number> {
+  const admin = run.kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(`${run.prefix}.webhooks.dlq`);
+    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -7,13 +7,21 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DeliveryStore } from '../src/store/delivery-store.js';
 import {
   createWebhook,
+  createWebhooks,
+  deadLetterCount,
+  fanOutLedgerOf,
   formatLedger,
+  latenciesOf,
   ledgerOf,
   openRun,
+  percentile,
   spawnService,
+  startHangingServer,
   startLedgerReceiver,
+  setWebhookStatus,
   stopService,
   type Ledger,
   type LedgerReceiver,
@@ -28,6 +36,13 @@ export interface Sizes {
   mongoOutage: number;
   receiverOutage: number;
   sigterm: number;
+  /** The other workspace's events, half alone and half beside the hanging one. */
+  hangingTenant: number;
+  /** Webhooks of the one workspace, and events of ~20 KB each (plus one of ~1 MiB), in the large fan-out. */
+  fanOutWebhooks: number;
+  fanOutEvents: number;
+  /** Events waiting for a retry while their webhook is disabled. */
+  disable: number;
   /** How long Kafka / MongoDB / the receiver stay down. */
   outageMs: number;
   receiverOutageMs: number;
@@ -39,6 +54,10 @@ export const CI_SIZES: Sizes = {
   mongoOutage: 200,
   receiverOutage: 150,
   sigterm: 300,
+  hangingTenant: 200,
+  fanOutWebhooks: 100,
+  fanOutEvents: 5,
+  disable: 100,
   outageMs: 10_000,
   receiverOutageMs: 4_000,
 };
@@ -49,6 +68,10 @@ export const CHAOS_SIZES: Sizes = {
   mongoOutage: 4_000,
   receiverOutage: 2_000,
   sigterm: 4_000,
+  hangingTenant: 1_000,
+  fanOutWebhooks: 2_000,
+  fanOutEvents: 20,
+  disable: 2_000,
   outageMs: 10_000,
   receiverOutageMs: 5_000,
 };
@@ -88,11 +111,13 @@ async function scenario(
   stack: PrivateStack,
   say: Say,
   body: (ctx: Context) => Promise<void>,
+  { onlyProducedSettle = false, env = {} }: { onlyProducedSettle?: boolean; env?: Record<string, string> } = {},
 ): Promise<ScenarioResult> {
   const started = Date.now();
   const run = await openRun(name.replace(/[^a-z0-9]/gi, '').slice(0, 12), stack.info, {
     WEBHOOKS_RETRY_SCHEDULE: RETRY_SCHEDULE,
     WEBHOOKS_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms`,
+    ...env,
   });
   const receiver = await startLedgerReceiver();
   const services: ServiceProcess[] = [];
@@ -108,10 +133,16 @@ async function scenario(
     await body({ stack, run, receiver, a, b, webhook, facts, say });
     const complete = await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS, say);
     facts.allArrived = complete;
-    const unsettled = await run.unsettledDeliveries(complete ? 15_000 : 1_000);
+    const unsettled = await run.unsettledDeliveries(complete ? 15_000 : 1_000, onlyProducedSettle);
     if (unsettled.length) facts.unsettledSample = JSON.stringify(unsettled.slice(0, 3));
-    const ledger = ledgerOf(run.producedIds, receiver.requests);
-    if (ledger.missing > 0) {
+    const ledger = run.fanOut.length ? fanOutLedgerOf(run.producedIds, run.fanOut, receiver.requests) : ledgerOf(run.producedIds, receiver.requests);
+    if (ledger.missing > 0 && run.fanOut.length) {
+      // Which webhooks lack which events, for the first few.
+      const arrived = new Set(receiver.requests.filter((r) => r.status < 300).map((r) => `${r.eventId} ${r.webhookId}`));
+      const missing = run.producedIds.flatMap((e) => run.fanOut.filter((w) => !arrived.has(`${e} ${w}`)).map((w) => ({ e, w }))).slice(0, 3);
+      const docs = await run.mongo.db(run.database).collection('deliveries').find({ $or: missing.map(({ e, w }) => ({ eventId: e, webhookId: w })) }, { projection: { payload: 0 } }).toArray();
+      facts.missingSample = JSON.stringify({ missing, docs });
+    } else if (ledger.missing > 0) {
       // What the store says of the first few missing events, to tell where they stopped.
       const arrived = new Set(receiver.requests.filter((r) => r.status < 300).map((r) => r.eventId));
       const missing = run.producedIds.filter((id) => !arrived.has(id)).slice(0, 3);
@@ -242,4 +273,168 @@ export function sigterm(stack: PrivateStack, events: number, say: Say = () => {}
     facts.exitMs = at - signalled;
     facts.stoppedLog = a.output().includes('"msg":"stopped"');
   });
+}
+
+/**
+ * Another workspace's 100 webhooks all hang (sockets that accept and never answer) while it gets a
+ * burst of events and more after it: the run's workspace is timed alone, then beside it.
+ */
+export function hangingTenant(stack: PrivateStack, events: number, say: Say = () => {}): Promise<ScenarioResult> {
+  return scenario(
+    'hanging tenant',
+    stack,
+    say,
+    async ({ run, receiver, a, facts }) => {
+      const hang = await startHangingServer();
+      try {
+        const other = await run.newWorkspace('hanging');
+        const urls = Array.from({ length: 100 }, (_, i) => `${hang.url}/hook-${i}`);
+        for (let i = 0; i < urls.length; i += 10) {
+          await Promise.all(urls.slice(i, i + 10).map((url) => createWebhook(a, run, url, { key: other.key, events: ['agent.created'] })));
+        }
+        await sleep(1_000);
+        // The run's events, one every 20 ms.
+        const steady = async (count: number) => {
+          const from = run.producedIds.length;
+          for (let i = 0; i < count; i++) {
+            await run.produce(1);
+            await sleep(20);
+          }
+          return run.producedIds.slice(from);
+        };
+        let hangingEvents = 0;
+        const burst = async (n: number) => {
+          const messages = Array.from({ length: n }, () => {
+            const id = `evt_hang_${run.prefix}_${hangingEvents++}`;
+            return { key: other.workspace, value: JSON.stringify({ id, type: 'agent.created', workspace: other.workspace, data: {} }) };
+          });
+          await run.producer.send({ topic: `${run.prefix}.events.agent.created`, acks: -1, messages });
+        };
+
+        const alone = await steady(Math.floor(events / 2));
+        await run.waitDelivered(receiver, 30_000);
+        // Ten events to 100 hanging webhooks: 1,000 sends, twice the send slots of a process; two more a second.
+        await burst(10);
+        const more = (async () => {
+          for (let i = 0; i < 3; i++) {
+            await sleep(1_000);
+            await burst(2);
+          }
+        })();
+        const beside = await steady(events - alone.length);
+        await more;
+        await run.waitDelivered(receiver, 60_000);
+        const p99 = (ids: string[]) => Math.round(percentile(latenciesOf(ids, run.producedAt, receiver.requests), 99));
+        facts.otherP99AloneMs = p99(alone);
+        facts.otherP99BesideMs = p99(beside);
+        facts.hangingWebhooks = urls.length;
+        facts.hangingEvents = hangingEvents;
+        facts.hangingConnectionsPeak = hang.peak;
+        say(`hanging tenant: other workspace p99 ${facts.otherP99AloneMs} ms alone, ${facts.otherP99BesideMs} ms beside ${urls.length} hanging webhooks`);
+      } finally {
+        await hang.close();
+      }
+    },
+    // Only the run's own events must settle: the hanging workspace's never do. The default schedule,
+    // so the hanging workspace's tasks wait 30 s between tries as they would in production.
+    { onlyProducedSettle: true, env: { WEBHOOKS_RETRY_SCHEDULE: '30s,5m,30m,2h,24h' } },
+  );
+}
+
+/** Just under the 1 MiB event limit once the envelope (id, type, workspace, agent) is added. */
+const LARGEST_TEXT = 1024 * 1024 - 512;
+
+/**
+ * One workspace with `webhooks` webhooks on `*`, all on the ledger receiver under distinct query
+ * strings, then `events` events of ~20 KB and one of ~1 MiB: every event must reach every webhook,
+ * counted per (event, webhook) pair.
+ */
+export function largeFanOut(stack: PrivateStack, webhooks: number, events: number, say: Say = () => {}): Promise<ScenarioResult> {
+  return scenario(
+    'large fan-out',
+    stack,
+    say,
+    async ({ run, receiver, a, webhook, facts }) => {
+      const creating = Date.now();
+      const urls = Array.from({ length: webhooks - 1 }, (_, i) => `${receiver.url}?w=${i + 1}`);
+      run.fanOut.push(webhook.id, ...(await createWebhooks(a, run, urls, 20)));
+      facts.webhooks = run.fanOut.length;
+      facts.createSeconds = Math.round((Date.now() - creating) / 100) / 10;
+      say(`large fan-out: ${run.fanOut.length} webhooks created in ${facts.createSeconds} s`);
+      await sleep(2_000); // subscription changes apply within 1 s on every instance
+
+      const producing = Date.now();
+      const text = 'x'.repeat(20_000);
+      await run.produce(events, (n) => ({ n, text }));
+      await run.produce(1, (n) => ({ n, text: 'y'.repeat(LARGEST_TEXT) }));
+      facts.events = run.producedIds.length;
+      facts.expectedDeliveries = run.producedIds.length * run.fanOut.length;
+      await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS, say);
+
+      const ok = receiver.requests.filter((r) => r.status < 300);
+      const bytes = ok.map((r) => r.bytes).sort((x, y) => x - y);
+      facts.bodyBytes = bytes[0] ?? 0;
+      facts.largestBodyBytes = bytes.at(-1) ?? 0;
+      const last = Math.max(...ok.map((r) => r.at));
+      facts.secondsToLastReceipt = Math.round((last - producing) / 100) / 10;
+      facts.deliveriesPerSecond = Math.round(ok.length / ((last - producing) / 1000));
+    },
+    // Thousands of creates in a minute with one key.
+    { env: { WEBHOOKS_RATE_LIMIT_PER_MINUTE: '1000000' } },
+  );
+}
+
+/** Its own schedule: 6 attempts span 48 s, so none runs out while the test waits, and a paused delivery is re-checked every second. */
+export const DISABLE_RETRY_SCHEDULE = '1s,2s,5s,10s,30s';
+/** How long the webhook stays disabled: past the first three retry delays, well within the 48 s a pause may last. */
+const DISABLED_MS = 8_000;
+/** A status change reaches every instance within 1 s (sends already under way may finish meanwhile). */
+const CHANGE_APPLIES_MS = 1_000;
+
+/**
+ * The receiver answers 500, so every delivery waits for a retry; the webhook is disabled past the
+ * retry delays (nothing may be sent meanwhile), then the receiver answers 200 and the webhook is
+ * enabled: every event arrives, as the attempt it was paused at, and nothing is dead-lettered.
+ */
+export function disableDuringRetries(stack: PrivateStack, events: number, say: Say = () => {}): Promise<ScenarioResult> {
+  return scenario(
+    'disable during retries',
+    stack,
+    say,
+    async ({ run, receiver, a, webhook, facts }) => {
+      receiver.status = 500;
+      await run.produce(events);
+      const store = new DeliveryStore(run.mongo.db(run.database));
+      const retrying = async () => (await store.settlement()).byStatus.retrying;
+      const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
+      while ((await retrying()) < events && Date.now() < deadline) await sleep(250);
+      facts.retryingAtDisable = await retrying();
+
+      const disabling = Date.now();
+      await setWebhookStatus(a, run, webhook.id, 'disabled');
+      const applied = Date.now() + CHANGE_APPLIES_MS;
+      say(`disable during retries: ${facts.retryingAtDisable} of ${events} retrying, webhook disabled`);
+      await sleep(DISABLED_MS);
+      const enabling = Date.now();
+      facts.sendsWhileDisabled = receiver.requests.filter((r) => r.at > applied && r.at < enabling).length;
+      facts.sendsWhileChangeApplied = receiver.requests.filter((r) => r.at >= disabling && r.at <= applied).length;
+      // How the API shows the waiting deliveries (first page).
+      const res = await fetch(`${a.baseUrl}/v1/webhooks/${webhook.id}/deliveries?limit=100`, { headers: { authorization: `Bearer ${run.key}` } });
+      const page = ((await res.json()) as { data: Array<{ status: string; last_error: string }> }).data;
+      const paused = page.filter((d) => ['retrying', 'pending'].includes(d.status) && d.last_error === 'paused: webhook disabled');
+      facts.shownPaused = `${paused.length} of ${page.length}`;
+
+      receiver.status = 200;
+      await setWebhookStatus(a, run, webhook.id, 'active');
+      await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS, say);
+      const ok = receiver.requests.filter((r) => r.status < 300);
+      facts.secondsFromEnableToLastReceipt = Math.round((Math.max(...ok.map((r) => r.at)) - enabling) / 100) / 10;
+      // Sent as the attempt it was paused at: the attempt after its last failed one.
+      const lastFailed = new Map<string, number>();
+      for (const r of receiver.requests) if (r.status >= 300) lastFailed.set(r.eventId, Math.max(r.attempt, lastFailed.get(r.eventId) ?? 0));
+      facts.attemptsSkipped = ok.filter((r) => r.attempt !== (lastFailed.get(r.eventId) ?? 0) + 1).length;
+      facts.dlqRecords = await deadLetterCount(run);
+    },
+    { env: { WEBHOOKS_RETRY_SCHEDULE: DISABLE_RETRY_SCHEDULE } },
+  );
 }

@@ -34,6 +34,8 @@ async function hangingServer() {
     sockets.add(socket);
     stats.accepted++;
     stats.peak = Math.max(stats.peak, ++stats.open);
+    // Reads and drops the request (so a sender's close is seen), never answers.
+    socket.resume();
     socket.on('error', () => {});
     socket.on('close', () => {
       sockets.delete(socket);
