@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { requireCommand, run, spawnDetached, waitFor } from './process.js';
+import type { Progress } from './progress.js';
 
 /** Apache Kafka from Maven Central, run on the machine's Java as one KRaft broker+controller. */
 export const KAFKA_VERSION = '4.4.0';
@@ -44,20 +45,25 @@ function kafkaHome(cacheDir: string): string {
 }
 
 /** Resolves the broker's jars once into the cache; later calls reuse them. */
-export async function provisionKafka(cacheDir: string, say: (line: string) => void): Promise<string> {
+export async function provisionKafka(cacheDir: string, progress: Progress): Promise<string> {
   const home = kafkaHome(cacheDir);
   if (existsSync(path.join(home, '.complete'))) return home;
   await requireCommand('java', 'install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)');
   await requireCommand('mvn', 'install Apache Maven (Debian: apt-get install maven)');
-  say(`Resolving Apache Kafka ${KAFKA_VERSION} from Maven Central into ${home} (first run only)`);
-  await rm(home, { recursive: true, force: true });
-  await mkdir(home, { recursive: true });
-  await writeFile(path.join(home, 'pom.xml'), POM);
-  await writeFile(path.join(home, 'log4j2.properties'), LOG4J);
-  await run('mvn', ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=libs'], {
-    cwd: home,
-  });
-  await writeFile(path.join(home, '.complete'), new Date().toISOString());
+  await progress.step(
+    `Resolving Apache Kafka ${KAFKA_VERSION} from Maven Central into ${home} (first run only)`,
+    `resolving Apache Kafka ${KAFKA_VERSION}`,
+    async () => {
+      await rm(home, { recursive: true, force: true });
+      await mkdir(home, { recursive: true });
+      await writeFile(path.join(home, 'pom.xml'), POM);
+      await writeFile(path.join(home, 'log4j2.properties'), LOG4J);
+      await run('mvn', ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=libs'], {
+        cwd: home,
+      });
+      await writeFile(path.join(home, '.complete'), new Date().toISOString());
+    },
+  );
   return home;
 }
 
@@ -93,15 +99,10 @@ export interface KafkaStart {
   logFile: string;
   pidFile: string;
   ports: KafkaPorts;
-  /** Wipe and format the log dir first (new ports or first start). */
-  format: boolean;
 }
 
-export async function startKafka(options: KafkaStart): Promise<number> {
-  const { home, dataDir, ports } = options;
-  const logDir = path.join(dataDir, 'logs');
-  const propertiesFile = path.join(dataDir, 'server.properties');
-  const java = (main: string, ...args: string[]) => [
+function javaArgs(home: string, main: string, ...args: string[]): string[] {
+  return [
     '-Xms256m',
     '-Xmx512m',
     '-XX:+UseG1GC',
@@ -112,14 +113,21 @@ export async function startKafka(options: KafkaStart): Promise<number> {
     main,
     ...args,
   ];
-  if (options.format) {
-    await rm(dataDir, { recursive: true, force: true });
-    await mkdir(logDir, { recursive: true });
-    await writeFile(propertiesFile, serverProperties(logDir, ports));
-    const clusterId = (await run('java', java('kafka.tools.StorageTool', 'random-uuid'))).trim().split('\n').pop()!;
-    await run('java', java('kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', propertiesFile));
-  }
-  return spawnDetached('java', java('kafka.Kafka', propertiesFile), options);
+}
+
+/** Wipes the broker's data dir and formats a new KRaft log dir (new ports or first start). */
+export async function formatKafka({ home, dataDir, ports }: KafkaStart): Promise<void> {
+  const logDir = path.join(dataDir, 'logs');
+  const propertiesFile = path.join(dataDir, 'server.properties');
+  await rm(dataDir, { recursive: true, force: true });
+  await mkdir(logDir, { recursive: true });
+  await writeFile(propertiesFile, serverProperties(logDir, ports));
+  const clusterId = (await run('java', javaArgs(home, 'kafka.tools.StorageTool', 'random-uuid'))).trim().split('\n').pop()!;
+  await run('java', javaArgs(home, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', propertiesFile));
+}
+
+export async function startKafka(options: KafkaStart): Promise<number> {
+  return spawnDetached('java', javaArgs(options.home, 'kafka.Kafka', path.join(options.dataDir, 'server.properties')), options);
 }
 
 /** Ready when the broker answers metadata requests. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { describeServer } from '../store/mongo.js';
 import { hasCommand, requireCommand, run, spawnDetached, waitFor } from './process.js';
+import type { Progress } from './progress.js';
 
 /** FerretDB 1.x on SQLite: a MongoDB wire server built from the Go module proxy. */
 export const FERRETDB_VERSION = 'v1.24.2';
@@ -25,21 +26,26 @@ export async function chooseMongoKind(): Promise<MongoKind> {
  * module leaves out build/version/version.txt (its release tooling generates it) and the
  * binary panics at start without it, so we build the same module source with that file added.
  */
-export async function provisionFerretdb(cacheDir: string, say: (line: string) => void): Promise<string> {
+export async function provisionFerretdb(cacheDir: string, progress: Progress): Promise<string> {
   const binary = ferretdbBinary(cacheDir);
   if (existsSync(binary)) return binary;
   await requireCommand('go', 'install Go 1.22+ (Debian: apt-get install golang), or put a mongod on PATH');
   const home = path.dirname(path.dirname(binary));
-  say(`Building FerretDB ${FERRETDB_VERSION} from the Go module proxy into ${home} (first run only)`);
   const env = { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' };
-  const info = JSON.parse(await run('go', ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], { env }));
   const src = path.join(home, 'src');
-  await rm(home, { recursive: true, force: true });
-  await mkdir(path.dirname(binary), { recursive: true });
-  await cp(info.Dir, src, { recursive: true });
-  await run('chmod', ['-R', 'u+w', src]);
-  await writeFile(path.join(src, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
-  await run('go', ['build', '-buildvcs=false', '-trimpath', '-o', binary, './cmd/ferretdb'], { cwd: src, env });
+  await progress.step(
+    `Building FerretDB ${FERRETDB_VERSION} with go from the Go module proxy into ${home} (first run only)`,
+    `building FerretDB ${FERRETDB_VERSION}`,
+    async () => {
+      const info = JSON.parse(await run('go', ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], { env }));
+      await rm(home, { recursive: true, force: true });
+      await mkdir(path.dirname(binary), { recursive: true });
+      await cp(info.Dir, src, { recursive: true });
+      await run('chmod', ['-R', 'u+w', src]);
+      await writeFile(path.join(src, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+      await run('go', ['build', '-buildvcs=false', '-trimpath', '-o', binary, './cmd/ferretdb'], { cwd: src, env });
+    },
+  );
   await rm(src, { recursive: true, force: true });
   return binary;
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KAFKA_VERSION, provisionKafka, startKafka, waitForKafka, type KafkaPorts } from './kafka-server.js';
+import { formatKafka, KAFKA_VERSION, provisionKafka, startKafka, waitForKafka, type KafkaPorts } from './kafka-server.js';
 import {
   chooseMongoKind,
   FERRETDB_VERSION,
@@ -11,6 +11,7 @@ import {
   type MongoKind,
 } from './mongo-server.js';
 import { choosePort, isPortFree, readPid, stopPid } from './process.js';
+import { Progress, type Say } from './progress.js';
 
 export interface StackDirs {
   dataDir: string;
@@ -55,7 +56,8 @@ const brokersOf = (state: StackState) => [`127.0.0.1:${state.kafka!.port}`];
 const mongoUriOf = (state: StackState) => `mongodb://127.0.0.1:${state.mongo!.port}/`;
 
 /** Installs (first time), starts and awaits the local Kafka broker and MongoDB wire server. Idempotent. */
-export async function stackUp(dirs: StackDirs, say: (line: string) => void = () => {}): Promise<StackInfo> {
+export async function stackUp(dirs: StackDirs, say: Say = () => {}): Promise<StackInfo> {
+  const progress = new Progress(say);
   const f = files(dirs);
   await mkdir(f.root, { recursive: true });
   const state = await readState(f.state);
@@ -66,8 +68,8 @@ export async function stackUp(dirs: StackDirs, say: (line: string) => void = () 
   const mongoKind = mongoRunning && state.mongo ? state.mongo.kind : await chooseMongoKind();
 
   const [kafkaHome, mongoBinary] = await Promise.all([
-    kafkaRunning ? undefined : provisionKafka(dirs.cacheDir, say),
-    mongoRunning ? undefined : mongoKind === 'mongod' ? 'mongod' : provisionFerretdb(dirs.cacheDir, say),
+    kafkaRunning ? undefined : provisionKafka(dirs.cacheDir, progress),
+    mongoRunning ? undefined : mongoKind === 'mongod' ? 'mongod' : provisionFerretdb(dirs.cacheDir, progress),
   ]);
 
   if (!kafkaRunning) {
@@ -81,8 +83,12 @@ export async function stackUp(dirs: StackDirs, say: (line: string) => void = () 
     const port = reusable ? previous.port : await choosePort(9092);
     const controllerPort = reusable ? previous.controllerPort : await choosePort(9093, [port]);
     state.kafka = { port, controllerPort, version: KAFKA_VERSION };
-    say(`Starting Apache Kafka ${KAFKA_VERSION} (KRaft) on 127.0.0.1:${port}`);
-    await startKafka({ home: kafkaHome!, ...f.kafka, ports: state.kafka, format: !reusable });
+    const kafka = { home: kafkaHome!, ...f.kafka, ports: state.kafka };
+    if (!reusable) {
+      await progress.step(`Formatting a new KRaft log dir in ${f.kafka.dataDir}`, 'formatting the Kafka log dir', () => formatKafka(kafka));
+    }
+    progress.say(`Starting Apache Kafka ${KAFKA_VERSION} (KRaft) on 127.0.0.1:${port}`);
+    await startKafka(kafka);
     started.push('kafka');
   }
   if (!mongoRunning) {
@@ -90,15 +96,20 @@ export async function stackUp(dirs: StackDirs, say: (line: string) => void = () 
     const port = previousPort && (await isPortFree(previousPort)) ? previousPort : await choosePort(27017, [state.kafka!.port, state.kafka!.controllerPort]);
     const version = mongoKind === 'mongod' ? 'mongod' : `FerretDB ${FERRETDB_VERSION}`;
     state.mongo = { port, kind: mongoKind, version };
-    say(`Starting ${version} on 127.0.0.1:${port}`);
+    progress.say(`Starting ${version} on 127.0.0.1:${port}`);
     await startMongo({ kind: mongoKind, binary: mongoBinary!, ...f.mongo, port });
     started.push('mongo');
   }
   await writeFile(f.state, JSON.stringify(state, null, 2));
 
+  // Servers found running are awaited too, but quietly: they are normally ready at once.
+  const awaitReady = <T>(justStarted: boolean, what: string, wait: () => Promise<T>) =>
+    justStarted ? progress.step(`Waiting for ${what} to answer`, `waiting for ${what}`, wait) : wait();
   const [, mongoVersion] = await Promise.all([
-    waitForKafka(brokersOf(state), READY_TIMEOUT_MS, f.kafka.logFile),
-    waitForMongo(mongoUriOf(state), READY_TIMEOUT_MS, f.mongo.logFile),
+    awaitReady(started.includes('kafka'), `Kafka at ${brokersOf(state)[0]}`, () => waitForKafka(brokersOf(state), READY_TIMEOUT_MS, f.kafka.logFile)),
+    awaitReady(started.includes('mongo'), `${state.mongo!.version} at ${mongoUriOf(state)}`, () =>
+      waitForMongo(mongoUriOf(state), READY_TIMEOUT_MS, f.mongo.logFile),
+    ),
   ]);
   return {
     kafkaBrokers: brokersOf(state),
