@@ -1,5 +1,6 @@
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../log/logger.js';
+import { SettlingErrors } from './kafka-log.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.ERROR]: 'error',
@@ -8,9 +9,10 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
-/** One kafkajs client per process, logging through pino. */
+/** One kafkajs client per process, logging through pino; errors of a settling broker or topic stay at debug unless they persist. */
 export function createKafka(brokers: string[], logger: Logger, clientId = 'humiris-webhooks'): Kafka {
   const log = logger.child({ component: 'kafka' });
+  const settling = new SettlingErrors();
   return new Kafka({
     clientId,
     brokers,
@@ -19,7 +21,8 @@ export function createKafka(brokers: string[], logger: Logger, clientId = 'humir
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        log[LEVELS[level] ?? 'info'](rest, message);
+        const { level: as, failingForMs } = settling.level(LEVELS[level] ?? 'info', [message, rest.error]);
+        log[as](failingForMs === undefined ? rest : { ...rest, failingForMs }, message);
       },
     retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
   });
