@@ -19,6 +19,7 @@ export function webhookMessage(record: WebhookRecord, withSecret = false): Webho
     agent: record.agent ?? '',
     description: record.description,
     status: record.status,
+    signatureScheme: record.signatureScheme,
     // Absent (not just empty) everywhere else: the field has explicit presence.
     signingSecret: withSecret ? (current?.secret ?? '') : undefined,
     createdAt: timestampFromDate(record.createdAt),

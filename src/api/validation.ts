@@ -2,6 +2,7 @@ import { AGENT_SLUG } from '../domain/event.js';
 import { ALL_EVENTS, EVENT_TYPES, isEventType, TEST_EVENT_TYPE } from '../domain/event-types.js';
 import { invalidArgument, notFound } from '../domain/errors.js';
 import { ID_PATTERNS } from '../domain/ids.js';
+import { SIGNATURE_SCHEMES, type SignatureScheme } from '../domain/signing.js';
 import type { DeliveryStatus, WebhookStatus } from '../pipeline/ports.js';
 
 const MAX_DESCRIPTION = 1024;
@@ -43,6 +44,15 @@ export function validateWebhookStatus(status: string): WebhookStatus {
     throw invalidArgument(`status must be one of ${WEBHOOK_STATUSES.join(', ')}`, 'status');
   }
   return status as WebhookStatus;
+}
+
+/** Empty on create means the default, `humiris`. */
+export function validateSignatureScheme(scheme: string): SignatureScheme {
+  if (scheme === '') return 'humiris';
+  if (!SIGNATURE_SCHEMES.includes(scheme as SignatureScheme)) {
+    throw invalidArgument(`signature_scheme must be one of ${SIGNATURE_SCHEMES.join(', ')}`, 'signature_scheme');
+  }
+  return scheme as SignatureScheme;
 }
 
 export function validateDeliveryStatus(status: string): DeliveryStatus | undefined {

@@ -21,6 +21,7 @@ import {
   validateDescription,
   validateEvents,
   validateEventTypeFilter,
+  validateSignatureScheme,
   validateWebhookStatus,
 } from './validation.js';
 
@@ -52,6 +53,7 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
         events: validateEvents(req.events),
         agent: validateAgent(req.agent),
         description: validateDescription(req.description),
+        signatureScheme: validateSignatureScheme(req.signatureScheme),
       };
       return webhookMessage(await webhooks.create(workspace, input, config.maxWebhooksPerWorkspace), true);
     },
@@ -77,6 +79,7 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
       if (req.agent !== undefined) changes.agent = validateAgent(req.agent);
       if (req.description !== undefined) changes.description = validateDescription(req.description);
       if (req.status !== undefined) changes.status = validateWebhookStatus(req.status);
+      if (req.signatureScheme !== undefined) changes.signatureScheme = validateSignatureScheme(req.signatureScheme);
       return webhookMessage(await webhooks.update(workspace, req.id, changes));
     },
 

@@ -16,7 +16,7 @@ describe('ids', () => {
     expect(newEventId()).toMatch(/^evt_[0-9A-Za-z]{24}$/);
     expect(newApiKey()).toMatch(/^hum_sk_live_[0-9A-Za-z]{40}$/);
     expect(newApiKey('test')).toMatch(ID_PATTERNS.apiKey);
-    expect(newSigningSecret()).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    expect(newSigningSecret()).toMatch(/^whsec_[A-Za-z0-9]{44}$/);
   });
 
   it('delivery ids sort by creation time, also within one millisecond', () => {

@@ -1,4 +1,4 @@
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -23,10 +23,6 @@ export function randomBase62(length: number): string {
     if (byte < 248) out += BASE62[byte % 62];
   }
   return out;
-}
-
-function randomBase64Url(bytes: number): string {
-  return randomBytes(bytes).toString('base64url');
 }
 
 let lastTime = -1;
@@ -54,7 +50,11 @@ export const newWebhookId = (): string => `whk_${randomBase62(24)}`;
 export const newDeliveryId = (now?: number): string => `dlv_${sortableId(now)}`;
 export const newEventId = (): string => `evt_${sortableId()}`;
 export const newOutcomeId = (): string => `out_${sortableId()}`;
-export const newSigningSecret = (): string => `whsec_${randomBase64Url(32)}`;
+/**
+ * 44 random base62 characters (262 bits): also standard base64 of 33 bytes with no padding, so
+ * the Standard Webhooks libraries, which base64-decode what follows `whsec_`, take it as it is.
+ */
+export const newSigningSecret = (): string => `whsec_${randomBase62(44)}`;
 export const newApiKeyId = (): string => `key_${randomBase62(16)}`;
 
 export type ApiKeyMode = 'live' | 'test';

@@ -1,6 +1,15 @@
 import { createHmac } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { activeSecrets, signatureHeader, verifySignatureHeader } from './signing.js';
+import { newSigningSecret } from './ids.js';
+import {
+  activeSecrets,
+  signatureHeader,
+  signatureHeaders,
+  standardSignatureHeader,
+  standardWebhooksKey,
+  verifySignatureHeader,
+} from './signing.js';
 
 const BODY = '{"id":"evt_1","type":"email.received","created_at":"2025-01-01T00:00:00Z","agent":null,"data":{}}';
 const NEW = 'whsec_newsecretnewsecretnewsecret00';
@@ -71,6 +80,66 @@ describe('verifySignatureHeader', () => {
       expect(verifySignatureHeader(header, BODY, NEW, { now: T })).toBe(false);
     },
   );
+});
+
+describe('Standard Webhooks', () => {
+  // The example of the Standard Webhooks libraries' own tests and docs.
+  const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+  const MSG_ID = 'msg_p5jXN8AQM9LWM0D4loKWxJek';
+  const PAYLOAD = '{"test": 2432232314}';
+
+  it('matches the published vector', () => {
+    expect(standardSignatureHeader(MSG_ID, PAYLOAD, [SECRET], 1_614_265_330)).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+
+  it('keys the HMAC with the base64-decoded text after whsec_', () => {
+    expect(standardWebhooksKey(SECRET)).toEqual(Buffer.from('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'base64'));
+    // Secrets of earlier versions (base64url) decode to the bytes they were made from.
+    const bytes = Buffer.from('fb3ffe00ff', 'hex');
+    expect(standardWebhooksKey(`whsec_${bytes.toString('base64url')}`)).toEqual(bytes);
+    expect(() => standardWebhooksKey('whsec_')).toThrow(RangeError);
+  });
+
+  it('new secrets are canonical standard base64 after whsec_, which every official library decodes', () => {
+    for (let i = 0; i < 200; i++) {
+      const secret = newSigningSecret();
+      const key = standardWebhooksKey(secret);
+      expect(key).toHaveLength(33);
+      // Re-encoding gives the same text: strict decoders (Go's StdEncoding, Python's b64decode) take it too.
+      expect(`whsec_${key.toString('base64')}`).toBe(secret);
+      expect(() => new Webhook(secret)).not.toThrow();
+    }
+  });
+
+  it('is verified by the official standardwebhooks library with a new secret, newest secret first', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const current = newSigningSecret();
+    const previous = newSigningSecret();
+    const headers = signatureHeaders('standard', { id: 'dlv_1', body: BODY, secrets: [current, previous], timestampSeconds: now });
+    expect(Object.keys(headers).sort()).toEqual(['webhook-id', 'webhook-signature', 'webhook-timestamp']);
+    expect(headers['webhook-id']).toBe('dlv_1');
+    expect(headers['webhook-timestamp']).toBe(String(now));
+    expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}= v1,[A-Za-z0-9+/]{43}=$/);
+    expect(new Webhook(current).verify(BODY, headers)).toEqual(JSON.parse(BODY));
+    expect(new Webhook(previous).verify(BODY, headers)).toEqual(JSON.parse(BODY));
+    expect(() => new Webhook(newSigningSecret()).verify(BODY, headers)).toThrow(/No matching signature/);
+    expect(() => new Webhook(current).verify(BODY.replace('evt_1', 'evt_2'), headers)).toThrow(/No matching signature/);
+  });
+
+  it('sends the headers of the scheme asked for', () => {
+    const message = { id: 'dlv_1', body: BODY, secrets: [NEW], timestampSeconds: T };
+    expect(signatureHeaders('humiris', message)).toEqual({ 'x-humiris-signature': signatureHeader(BODY, [NEW], T) });
+    const both = signatureHeaders('both', message);
+    expect(both).toEqual({ ...signatureHeaders('humiris', message), ...signatureHeaders('standard', message) });
+    expect(Object.keys(both)).toHaveLength(4);
+  });
+
+  it('refuses a message id with a dot, no secrets or a bad timestamp', () => {
+    expect(() => standardSignatureHeader('dlv.1', BODY, [NEW], T)).toThrow(RangeError);
+    expect(() => standardSignatureHeader('', BODY, [NEW], T)).toThrow(RangeError);
+    expect(() => standardSignatureHeader('dlv_1', BODY, [], T)).toThrow(RangeError);
+    expect(() => standardSignatureHeader('dlv_1', BODY, [NEW], -1)).toThrow(RangeError);
+  });
 });
 
 describe('activeSecrets', () => {

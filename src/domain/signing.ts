@@ -7,23 +7,76 @@ export interface SecretWithExpiry {
   expiresAt: Date | null;
 }
 
+/** Which signature headers a webhook's deliveries carry. */
+export type SignatureScheme = 'humiris' | 'standard' | 'both';
+export const SIGNATURE_SCHEMES: readonly SignatureScheme[] = ['humiris', 'standard', 'both'];
+
 const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
+const SECRET_PREFIX = 'whsec_';
 
 /**
  * HMAC-SHA256 keyed by the whole `whsec_…` string, over `<t>.<body>`, as our docs tell customers.
  * A verifier passes the header's timestamp text as is, so it signs exactly what it received.
  */
-function sign(secret: string, timestampSeconds: number | string, body: string): string {
-  return createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex');
+function sign(secret: string, timestampSeconds: number | string, body: string | Uint8Array): string {
+  return createHmac('sha256', secret).update(`${timestampSeconds}.`).update(body).digest('hex');
 }
 
-/** `t=<unix seconds>,v1=<hex>[,v1=<hex>…]`, one v1 per secret in the order given (newest first). */
-export function signatureHeader(body: string, secrets: string[], timestampSeconds: number): string {
+function checkSigningInput(secrets: string[], timestampSeconds: number): void {
   if (!Number.isSafeInteger(timestampSeconds) || timestampSeconds < 0) {
     throw new RangeError('timestampSeconds must be a non-negative whole number of seconds');
   }
   if (secrets.length === 0) throw new RangeError('at least one signing secret is needed');
+}
+
+/** `t=<unix seconds>,v1=<hex>[,v1=<hex>…]`, one v1 per secret in the order given (newest first). */
+export function signatureHeader(body: string, secrets: string[], timestampSeconds: number): string {
+  checkSigningInput(secrets, timestampSeconds);
   return [`t=${timestampSeconds}`, ...secrets.map((secret) => `v1=${sign(secret, timestampSeconds, body)}`)].join(',');
+}
+
+/**
+ * The Standard Webhooks key: the text after `whsec_`, base64-decoded, as the official libraries
+ * read it. Secrets made before they were base64 of the standard alphabet (base64url, 43
+ * characters) decode to the same bytes here; the official libraries refuse their `-` and `_`.
+ */
+export function standardWebhooksKey(secret: string): Buffer {
+  const key = Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
+  if (key.length === 0) throw new RangeError('a Standard Webhooks secret must be base64 after "whsec_"');
+  return key;
+}
+
+/**
+ * Standard Webhooks `webhook-signature`: `v1,<base64 HMAC-SHA256 of "<id>.<t>.<body>">` per secret,
+ * space-separated, newest first. The id must hold no `.` (delivery ids never do).
+ */
+export function standardSignatureHeader(id: string, body: string, secrets: string[], timestampSeconds: number): string {
+  checkSigningInput(secrets, timestampSeconds);
+  if (id === '' || id.includes('.')) throw new RangeError('a Standard Webhooks message id must be non-empty and hold no "."');
+  return secrets
+    .map((secret) => `v1,${createHmac('sha256', standardWebhooksKey(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`)
+    .join(' ');
+}
+
+export interface SignedMessage {
+  /** The delivery id: `X-Humiris-Delivery`, and `webhook-id` under Standard Webhooks. */
+  id: string;
+  body: string;
+  /** Newest first. */
+  secrets: string[];
+  timestampSeconds: number;
+}
+
+/** The signature headers of one request under a scheme: `X-Humiris-Signature`, the three `webhook-*`, or all four. */
+export function signatureHeaders(scheme: SignatureScheme, { id, body, secrets, timestampSeconds }: SignedMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (scheme !== 'standard') headers['x-humiris-signature'] = signatureHeader(body, secrets, timestampSeconds);
+  if (scheme !== 'humiris') {
+    headers['webhook-id'] = id;
+    headers['webhook-timestamp'] = String(timestampSeconds);
+    headers['webhook-signature'] = standardSignatureHeader(id, body, secrets, timestampSeconds);
+  }
+  return headers;
 }
 
 export interface VerifyOptions {
@@ -38,8 +91,9 @@ export interface VerifyOptions {
  * `timestamp + "." + payload`, compare in constant time. Any matching v1 is accepted, so a
  * receiver holding either secret of a rotation verifies.
  */
-export function verifySignatureHeader(header: string, body: string, secret: string, options: VerifyOptions = {}): boolean {
+export function verifySignatureHeader(header: string, body: string | Uint8Array, secret: string, options: VerifyOptions = {}): boolean {
   const tolerance = options.toleranceSeconds ?? DEFAULT_SIGNATURE_TOLERANCE_SECONDS;
+  if (!(tolerance >= 0)) throw new RangeError('toleranceSeconds must be a non-negative number');
   const now = options.now ?? Math.floor(Date.now() / 1000);
   let timestamp = '';
   const signatures: string[] = [];

@@ -13,6 +13,7 @@ const webhook = (id: string): WebhookRecord => ({
   description: '',
   status: 'active',
   secrets: [{ secret: 'whsec_test', expiresAt: null }],
+  signatureScheme: 'humiris',
   createdAt: new Date(0),
   updatedAt: new Date(0),
 });

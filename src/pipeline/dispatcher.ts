@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EndpointLanes } from './endpoint-lanes.js';
 import { outcomeOf } from './delivery-state.js';
 import { decide, maxPauseMs, type RetrySchedule } from '../domain/retry-policy.js';
-import { activeSecrets, signatureHeader } from '../domain/signing.js';
+import { activeSecrets, signatureHeaders } from '../domain/signing.js';
 import type { Logger } from '../log/logger.js';
 import type {
   AttemptRecord,
@@ -27,12 +27,14 @@ export interface DispatcherOptions {
   now?: () => Date;
 }
 
-/** The headers of one attempt; the signature covers the exact body. */
+/** The headers of one attempt; the signatures (of the webhook's scheme) cover the exact body. */
 export function deliveryHeaders(task: ResolvedTask, webhook: WebhookRecord, userAgent: string, now: Date): Record<string, string> {
+  const secrets = activeSecrets(webhook.secrets, now);
+  const timestampSeconds = Math.floor(now.getTime() / 1000);
   return {
     'content-type': 'application/json',
     'user-agent': userAgent,
-    'x-humiris-signature': signatureHeader(task.payload, activeSecrets(webhook.secrets, now), Math.floor(now.getTime() / 1000)),
+    ...signatureHeaders(webhook.signatureScheme, { id: task.deliveryId, body: task.payload, secrets, timestampSeconds }),
     'x-humiris-event': task.eventType,
     'x-humiris-delivery': task.deliveryId,
     'x-humiris-webhook': task.webhookId,

@@ -1,5 +1,6 @@
 import type { ValidEvent } from '../domain/event.js';
 import type { AttemptOutcome } from '../domain/retry-policy.js';
+import type { SignatureScheme } from '../domain/signing.js';
 
 /**
  * The records and the small interfaces the pipeline and the API need. `store/`, `bus/` and
@@ -26,6 +27,8 @@ export interface WebhookRecord {
   status: WebhookStatus;
   /** Newest first. */
   secrets: SigningSecret[];
+  /** The signature headers its deliveries carry. */
+  signatureScheme: SignatureScheme;
   createdAt: Date;
   updatedAt: Date;
 }

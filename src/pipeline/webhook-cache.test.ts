@@ -4,7 +4,7 @@ import { CachedWebhookLookup } from './webhook-cache.js';
 
 function webhook(id: string, events: string[], agent: string | null = null): WebhookRecord {
   const at = new Date(0);
-  return { id, workspace: 'acme', url: 'https://example.com', events, agent, description: '', status: 'active', secrets: [], createdAt: at, updatedAt: at };
+  return { id, workspace: 'acme', url: 'https://example.com', events, agent, description: '', status: 'active', secrets: [], signatureScheme: 'humiris', createdAt: at, updatedAt: at };
 }
 
 /** An in-memory lookup that counts its reads. */

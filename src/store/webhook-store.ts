@@ -2,11 +2,15 @@ import { randomInt } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { DomainError, notFound } from '../domain/errors.js';
 import { newSigningSecret, newWebhookId } from '../domain/ids.js';
+import type { SignatureScheme } from '../domain/signing.js';
 import type { Page, SigningSecret, WebhookLookup, WebhookRecord } from '../pipeline/ports.js';
 import { decodeCursor, pageSizeOf, toPage } from './paging.js';
 
-/** `slot` is the webhook's place under the workspace's cap: unique, from 0 to the cap - 1. */
-type WebhookDoc = Omit<WebhookRecord, 'id'> & { _id: string; slot: number };
+/**
+ * `slot` is the webhook's place under the workspace's cap: unique, from 0 to the cap - 1.
+ * `signatureScheme` is absent on webhooks stored before it existed, which are `humiris`.
+ */
+type WebhookDoc = Omit<WebhookRecord, 'id' | 'signatureScheme'> & { _id: string; slot: number; signatureScheme?: SignatureScheme };
 /** As versions before one collection per workspace stored a webhook. */
 type LegacyDoc = Omit<WebhookDoc, 'slot'>;
 
@@ -15,9 +19,11 @@ export interface NewWebhook {
   events: string[];
   agent: string | null;
   description: string;
+  /** Default `humiris`. */
+  signatureScheme?: SignatureScheme;
 }
 
-export type WebhookChanges = Partial<Pick<WebhookRecord, 'url' | 'events' | 'agent' | 'description' | 'status'>>;
+export type WebhookChanges = Partial<Pick<WebhookRecord, 'url' | 'events' | 'agent' | 'description' | 'status' | 'signatureScheme'>>;
 
 /** Workspace slugs are [a-z0-9-], so each workspace's collection name is safe as it stands. */
 export const webhookCollectionName = (workspace: string): string => `webhooks.${workspace}`;
@@ -29,7 +35,7 @@ const SNAPSHOT_DOC_LIMIT = 50_000;
 const SLOT_GUESSES = 4;
 const DUPLICATE_KEY = 11000;
 
-const toRecord = ({ _id, slot: _slot, ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ...rest });
+const toRecord = ({ _id, slot: _slot, signatureScheme = 'humiris', ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ...rest, signatureScheme });
 const isDuplicateKey = (error: unknown): boolean => (error as { code?: number } | null)?.code === DUPLICATE_KEY;
 const newestFirst = (a: WebhookDoc, b: WebhookDoc): number =>
   b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
@@ -126,6 +132,7 @@ export class WebhookStore implements WebhookLookup {
       _id: newWebhookId(),
       workspace,
       ...input,
+      signatureScheme: input.signatureScheme ?? 'humiris',
       status: 'active',
       secrets: [{ secret: newSigningSecret(), expiresAt: null }],
       createdAt: now,
