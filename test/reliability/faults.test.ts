@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killLeftoverServices, startPrivateStack, type PrivateStack } from '../../chaos/harness.js';
-import { CI_SIZES, kafkaOutage, kill9, mongoOutage, receiverOutage, REQUEST_TIMEOUT_MS, sigterm, type ScenarioResult } from '../../chaos/scenarios.js';
+import { CI_SIZES, disableDuringRetries, kafkaOutage, largeFanOut, kill9, mongoOutage, receiverOutage, REQUEST_TIMEOUT_MS, sigterm, type ScenarioResult } from '../../chaos/scenarios.js';
 
 /*
  * Two service processes (`node bin/humiris-webhooks.js serve` from dist: `npm test` builds
@@ -66,5 +66,19 @@ describe.sequential('faults, with two service processes sharing the consumer gro
     expect(result.facts.exitCode).toBe(0);
     expect(result.facts.stoppedLog).toBe(true);
     expect(Number(result.facts.exitMs)).toBeLessThan(REQUEST_TIMEOUT_MS + 5_000);
+  }, 180_000);
+
+  it('a large fan-out: events of 20 KB and one of ~1 MiB reach each of 100 webhooks, counted per (event, webhook)', async () => {
+    const result = await largeFanOut(stack, CI_SIZES.fanOutWebhooks, CI_SIZES.fanOutEvents, say);
+    expectNothingLost(result);
+    expect(result.ledger.produced).toBe((CI_SIZES.fanOutEvents + 1) * CI_SIZES.fanOutWebhooks);
+    expect(Number(result.facts.largestBodyBytes)).toBeGreaterThan(1_000_000);
+  }, 180_000);
+
+  it('a webhook disabled while its deliveries wait for a retry: nothing sent meanwhile, all arrive as the paused attempt once enabled, none dead-lettered', async () => {
+    const result = await disableDuringRetries(stack, CI_SIZES.disable, say);
+    expectNothingLost(result);
+    expect(result.facts).toMatchObject({ retryingAtDisable: CI_SIZES.disable, sendsWhileDisabled: 0, attemptsSkipped: 0, dlqRecords: 0 });
+    expect(result.facts.shownPaused).toMatch(/^(\d+) of \1$/);
   }, 180_000);
 });
