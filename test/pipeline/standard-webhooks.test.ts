@@ -1,6 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { ALL_ROLES } from '../../src/config/config.js';
+import { verifyWebhook } from '../../src/verify.js';
 import { startTestApi } from '../helpers/api.js';
 import { customerVerifies, startReceiver, type ReceivedRequest } from '../helpers/receiver.js';
 
@@ -84,6 +85,7 @@ describe('Standard Webhooks signatures', () => {
 
     expect(officialVerify(both.signing_secret, viaBoth!)).toEqual(viaBoth!.json);
     expect(customerVerifies(String(viaBoth!.headers['x-humiris-signature']), viaBoth!.body, both.signing_secret)).toBe(true);
+    expect(verifyWebhook(viaBoth!.body, viaBoth!.headers['x-humiris-signature'], both.signing_secret)).toBe(true);
     expect(viaBoth!.headers['webhook-timestamp']).toBe(/t=(\d+)/.exec(String(viaBoth!.headers['x-humiris-signature']))![1]);
 
     expect(customerVerifies(String(viaPlain!.headers['x-humiris-signature']), viaPlain!.body, plain.signing_secret)).toBe(true);
