@@ -53,6 +53,7 @@ prints one table; the JSON goes to bench/results/<timestamp>.json.
   --fanout <n>              scenario 4, webhooks of one workspace [1000 | quick 100]
   --fanout-runs <n>         scenario 4, measured events [3 | quick 1]
   --hanging-percent <n>     scenario 5, webhooks whose endpoint never answers [10]
+  --hanging-webhooks <n>    scenario 5, hanging webhooks of one workspace beside another workspace [100]
   --request-timeout <dur>   WEBHOOKS_REQUEST_TIMEOUT of the service [10s | quick 3s]
   --retry-schedule <list>   scenario 6, WEBHOOKS_RETRY_SCHEDULE [1s,2s]
   --retry-events <n>        scenario 6, deliveries that fail first [200 | quick 40]
@@ -268,6 +269,7 @@ interface BenchOptions {
   fanout: number;
   fanoutRuns: number;
   hangingPercent: number;
+  hangingWebhooks: number;
   requestTimeout: string;
   retrySchedule: string;
   retryEvents: number;
@@ -299,6 +301,7 @@ function parseOptions(args: string[]): BenchOptions | 'help' {
       fanout: number,
       'fanout-runs': number,
       'hanging-percent': number,
+      'hanging-webhooks': number,
       'request-timeout': { type: 'string' },
       'retry-schedule': { type: 'string' },
       'retry-events': number,
@@ -341,6 +344,7 @@ function parseOptions(args: string[]): BenchOptions | 'help' {
     fanout: int('fanout', 1_000, 100),
     fanoutRuns: int('fanout-runs', 3, 1),
     hangingPercent: int('hanging-percent', 10, 10, 0),
+    hangingWebhooks: int('hanging-webhooks', 100),
     requestTimeout: values['request-timeout'] ?? (quick ? '3s' : '10s'),
     retrySchedule: values['retry-schedule'] ?? '1s,2s',
     retryEvents: int('retry-events', 200, 40),
@@ -1041,6 +1045,64 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       };
     };
 
+    /**
+     * Scenario 5, hanging tenant: one workspace's webhooks all hang (the receiver reads each request
+     * and never answers) while it gets a burst of events and more after it; another workspace's
+     * steady deliveries are timed alone first, then beside it.
+     */
+    const hangingTenant = async (ctx: Awaited<ReturnType<typeof openService>>) => {
+      const a = await ctx.newWorkspace(`hang-${runId}`);
+      const type = EVENT_TYPES[EVENT_TYPES.length - 1]!;
+      await ctx.api.createHooks(a.key, Array.from({ length: opts.hangingWebhooks }, () => ({ type, path: '/hang', hanging: true })));
+      const b = await ctx.hookPerType('steady');
+      await sleep(1_100);
+      const rate = Math.max(10, Math.round(opts.latencyRate / 10));
+      const seconds = Math.max(3, Math.round(opts.latencySeconds / 2));
+      const steady = async (label: string, tally: Tally) => {
+        const total = rate * seconds;
+        const planned = planEvents(`${runId}_${label}`, total, b.pick);
+        const t0 = now();
+        for (let sent = 0; sent < total; await sleep(20)) {
+          const due = Math.min(total, Math.floor(((now() - t0) / 1000) * rate) + 1);
+          if (due > sent) await ctx.events.send(planned.slice(sent, due), tally);
+          sent = Math.max(sent, due);
+        }
+      };
+      // The hanging workspace's events expect no receipt: they are never answered.
+      const burst = (n: number) => ctx.events.send(planEvents(`${runId}_hang`, n, () => ({ workspace: a.workspace, type, expect: [] })), new Tally('5 hanging'));
+      say(`5. hanging tenant: ${opts.hangingWebhooks} hanging webhooks in one workspace; another workspace at ${rate} events/s for ${seconds} s alone, then beside it`);
+      const alone = new Tally('5 other workspace alone');
+      await steady('alone', alone);
+      await alone.settle(20_000, 60_000);
+      account('5 other workspace alone', alone);
+      const hangingBefore = ledger.stats.hanging;
+      const beside = new Tally('5 other workspace beside hanging');
+      // Twice the process's send slots at once, then more every second while the other is timed.
+      const burstEvents = Math.max(1, Math.ceil((2 * opts.concurrency) / opts.hangingWebhooks));
+      await burst(burstEvents);
+      const more = (async () => {
+        for (let s = 1; s < seconds; s++) {
+          await sleep(1_000);
+          await burst(Math.max(1, Math.round(burstEvents / 5)));
+        }
+      })();
+      await steady('beside', beside);
+      await more;
+      await beside.settle(20_000, 60_000);
+      account('5 other workspace beside hanging', beside);
+      const baseline = distribution(alone.latencies);
+      const during = distribution(beside.latencies);
+      return {
+        hangingWebhooks: opts.hangingWebhooks,
+        otherRatePerSecond: rate,
+        seconds,
+        baseline,
+        during,
+        allowedP99Ms: Math.max(2 * baseline.p99, 250),
+        hangingRequestsSeen: ledger.stats.hanging - hangingBefore,
+      };
+    };
+
     let scenario2Rate = NaN;
 
     // ============ 2. throughput ============
@@ -1192,6 +1254,11 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       const ratio = rate / scenario2Rate;
       receiver.postMessage({ type: 'release-hanging' } satisfies ToReceiver);
       await ctx.close();
+      // A service of its own: the tasks deferred above would come back in the middle of it.
+      const tenantCtx = await openService('hanging-tenant');
+      const tenant = await hangingTenant(tenantCtx);
+      receiver.postMessage({ type: 'release-hanging' } satisfies ToReceiver);
+      await tenantCtx.close();
       results.isolation = {
         hangingPercent: opts.hangingPercent,
         expectedHealthy: tally.expected,
@@ -1203,9 +1270,17 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
         ratioToThroughput: ratio,
         hangingRequestsSeen: ledger.stats.hanging - hangingBefore,
         latencyUnderLoadMs: distribution(tally.latencies),
+        hangingTenant: tenant,
       };
       row('5 isolation', `healthy deliveries/s (${opts.hangingPercent}% hang)`, fmt(rate), '');
       row('5 isolation', 'ratio to scenario 2', fmt(ratio, 2), '≥ 0.9', Number.isFinite(scenario2Rate) ? ratio >= 0.9 : undefined);
+      row(
+        '5 isolation',
+        `other workspace p99 ms: alone / beside ${fmt(opts.hangingWebhooks)} hanging webhooks`,
+        `${fmt(tenant.baseline.p99, 1)} / ${fmt(tenant.during.p99, 1)}`,
+        '≤ 2× alone (or 250)',
+        tenant.during.p99 <= tenant.allowedP99Ms,
+      );
     }
 
     // ============ 7. resources ============

@@ -90,6 +90,25 @@ describe('EndpointLanes', () => {
     expect(await l.admit('a', 'hook-4')).toEqual({ deferred: DEFERRED_WORKSPACE_BUSY });
   });
 
+  it('lets a burst wait after a pause in a workspace that has a few hanging sends', async () => {
+    const { l, clock } = lanes({ slowLimit: 2, workspaceLimit: 4 });
+    await l.admit('ws', 'hang');
+    const fast = await l.admit('ws', 'fast');
+    clock.now += 10;
+    l.finish(slotOf(fast));
+    clock.now += 5_000; // nothing else for a while; the hanging send still runs
+    const burst = Array.from({ length: 6 }, () => track(l.admit('ws', 'fast')));
+    await new Promise((resolve) => setTimeout(resolve, 250)); // a sweep
+    expect(burst.map((t) => (t.admission ? ('slot' in t.admission ? 'sending' : 'deferred') : 'waiting'))).toEqual([
+      'sending',
+      'sending',
+      'sending',
+      'waiting',
+      'waiting',
+      'waiting',
+    ]);
+  });
+
   it('defers past a long queue only when the workspace is not sending quickly', async () => {
     const { l, clock } = lanes({ slowLimit: 1, workspaceLimit: 1, workspaceQueue: 2 });
     const sending = await l.admit('ws', 'a');

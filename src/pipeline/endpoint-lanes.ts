@@ -67,6 +67,8 @@ interface WorkspaceLane {
   waitingHooks: Set<WebhookLane>;
   waitingCount: number;
   quickAt: number;
+  /** When a send of it last started. */
+  startedAt: number;
   webhooks: Map<string, WebhookLane>;
 }
 
@@ -83,8 +85,9 @@ const FORGET_EVERY = 20;
  * A webhook gets `slowLimit` sends at once until one of its sends has finished within
  * `slowAfterMs`, then up to its workspace's limit; while slow (a send has run `slowAfterMs`, or
  * did within `slowForMs`) it is back to `slowLimit`. A task over a limit waits in its webhook's
- * FIFO while its lane moves, and is deferred instead when its webhook is slow, when its
- * workspace's sends have stopped finishing, or when too many of its workspace's tasks wait.
+ * FIFO while its lane moves, and is deferred instead when its webhook is slow and holds its
+ * share, when its workspace's slots are all taken and none turned over for `slowAfterMs`, or when
+ * too many of its workspace's tasks wait while the workspace is not answering quickly.
  */
 export class EndpointLanes {
   private readonly workspaces = new Map<string, WorkspaceLane>();
@@ -167,7 +170,7 @@ export class EndpointLanes {
   private webhookLane(workspace: string, webhookId: string, now: number): WebhookLane {
     let lane = this.workspaces.get(workspace);
     if (!lane) {
-      lane = { name: workspace, inFlight: new Map(), waitingHooks: new Set(), waitingCount: 0, quickAt: 0, webhooks: new Map() };
+      lane = { name: workspace, inFlight: new Map(), waitingHooks: new Set(), waitingCount: 0, quickAt: 0, startedAt: 0, webhooks: new Map() };
       this.workspaces.set(workspace, lane);
     }
     let hook = lane.webhooks.get(webhookId);
@@ -184,6 +187,7 @@ export class EndpointLanes {
     const token = this.nextToken++;
     hook.inFlight.set(token, now);
     hook.workspace.inFlight.set(token, now);
+    hook.workspace.startedAt = now;
     this.sending++;
     return { workspace: hook.workspace.name, webhookId: hook.id, token };
   }
@@ -201,14 +205,22 @@ export class EndpointLanes {
     return hook.slowUntil > now || startedLongAgo(hook.inFlight, now, this.options.slowAfterMs);
   }
 
-  /** A workspace stalls when a send of it has run `slowAfterMs` and none finished quickly meanwhile. */
+  /**
+   * A workspace stalls when all its slots are taken and none has turned over for `slowAfterMs`
+   * (a pause in its traffic beside a few hanging sends is not a stall).
+   */
   private isStalled(lane: WorkspaceLane, now: number): boolean {
-    return startedLongAgo(lane.inFlight, now, this.options.slowAfterMs) && now - lane.quickAt >= this.options.slowAfterMs;
+    return lane.inFlight.size >= this.workspaceLimit && now - lane.startedAt >= this.options.slowAfterMs;
+  }
+
+  /** A slow webhook that holds its share: its further tasks are deferred rather than wait. */
+  private isSlowAndFull(hook: WebhookLane, now: number): boolean {
+    return this.isSlow(hook, now) && hook.inFlight.size >= this.hookLimit(hook, now);
   }
 
   /** Why a task that cannot start now should not wait either, or null to wait. */
   private deferral(hook: WebhookLane, now: number): string | null {
-    if (this.isSlow(hook, now)) return DEFERRED_SLOW_ENDPOINT;
+    if (this.isSlowAndFull(hook, now)) return DEFERRED_SLOW_ENDPOINT;
     const lane = hook.workspace;
     if (this.isStalled(lane, now)) return DEFERRED_WORKSPACE_BUSY;
     if (lane.waitingCount < this.workspaceQueue) return null;
@@ -262,7 +274,7 @@ export class EndpointLanes {
     for (const lane of [...this.waitingWorkspaces]) {
       const stalled = this.isStalled(lane, now);
       for (const hook of [...lane.waitingHooks]) {
-        const reason = this.isSlow(hook, now) ? DEFERRED_SLOW_ENDPOINT : stalled ? DEFERRED_WORKSPACE_BUSY : null;
+        const reason = this.isSlowAndFull(hook, now) ? DEFERRED_SLOW_ENDPOINT : stalled ? DEFERRED_WORKSPACE_BUSY : null;
         if (!reason) continue;
         const kept: Waiter[] = [];
         for (const waiter of hook.waiting) {
