@@ -28,10 +28,12 @@ export async function serveCommand(config: Config, flags: { roles?: string }): P
   });
 
   await new Promise<void>((resolve) => {
+    // Ctrl-C under `npm start` arrives twice (from the terminal, and relayed by npm): later
+    // signals must not kill the process while it stops, which is bounded below anyway.
+    let stopping = false;
     const shutdown = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      process.off('SIGINT', shutdown);
-      process.off('SIGTERM', shutdown);
+      logger.info({ signal }, stopping ? 'already shutting down' : 'shutting down');
+      stopping = true;
       resolve();
     };
     process.on('SIGINT', shutdown);
