@@ -15,6 +15,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
+# Served at /openapi.json.
+COPY docs/openapi.json ./docs/openapi.json
 USER node
 EXPOSE 8080
 CMD ["node", "bin/humiris-webhooks.js", "serve"]

@@ -38,6 +38,11 @@ const REST_ONLY_HTTP: Partial<Record<string, number>> = {
   unsupported_media_type: 415,
 };
 
+/** Every code a REST error body can carry, with its HTTP status (for the OpenAPI description). */
+export function restErrorCodes(): Array<{ code: string; status: number }> {
+  return [...Object.keys(MAPPING), ...Object.keys(CONNECT_ONLY_HTTP), ...Object.keys(REST_ONLY_HTTP)].map((code) => ({ code, status: httpStatusOf(code) }));
+}
+
 function httpStatusOf(code: string): number {
   return MAPPING[code as ErrorCode]?.http ?? CONNECT_ONLY_HTTP[code] ?? REST_ONLY_HTTP[code] ?? 500;
 }

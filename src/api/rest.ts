@@ -1,4 +1,4 @@
-import { getOption, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
+import { getOption, ScalarType, type DescField, type DescMessage, type DescMethod, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { protoCamelCase } from '@bufbuild/protobuf/reflect';
 import { createContextValues } from '@connectrpc/connect';
 import { createAsyncIterable, readAllBytes, type UniversalHandler } from '@connectrpc/connect/protocol';
@@ -67,17 +67,24 @@ function compileTemplate(template: string): { pattern: RegExp; fields: string[] 
   return { pattern: new RegExp(`^/${source}/?$`), fields };
 }
 
+/** A method's `google.api.http` rule: verb, path template and body field; undefined when it has none. */
+export function httpRuleOf(method: DescMethod): { verb: string; template: string; body: string } | undefined {
+  const rule = getOption(method, http);
+  const { pattern } = rule;
+  if (pattern.case === undefined) return undefined;
+  const [verb, template] =
+    pattern.case === 'custom' ? [pattern.value.kind.toUpperCase(), pattern.value.path] : [pattern.case.toUpperCase(), pattern.value];
+  return { verb, template, body: rule.body };
+}
+
 /** One route per annotated method of the handlers' services. */
 function buildRestRoutes(handlers: UniversalHandler[]): Route[] {
   const routes: Route[] = [];
   for (const handler of handlers) {
-    const rule = getOption(handler.method, http);
-    const { pattern } = rule;
-    if (pattern.case === undefined) continue;
-    const [verb, template] =
-      pattern.case === 'custom' ? [pattern.value.kind.toUpperCase(), pattern.value.path] : [pattern.case.toUpperCase(), pattern.value];
-    const compiled = compileTemplate(template);
-    routes.push({ verb, pattern: compiled.pattern, pathFields: compiled.fields, body: rule.body, handler });
+    const rule = httpRuleOf(handler.method);
+    if (!rule) continue;
+    const compiled = compileTemplate(rule.template);
+    routes.push({ verb: rule.verb, pattern: compiled.pattern, pathFields: compiled.fields, body: rule.body, handler });
   }
   return routes;
 }
@@ -191,7 +198,7 @@ async function transcodeRequest(route: Route, match: RegExpExecArray, url: URL, 
 }
 
 /** Proto field names, except where the proto declares a json_name of its own (`limit`, `data`, `next_cursor`). */
-function restName(field: DescField): string {
+export function restName(field: DescField): string {
   return field.jsonName !== protoCamelCase(field.name) ? field.jsonName : field.name;
 }
 

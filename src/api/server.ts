@@ -7,6 +7,7 @@ import { DEFAULT_API_LIMITS, type ApiLimits, type Config } from '../config/confi
 import type { Logger } from '../log/logger.js';
 import { serveDashboard } from './dashboard-static.js';
 import { restError } from './errors.js';
+import { serveOpenApi } from './openapi.js';
 import { createRestRouter, type RestRouter } from './rest.js';
 import { clientErrorForUndecodable } from './undecodable.js';
 import { HANDLER_OPTIONS, MAX_BODY_BYTES, registerRoutes, type ApiDeps } from './routes.js';
@@ -239,6 +240,7 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
       );
       return;
     }
+    if (req.method === 'GET' && path === '/openapi.json') return serveOpenApi(res);
     if (serveDashboard(req, res)) return;
     // A body over MAX_BODY_BYTES is refused by Connect (readMaxBytes) or by REST, by its declared length when there is one.
     endUnreadBodies(req, res);
