@@ -500,14 +500,23 @@ export interface HangingServer {
 export async function startHangingServer(): Promise<HangingServer> {
   const sockets = new Set<net.Socket>();
   const stats = { peak: 0, accepted: 0 };
+  // Open until the sender closes its side, sampled between loop turns: within one turn a new
+  // connection can be accepted before an old one's close is read.
+  const live = new Set<net.Socket>();
+  const sampler = setInterval(() => (stats.peak = Math.max(stats.peak, live.size)), 10);
+  sampler.unref();
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    live.add(socket);
     stats.accepted++;
-    stats.peak = Math.max(stats.peak, sockets.size);
     // Reads and drops the request (so a sender's close is seen), never answers.
     socket.resume();
     socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('end', () => live.delete(socket));
+    socket.on('close', () => {
+      live.delete(socket);
+      sockets.delete(socket);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -519,6 +528,7 @@ export async function startHangingServer(): Promise<HangingServer> {
       return stats.accepted;
     },
     async close() {
+      clearInterval(sampler);
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     },
