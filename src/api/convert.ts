@@ -9,9 +9,13 @@ import {
 } from '../gen/humiris/webhooks/v1/resources_pb.js';
 import type { DeliveryRecord, WebhookRecord } from '../pipeline/ports.js';
 
+/** The secret without an end: the one Create, Rotate and GetWebhookSecret show. */
+export function currentSecret(record: WebhookRecord): string {
+  return record.secrets.find((s) => s.expiresAt === null)?.secret ?? '';
+}
+
 /** `withSecret` only for Create and Rotate: the current secret, never the rotated-out ones. */
 export function webhookMessage(record: WebhookRecord, withSecret = false): Webhook {
-  const current = record.secrets.find((s) => s.expiresAt === null);
   return create(WebhookSchema, {
     id: record.id,
     url: record.url,
@@ -21,7 +25,7 @@ export function webhookMessage(record: WebhookRecord, withSecret = false): Webho
     status: record.status,
     signatureScheme: record.signatureScheme,
     // Absent (not just empty) everywhere else: the field has explicit presence.
-    signingSecret: withSecret ? (current?.secret ?? '') : undefined,
+    signingSecret: withSecret ? currentSecret(record) : undefined,
     createdAt: timestampFromDate(record.createdAt),
     updatedAt: timestampFromDate(record.updatedAt),
   });

@@ -5,13 +5,14 @@ import { validateWebhookUrl } from '../dispatch/url-guard.js';
 import { invalidArgument, notFound } from '../domain/errors.js';
 import {
   DeleteWebhookResponseSchema,
+  GetWebhookSecretResponseSchema,
   ListDeliveriesResponseSchema,
   ListWebhooksResponseSchema,
   WebhookService,
 } from '../gen/humiris/webhooks/v1/webhook_service_pb.js';
 import type { WebhookChanges } from '../store/webhook-store.js';
 import { pageSizeOf } from '../store/paging.js';
-import { deliveryMessage, webhookMessage } from './convert.js';
+import { currentSecret, deliveryMessage, webhookMessage } from './convert.js';
 import { principalOf } from './interceptors.js';
 import type { ApiDeps } from './routes.js';
 import {
@@ -98,6 +99,11 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
         }
       }
       return webhookMessage(await webhooks.rotateSecret(workspace, checkId('webhook', req.id), keepMs), true);
+    },
+
+    async getWebhookSecret(req, ctx) {
+      const webhook = await ownWebhook(principalOf(ctx).workspace, req.id);
+      return create(GetWebhookSecretResponseSchema, { signingSecret: currentSecret(webhook) });
     },
 
     async sendTestEvent(req, ctx) {

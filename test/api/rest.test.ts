@@ -111,6 +111,21 @@ describe('REST routes from the google.api.http annotations', () => {
     expect(bad.json.error.field).toBe('expire_previous_in');
   });
 
+  it('shows the current signing secret on GET /v1/webhooks/{id}/secret, and on every protocol', async () => {
+    const key = await api.newKey();
+    const created = await api.rest('POST', '/v1/webhooks', key, { url: 'https://example.com/s', events: ['*'] });
+    const shown = await api.rest('GET', `/v1/webhooks/${created.json.id}/secret`, key);
+    expect(shown).toMatchObject({ status: 200, json: { signing_secret: created.json.signing_secret } });
+    const rotated = await api.rest('POST', `/v1/webhooks/${created.json.id}/rotate-secret`, key, { expire_previous_in: '3600s' });
+    // The new secret, not the one still signing beside it until it expires.
+    expect((await api.rest('GET', `/v1/webhooks/${created.json.id}/secret`, key)).json).toEqual({ signing_secret: rotated.json.signing_secret });
+    for (const kind of ['connect-binary-h2', 'grpc-h2', 'grpc-web-h1'] as const) {
+      expect((await api.webhooks(kind, key).getWebhookSecret({ id: created.json.id })).signingSecret, kind).toBe(rotated.json.signing_secret);
+    }
+    // Read only: the webhook itself still hides it.
+    expect((await api.rest('GET', `/v1/webhooks/${created.json.id}`, key)).json.signing_secret).toBeUndefined();
+  });
+
   it('answers REST errors as {"error": {code, message, field}}', async () => {
     const key = await api.newKey();
     const res = await api.rest('POST', '/v1/webhooks', key, { url: 'https://example.com', events: ['email.sent', 'email.nope'] });

@@ -85,6 +85,7 @@ describe('secrets never leak', () => {
     expect(rotated.json.signing_secret).toMatch(/^whsec_/);
     expect(rotated.json.signing_secret).not.toBe(good.signing_secret);
     await call('POST', `/v1/webhooks/${bad.id}/rotate-secret`, key, {});
+    expect((await call('GET', `/v1/webhooks/${good.id}/secret`, key)).json.signing_secret).toBe(rotated.json.signing_secret);
     expect(secrets.size).toBeGreaterThanOrEqual(3 + 5);
     expect((await call('GET', '/v1/webhooks', key)).status).toBe(200);
     expect((await call('GET', `/v1/webhooks/${good.id}`, key)).status).toBe(200);
@@ -111,6 +112,7 @@ describe('secrets never leak', () => {
     for (const k of [revoked, unknown, key.slice(0, -1), `${key}x`, key.toUpperCase(), other]) {
       await call('GET', `/v1/webhooks/${good.id}`, k);
       await call('POST', `/v1/webhooks/${good.id}/rotate-secret`, k, {});
+      await call('GET', `/v1/webhooks/${good.id}/secret`, k);
     }
     for (const authorization of [`Basic ${key}`, `Bearer ${key} ${key}`, `Bearer\t${revoked}`, key, `Bearer ${revoked}\r`]) {
       await call('GET', '/v1/webhooks', undefined, undefined, { authorization: authorization.replace(/\r/g, '') });
