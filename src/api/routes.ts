@@ -11,6 +11,7 @@ import type { ApiKeyStore } from '../store/api-key-store.js';
 import type { WebhookStore } from '../store/webhook-store.js';
 import { eventService } from './event-service.js';
 import { authInterceptor, errorAndLogInterceptor, RateLimiter } from './interceptors.js';
+import { registerReflection } from './reflection.js';
 import { webhookService } from './webhook-service.js';
 
 /** Request bodies (and single messages) above this are refused: 413 on REST, resource_exhausted on RPC. */
@@ -59,5 +60,7 @@ export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRou
     },
     { ...HANDLER_OPTIONS, interceptors: [errors] },
   );
+  // Reflection shows the schema only, like health it needs no key.
+  registerReflection(router, [WebhookService, EventService, Health], { ...HANDLER_OPTIONS, interceptors: [errors] });
   return router;
 }

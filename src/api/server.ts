@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { serveDashboard } from './dashboard-static.js';
 import { restError } from './errors.js';
 import { serveOpenApi } from './openapi.js';
+import { REFLECTION_PATHS } from './reflection.js';
 import { createRestRouter, type RestRouter } from './rest.js';
 import { clientErrorForUndecodable } from './undecodable.js';
 import { HANDLER_OPTIONS, MAX_BODY_BYTES, registerRoutes, type ApiDeps } from './routes.js';
@@ -243,7 +244,8 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
     if (req.method === 'GET' && path === '/openapi.json') return serveOpenApi(res);
     if (serveDashboard(req, res)) return;
     // A body over MAX_BODY_BYTES is refused by Connect (readMaxBytes) or by REST, by its declared length when there is one.
-    endUnreadBodies(req, res);
+    // A reflection stream is answered while its requests still come, so its answers end nothing.
+    if (!REFLECTION_PATHS.has(path!)) endUnreadBodies(req, res);
     connect(req, res);
   };
 
