@@ -1,6 +1,7 @@
 import type { Config, Role } from './config/config.js';
 import { createKafka } from './bus/kafka.js';
 import type { Logger } from './log/logger.js';
+import { Progress } from './log/progress.js';
 import { connectMongo } from './store/mongo.js';
 import { ApiKeyStore } from './store/api-key-store.js';
 import { WebhookStore } from './store/webhook-store.js';
@@ -59,18 +60,23 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     const cluster = await admin.describeCluster();
     logger.info({ brokers: cluster.brokers.map((b) => `${b.host}:${b.port}`) }, 'connected to Kafka');
 
+    // A new broker or database can take a while to settle: say so rather than go quiet.
+    const slow = new Progress((line) => logger.info(line));
+
     // --- stores ---
     const webhookStore = new WebhookStore(mongo.db);
     const apiKeyStore = new ApiKeyStore(mongo.db);
-    await Promise.all([webhookStore.init(), apiKeyStore.init()]);
+    await slow.watch('preparing the MongoDB collections', () => Promise.all([webhookStore.init(), apiKeyStore.init()]));
 
     // --- pipeline (matcher, dispatcher, retry) ---
     const topics = topicNames(config.topicPrefix, config.retrySchedule);
-    await ensureTopics(admin, topics, {
-      eventPartitions: config.eventPartitions,
-      workPartitions: config.eventPartitions,
-      schedule: config.retrySchedule,
-    });
+    await slow.watch('creating the Kafka topics', () =>
+      ensureTopics(admin, topics, {
+        eventPartitions: config.eventPartitions,
+        workPartitions: config.eventPartitions,
+        schedule: config.retrySchedule,
+      }),
+    );
     const deliveryStore = new DeliveryStore(mongo.db);
     await deliveryStore.ensureIndexes();
     onStop('delivery records not yet written to MongoDB', () => deliveryStore.close());
@@ -83,7 +89,9 @@ export async function startService(config: Config, roles: Role[], logger: Logger
 
     if (roles.includes('matcher')) {
       const matcher = new Matcher(webhookLookup, deliveryStore, queue);
-      const consumer = await startMatcherConsumer({ ...consumerDeps, semaphore: new Semaphore(Math.min(config.maxInFlight, 100)), matcher, queue });
+      const consumer = await slow.watch('joining the matcher consumer group', () =>
+        startMatcherConsumer({ ...consumerDeps, semaphore: new Semaphore(Math.min(config.maxInFlight, 100)), matcher, queue }),
+      );
       onStop('matcher: events in hand (offsets not committed, redelivered)', () => consumer.stop());
     }
     const dispatchRoles = (['dispatcher', 'retry'] as const).filter((role) => roles.includes(role));
@@ -97,7 +105,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       // One bound for all tasks in hand, first attempts and retries alike: the sends, and those waiting their turn.
       const semaphore = new Semaphore(tasksInHand(config.maxInFlight));
       for (const role of dispatchRoles) {
-        const consumer = await startDispatchConsumer({ ...consumerDeps, semaphore, dispatcher, role });
+        const consumer = await slow.watch(`joining the ${role} consumer group`, () => startDispatchConsumer({ ...consumerDeps, semaphore, dispatcher, role }));
         onStop(`${role}: tasks in hand (offsets not committed, redelivered)`, async () => {
           dispatcher.stop();
           lanes.close();

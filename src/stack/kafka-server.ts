@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { requireCommand, run, spawnDetached, waitFor } from './process.js';
-import type { Progress } from './progress.js';
+import type { Progress } from '../log/progress.js';
 
 /** Apache Kafka from Maven Central, run on the machine's Java as one KRaft broker+controller. */
 export const KAFKA_VERSION = '4.4.0';

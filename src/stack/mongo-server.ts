@@ -4,7 +4,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { describeServer } from '../store/mongo.js';
 import { hasCommand, requireCommand, run, spawnDetached, waitFor } from './process.js';
-import type { Progress } from './progress.js';
+import type { Progress } from '../log/progress.js';
 
 /** FerretDB 1.x on SQLite: a MongoDB wire server built from the Go module proxy. */
 export const FERRETDB_VERSION = 'v1.24.2';

@@ -11,7 +11,7 @@ import {
   type MongoKind,
 } from './mongo-server.js';
 import { choosePort, isPortFree, readPid, stopPid } from './process.js';
-import { Progress, type Say } from './progress.js';
+import { Progress, type Say } from '../log/progress.js';
 
 export interface StackDirs {
   dataDir: string;

@@ -35,4 +35,15 @@ describe('Progress', () => {
     await sleep(150);
     expect(lines.map((l) => l.line)).toEqual(['Formatting']);
   });
+
+  it('watches quick work without a line, and slow work with heartbeats only', async () => {
+    const { lines, say } = recorder();
+    const progress = new Progress(say, 200, 10);
+    await sleep(300); // the quiet period starts with the work, not with the Progress
+    await progress.watch('creating topics', () => sleep(50));
+    expect(lines).toEqual([]);
+    await progress.watch('joining group matcher', () => sleep(500));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(new Set(lines.map((l) => l.line))).toEqual(new Set(['  … still joining group matcher (0 s)']));
+  });
 });
