@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../src/config/config.js';
 import { stackDown, stackUp } from '../src/stack/stack.js';
+import { ensureChromium } from './helpers/chromium.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -26,6 +27,8 @@ async function dockerAnswers(): Promise<boolean> {
  * testcontainers where a Docker engine answers, else the local stack (started if needed).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Before any test and any server: a machine without the browser fails (or is set up) at once.
+  await ensureChromium({ say: (line) => process.stderr.write(`[test setup] ${line}\n`) });
   const { KAFKA_BROKERS, MONGODB_URI } = process.env;
   if (KAFKA_BROKERS && MONGODB_URI) {
     log(`using KAFKA_BROKERS=${KAFKA_BROKERS} MONGODB_URI=${MONGODB_URI}`);
