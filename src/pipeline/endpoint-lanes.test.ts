@@ -78,6 +78,23 @@ describe('EndpointLanes', () => {
     expect(await l.admit('ws', 'hang')).toEqual({ deferred: DEFERRED_SLOW_ENDPOINT });
   });
 
+  it('lets a task of a slow webhook that is under its own share wait for its busy workspace', async () => {
+    const { l, clock } = lanes({ slowLimit: 5, workspaceLimit: 3 });
+    await l.admit('ws', 'slowish');
+    const y1 = slotOf(await l.admit('ws', 'y'));
+    await l.admit('ws', 'y');
+    clock.now += 10;
+    l.finish(y1);
+    const y3 = slotOf(await l.admit('ws', 'y')); // the workspace keeps turning over
+    clock.now += 990; // 'slowish' has had a send running for 1 s: slow, but holds 1 of its 5
+    const waiting = track(l.admit('ws', 'slowish'));
+    await new Promise((resolve) => setTimeout(resolve, 250)); // a sweep
+    expect(waiting.admission).toBeUndefined();
+    l.finish(y3);
+    await flush();
+    expect(waiting.admission).toHaveProperty('slot');
+  });
+
   it('defers the waiting tasks of a workspace whose sends all stopped finishing', async () => {
     const { l, clock } = lanes({ slowLimit: 5, workspaceLimit: 3 });
     for (let i = 0; i < 3; i++) await l.admit('a', `hook-${i}`);
