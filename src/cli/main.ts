@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { apiKeyCommand } from './api-key-command.js';
 import { benchCommand } from './bench-command.js';
 import { dlqCommand } from './dlq-command.js';
+import { listenCommand } from './listen-command.js';
 import { stackCommand } from './stack-command.js';
 import { serveCommand } from './serve-command.js';
 
@@ -13,6 +14,7 @@ const USAGE = `Usage: humiris-webhooks <command>
   api-key create|list|revoke                     API keys of a workspace (api-key --help)
   bench [--quick]                                end-to-end benchmark on the local stack (bench --help)
   dlq [--follow] [--limit N]                     print the dead-letter topic
+  listen [--port 4000] [--status 200]            a local receiver that prints and verifies deliveries (listen --help)
 `;
 
 /** Entry point of the `humiris-webhooks` command; returns the exit code. */
@@ -30,6 +32,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await benchCommand(loadConfig(), rest);
       case 'dlq':
         return await dlqCommand(loadConfig(), rest);
+      case 'listen':
+        return await listenCommand(rest);
       case undefined:
       case 'help':
       case '--help':
