@@ -11,7 +11,8 @@ import type { DeliveryRecord, DeliveryTask, DeliveryWriter, Subscriptions, TaskQ
  */
 export const INLINE_FANOUT_BYTES = 512 * 1024;
 
-export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new Date()): DeliveryRecord {
+/** `payload` is the event's rendered body: render it once and share it among an event's deliveries. */
+export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new Date(), payload = eventPayload(event)): DeliveryRecord {
   return matchedDelivery({
     id: newDeliveryId(now.getTime()),
     workspace: event.workspace,
@@ -19,7 +20,7 @@ export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new
     eventId: event.id,
     eventType: event.type,
     agent: event.agent,
-    payload: eventPayload(event),
+    payload,
     createdAt: now,
   });
 }
@@ -64,7 +65,9 @@ export class Matcher {
     const webhooks = await this.webhooks.findMatching(event.workspace, event.type, event.agent);
     if (webhooks.length === 0) return { queued: 0 };
     const now = new Date();
-    const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now));
+    // One body for all: a 1 MiB event rendered once per webhook would be 10 GiB at 10,000 webhooks.
+    const payload = eventPayload(event);
+    const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now, payload));
     const { existing, conflictWith } = await this.deliveries.insertPending(fresh, source, eventDigest(event));
     if (conflictWith !== undefined) return { queued: 0, conflictWith };
     const known = new Set(existing.map((d) => d.webhookId));

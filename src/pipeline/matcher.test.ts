@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import type { ValidEvent } from '../domain/event.js';
+import { Matcher } from './matcher.js';
+import type { DeliveryRecord, DeliveryTask, TaskQueue, WebhookRecord } from './ports.js';
+
+const webhook = (n: number): WebhookRecord => ({
+  id: `whk_${n}`,
+  workspace: 'acme',
+  url: `https://h${n}.example.com/hook`,
+  events: ['*'],
+  agent: null,
+  description: '',
+  status: 'active',
+  secrets: [{ secret: 'whsec_test', expiresAt: null }],
+  signatureScheme: 'humiris',
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+});
+
+describe('Matcher', () => {
+  it('renders a 1 MiB event once for all its webhooks, not once per webhook', async () => {
+    const webhooks = Array.from({ length: 400 }, (_, n) => webhook(n));
+    const event: ValidEvent = { id: 'evt_big', type: 'email.received', workspace: 'acme', agent: null, createdAt: new Date(0), data: { text: 'y'.repeat(1024 * 1024 - 200) } };
+    let growthMb = -1;
+    let inserted: DeliveryRecord[] = [];
+    const before = process.memoryUsage().heapUsed;
+    const deliveries = {
+      insertPending: async (records: DeliveryRecord[]) => {
+        // Every record is alive here: 400 copies of the body would be 400 MiB.
+        growthMb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+        inserted = records;
+        return { existing: [] };
+      },
+      recordOutcomes: async () => {},
+    };
+    const tasks: DeliveryTask[] = [];
+    const queue: TaskQueue = {
+      enqueue: async (t) => void tasks.push(...t),
+      scheduleRetry: async () => {},
+      deadLetter: async () => {},
+      publishEvent: async () => {},
+    };
+
+    const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, queue).match(event, 'events:0:0');
+
+    expect(result).toEqual({ queued: 400 });
+    expect(inserted).toHaveLength(400);
+    expect(new Set(inserted.map((d) => d.payload)).size).toBe(1);
+    expect(tasks.every((t) => t.payload === null)).toBe(true);
+    expect(growthMb).toBeGreaterThanOrEqual(0);
+    expect(growthMb).toBeLessThan(64);
+  });
+});
