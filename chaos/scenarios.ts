@@ -17,6 +17,7 @@ import {
   latenciesOf,
   ledgerOf,
   openRun,
+  pairKey,
   percentile,
   spawnService,
   startHangingServer,
@@ -138,8 +139,8 @@ async function scenario(
     const ledger = run.fanOut.length ? fanOutLedgerOf(run.producedIds, run.fanOut, receiver.requests) : ledgerOf(run.producedIds, receiver.requests);
     if (ledger.missing > 0 && run.fanOut.length) {
       // Which webhooks lack which events, for the first few.
-      const arrived = new Set(receiver.requests.filter((r) => r.status < 300).map((r) => `${r.eventId} ${r.webhookId}`));
-      const missing = run.producedIds.flatMap((e) => run.fanOut.filter((w) => !arrived.has(`${e} ${w}`)).map((w) => ({ e, w }))).slice(0, 3);
+      const arrived = new Set(receiver.requests.filter((r) => r.status < 300).map((r) => pairKey(r.eventId, r.webhookId)));
+      const missing = run.producedIds.flatMap((e) => run.fanOut.filter((w) => !arrived.has(pairKey(e, w))).map((w) => ({ e, w }))).slice(0, 3);
       const docs = await run.mongo.db(run.database).collection('deliveries').find({ $or: missing.map(({ e, w }) => ({ eventId: e, webhookId: w })) }, { projection: { payload: 0 } }).toArray();
       facts.missingSample = JSON.stringify({ missing, docs });
     } else if (ledger.missing > 0) {
@@ -160,6 +161,16 @@ async function scenario(
     await receiver.close();
     await run.close();
   }
+}
+
+/** Like `until`, for a check that reads the store: polled every 500 ms. */
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await sleep(500);
+  }
+  return true;
 }
 
 const tails = (services: ServiceProcess[]) =>
@@ -387,9 +398,12 @@ export function largeFanOut(stack: PrivateStack, webhooks: number, events: numbe
   );
 }
 
-/** Its own schedule: 6 attempts span 48 s, so none runs out while the test waits, and a paused delivery is re-checked every second. */
-export const DISABLE_RETRY_SCHEDULE = '1s,2s,5s,10s,30s';
-/** How long the webhook stays disabled: past the first three retry delays, well within the 48 s a pause may last. */
+/**
+ * Its own schedule: 6 attempts span 98 s, so none runs out while thousands of first attempts are
+ * made on a busy machine, and a paused delivery is re-checked every second.
+ */
+export const DISABLE_RETRY_SCHEDULE = '1s,2s,5s,30s,60s';
+/** How long the webhook stays disabled: past the first three retry delays, well within the 98 s a pause may last. */
 const DISABLED_MS = 8_000;
 /** A status change reaches every instance within 1 s (sends already under way may finish meanwhile). */
 const CHANGE_APPLIES_MS = 1_000;
@@ -407,10 +421,12 @@ export function disableDuringRetries(stack: PrivateStack, events: number, say: S
     async ({ run, receiver, a, webhook, facts }) => {
       receiver.status = 500;
       await run.produce(events);
+      // Disabled once every event's first attempt failed and the store shows it waiting for a retry.
+      const failedOnce = () => new Set(receiver.requests.map((r) => r.eventId)).size;
+      await waitUntil(() => failedOnce() >= events, DELIVERY_TIMEOUT_MS);
       const store = new DeliveryStore(run.mongo.db(run.database));
       const retrying = async () => (await store.settlement()).byStatus.retrying;
-      const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
-      while ((await retrying()) < events && Date.now() < deadline) await sleep(250);
+      await waitUntil(async () => (await retrying()) >= events, 15_000);
       facts.retryingAtDisable = await retrying();
 
       const disabling = Date.now();
@@ -432,10 +448,15 @@ export function disableDuringRetries(stack: PrivateStack, events: number, say: S
       await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS, say);
       const ok = receiver.requests.filter((r) => r.status < 300);
       facts.secondsFromEnableToLastReceipt = Math.round((Math.max(...ok.map((r) => r.at)) - enabling) / 100) / 10;
-      // Sent as the attempt it was paused at: the attempt after its last failed one.
-      const lastFailed = new Map<string, number>();
-      for (const r of receiver.requests) if (r.status >= 300) lastFailed.set(r.eventId, Math.max(r.attempt, lastFailed.get(r.eventId) ?? 0));
-      facts.attemptsSkipped = ok.filter((r) => r.attempt !== (lastFailed.get(r.eventId) ?? 0) + 1).length;
+      // Sent as the attempt it was paused at: each delivery's recorded attempts are numbered 1..n, no gap.
+      const attempts = await run.mongo
+        .db(run.database)
+        .collection<{ deliveryId: string; attempt?: { number: number } }>('delivery_outcomes')
+        .find({ attempt: { $exists: true } }, { projection: { deliveryId: 1, attempt: 1 } })
+        .toArray();
+      const numbers = new Map<string, Set<number>>();
+      for (const o of attempts) numbers.set(o.deliveryId, (numbers.get(o.deliveryId) ?? new Set()).add(o.attempt!.number));
+      facts.attemptNumberGaps = [...numbers.values()].filter((n) => Math.max(...n) !== n.size).length;
       facts.dlqRecords = await deadLetterCount(run);
     },
     { env: { WEBHOOKS_RETRY_SCHEDULE: DISABLE_RETRY_SCHEDULE } },
