@@ -75,7 +75,8 @@ function secretsFromApi(api: string, apiKey: string) {
     try {
       const res = await fetch(`${api}/v1/webhooks/${encodeURIComponent(webhookId)}/secret`, {
         headers: { authorization: `Bearer ${apiKey}` },
-        signal: AbortSignal.timeout(10_000),
+        // The delivery waits for its answer meanwhile: well within the sender's timeout.
+        signal: AbortSignal.timeout(3_000),
       });
       const body = (await res.json().catch(() => ({}))) as { signing_secret?: string; error?: { code?: string } };
       if (res.ok && body.signing_secret) return { secret: body.signing_secret, fetchedAt: Date.now() };
@@ -171,7 +172,8 @@ export async function startListener(options: ListenOptions, print: (line: string
     const body = await readBody(req);
     const answer = status;
     const deliveryId = header(req, 'x-humiris-delivery') ?? header(req, 'webhook-id');
-    const time = new Date().toISOString().slice(11, 23);
+    const now = new Date();
+    const time = `${now.toTimeString().slice(0, 8)}.${String(now.getMilliseconds()).padStart(3, '0')}`;
     if (deliveryId === undefined) {
       print(`${time}  ${req.method} ${req.url}  not a delivery (no X-Humiris-Delivery)  → ${answer}`);
     } else {
