@@ -244,7 +244,7 @@ export async function startLedgerReceiver(): Promise<LedgerReceiver> {
       try {
         eventId = JSON.parse(body.toString('utf8')).id;
       } catch {
-        eventId = '(unreadable body)';
+        eventId = `(unreadable body: ${JSON.stringify(body.subarray(0, 40).toString('utf8'))})`;
       }
       const status = receiver.status;
       const webhookId = String(req.headers['x-humiris-webhook']);
