@@ -484,7 +484,7 @@ export async function createWebhook(
     body: JSON.stringify({ url, events }),
   });
   const body = (await res.json()) as any;
-  if (res.status !== 200) throw new Error(`create webhook: ${res.status} ${JSON.stringify(body)}`);
+  if (!res.ok) throw new Error(`create webhook: ${res.status} ${JSON.stringify(body)}`);
   return body;
 }
 

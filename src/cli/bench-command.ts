@@ -654,7 +654,7 @@ class Api {
           body: JSON.stringify({ url: spec.url ?? `${this.receiverUrl}${spec.path ?? '/hook'}`, events: [spec.type], agent: null, description: 'bench' }),
         });
         const json = (await response.json()) as { id?: string; signing_secret?: string };
-        if (response.status !== 200 || !json.id || !json.signing_secret) {
+        if (!response.ok || !json.id || !json.signing_secret) {
           throw new Error(`creating a webhook failed: ${response.status} ${JSON.stringify(json)}`);
         }
         this.receiver.postMessage({ type: 'secret', webhookId: json.id, secret: json.signing_secret } satisfies ToReceiver);
