@@ -569,7 +569,7 @@ export async function setWebhookStatus(service: ServiceProcess, run: Run, id: st
     headers: { authorization: `Bearer ${run.key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ status }),
   });
-  if (res.status !== 200) throw new Error(`set webhook ${id} ${status}: ${res.status} ${await res.text()}`);
+  if (!res.ok) throw new Error(`set webhook ${id} ${status}: ${res.status} ${await res.text()}`);
 }
 
 /** Records in the run's dead-letter topic (`<prefix>.webhooks.dlq`), from its partitions' offsets. */
