@@ -1054,11 +1054,18 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
      */
     const hangingTenant = async (ctx: Awaited<ReturnType<typeof openService>>) => {
       const sockets = new Set<net.Socket>();
+      // Connections carrying a request: a pooled connection without one is not a send.
+      const live = new Set<net.Socket>();
       const hangServer = net.createServer((socket) => {
         sockets.add(socket);
         socket.resume();
+        socket.once('data', () => live.add(socket));
         socket.on('error', () => {});
-        socket.on('close', () => sockets.delete(socket));
+        socket.on('end', () => live.delete(socket));
+        socket.on('close', () => {
+          live.delete(socket);
+          sockets.delete(socket);
+        });
       });
       await new Promise<void>((resolve) => hangServer.listen(0, '127.0.0.1', resolve));
       cleanup.push(async () => {
@@ -1067,7 +1074,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       });
       const hangUrl = `http://127.0.0.1:${(hangServer.address() as AddressInfo).port}/hang`;
       let hangingConnectionsPeak = 0;
-      const sampler = setInterval(() => (hangingConnectionsPeak = Math.max(hangingConnectionsPeak, sockets.size)), 10);
+      const sampler = setInterval(() => (hangingConnectionsPeak = Math.max(hangingConnectionsPeak, live.size)), 10);
       const a = await ctx.newWorkspace(`hang-${runId}`);
       const type = EVENT_TYPES[EVENT_TYPES.length - 1]!;
       await ctx.api.createHooks(a.key, Array.from({ length: opts.hangingWebhooks }, (_, i) => ({ type, url: `${hangUrl}/${i}`, hanging: true })));
@@ -1119,7 +1126,7 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
         baseline,
         during,
         allowedP99Ms: Math.max(2 * baseline.p99, 250),
-        hangingConnectionsPeak,
+        hangingRequestsPeak: hangingConnectionsPeak,
       };
     };
 

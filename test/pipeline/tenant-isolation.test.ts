@@ -30,18 +30,18 @@ const now = () => performance.timeOrigin + performance.now();
 async function hangingServer() {
   const sockets = new Set<net.Socket>();
   const stats = { peak: 0, accepted: 0 };
-  // Open until the sender closes its side, sampled between loop turns: within one turn a new
-  // connection can be accepted before an old one's close is read.
+  // A request in it: from its first bytes until the sender closes its side (a pooled connection
+  // that carries no request is not a send), sampled between loop turns.
   const live = new Set<net.Socket>();
   const sampler = setInterval(() => (stats.peak = Math.max(stats.peak, live.size)), 10);
   sampler.unref();
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    live.add(socket);
     stats.accepted++;
     // Reads and drops the request (so a sender's close is seen), never answers.
     socket.resume();
     socket.on('error', () => {});
+    socket.once('data', () => live.add(socket));
     socket.on('end', () => live.delete(socket));
     socket.on('close', () => {
       live.delete(socket);
