@@ -15,7 +15,7 @@ import {
 } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { restErrorCodes } from './errors.js';
-import { httpRuleOf, restName } from './rest.js';
+import { answersCreated, httpRuleOf, NULL_WHEN_EMPTY, restName } from './rest.js';
 
 /**
  * OpenAPI 3.1 for the REST routes, generated from the same `google.api.http` annotations and
@@ -140,7 +140,7 @@ class SchemaBuilder {
     for (const field of message.fields) {
       if (omit.includes(field.name)) continue;
       const name = restName(field);
-      properties[name] = this.field(field, !response);
+      properties[name] = this.field(field, !response || (NULL_WHEN_EMPTY[message.typeName]?.includes(field.name) ?? false));
       // Emitted always (alwaysEmitImplicit): scalars, enums, lists and maps without explicit presence.
       if (response && (field.fieldKind === 'list' || field.fieldKind === 'map' || (field.fieldKind !== 'message' && field.proto.proto3Optional !== true))) {
         required.push(name);
@@ -241,7 +241,15 @@ function operation(method: DescMethod, builder: SchemaBuilder): { path: string; 
   }
   const statuses = [400, 401, ...(pathFields.length > 0 ? [404] : []), ...(rule.body !== '' ? [413, 415] : []), 429, 500, 503];
   result.responses = {
-    '200': { description: 'OK', content: { 'application/json': { schema: builder.ref(method.output) } } },
+    ...(answersCreated(method)
+      ? {
+          '201': {
+            description: 'Created',
+            headers: { Location: { description: 'Where the new resource is read', schema: { type: 'string' } } },
+            content: { 'application/json': { schema: builder.ref(method.output) } },
+          },
+        }
+      : { '200': { description: 'OK', content: { 'application/json': { schema: builder.ref(method.output) } } } }),
     ...Object.fromEntries(statuses.map((status) => [String(status), errorResponse(status)])),
   };
   return { path, verb: rule.verb.toLowerCase(), operation: result };

@@ -203,6 +203,18 @@ export function restName(field: DescField): string {
 }
 
 /** Renames the handler's JSON (proto field names) to the REST names, recursively; well-known types keep their JSON form. */
+/**
+ * Fields that REST spells `null` when empty, like the JSON of the first API: proto3 strings have
+ * no null, so Connect and gRPC carry them as "".
+ */
+export const NULL_WHEN_EMPTY: Record<string, string[]> = {
+  'humiris.webhooks.v1.Webhook': ['agent'],
+  'humiris.webhooks.v1.Delivery': ['agent'],
+};
+
+/** A create answers 201 Created on REST, with a Location header. */
+export const answersCreated = (method: { name: string }): boolean => method.name.startsWith('Create');
+
 function toRestJson(desc: DescMessage, json: JsonValue): JsonValue {
   if (desc.typeName.startsWith('google.protobuf.') || typeof json !== 'object' || json === null || Array.isArray(json)) return json;
   const out: JsonObject = {};
@@ -219,6 +231,7 @@ function toRestJson(desc: DescMessage, json: JsonValue): JsonValue {
     }
     out[restName(field)] = mapped;
   }
+  for (const name of NULL_WHEN_EMPTY[desc.typeName] ?? []) if (!out[name]) out[name] = null;
   return out;
 }
 
@@ -272,7 +285,10 @@ export function createRestRouter(handlers: UniversalHandler[]): RestRouter {
     const replyHeader = reply.header ?? new Headers();
     if (reply.status !== 200) return translateError(reply.status, replyHeader, bytes);
     const json = JSON.parse(new TextDecoder().decode(bytes)) as JsonValue;
-    return { status: 200, headers: {}, body: toRestJson(route.handler.method.output, json) };
+    const created = answersCreated(route.handler.method);
+    const body = toRestJson(route.handler.method.output, json);
+    const location = created && typeof body === 'object' && body !== null && !Array.isArray(body) && typeof body.id === 'string' ? `${url.pathname}/${body.id}` : undefined;
+    return { status: created ? 201 : 200, headers: location ? { location } : {}, body };
   }
 
   return {

@@ -367,6 +367,6 @@ describe('the API port under unauthenticated abuse', () => {
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json; charset=utf-8' },
       body,
     });
-    expect(ok.status).toBe(200);
+    expect(ok.status).toBe(201);
   });
 });

@@ -68,6 +68,6 @@ describe('concurrent writes', () => {
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => api.rest('POST', '/v1/webhooks', key, { url: `http://127.0.0.1:9/hook-${i}`, events: ['*'] })),
     );
-    expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+    expect(results.map((r) => r.status)).toEqual(Array(8).fill(201));
   });
 });

@@ -9,7 +9,7 @@ const api = await startTestApi('replay', { WEBHOOKS_REQUEST_TIMEOUT: '3s' }, [..
 /** A webhook to `url` and one delivered test event. */
 async function deliveredTestEvent(key: string, url: string) {
   const webhook = await api.rest('POST', '/v1/webhooks', key, { url, events: ['*'] });
-  expect(webhook.status).toBe(200);
+  expect(webhook.status).toBe(201);
   const test = await api.rest('POST', `/v1/webhooks/${webhook.json.id}/test`, key, {});
   expect(test.status).toBe(200);
   const delivery = await recorded(key, webhook.json.id, test.json.id, (d) => d.status === 'succeeded');
@@ -91,7 +91,7 @@ describe('webhook URLs', () => {
     const { origin } = new URL(receiver.url);
     // The WHATWG parser, which the sender uses, reads a backslash as a slash: the host is 127.0.0.1, not 10.0.0.1.
     const created = await api.rest('POST', '/v1/webhooks', key, { url: `${origin}\\@10.0.0.1/hook`, events: ['*'] });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
     expect(created.json.url).toBe(`${origin}/@10.0.0.1/hook`);
     expect((await api.rest('GET', `/v1/webhooks/${created.json.id}`, key)).json.url).toBe(`${origin}/@10.0.0.1/hook`);
     const patched = await api.rest('PATCH', `/v1/webhooks/${created.json.id}`, key, { url: 'HTTPS://Example.COM:443/a/./b/../c' });

@@ -16,11 +16,12 @@ describe('REST routes from the google.api.http annotations', () => {
   it('creates, reads, lists, patches and deletes with snake_case JSON', async () => {
     const key = await api.newKey();
     const created = await api.rest('POST', '/v1/webhooks', key, { url: 'https://example.com/hooks', events: ['email.received'], agent: null });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe(`/v1/webhooks/${created.json.id}`);
     expect(created.json).toMatchObject({
       url: 'https://example.com/hooks',
       events: ['email.received'],
-      agent: '',
+      agent: null,
       description: '',
       status: 'active',
     });
@@ -32,13 +33,14 @@ describe('REST routes from the google.api.http annotations', () => {
     const got = await api.rest('GET', `/v1/webhooks/${id}`, key);
     expect(got.status).toBe(200);
     expect(got.json).not.toHaveProperty('signing_secret');
-    expect(got.json).toHaveProperty('agent', '');
+    expect(got.json).toHaveProperty('agent', null);
     expect(got.json.url).toBe('https://example.com/hooks');
 
     const list = await api.rest('GET', '/v1/webhooks?limit=10', key);
     expect(list.status).toBe(200);
     expect(list.json.data.map((w: { id: string }) => w.id)).toEqual([id]);
     expect(list.json.next_cursor).toBe('');
+    expect(list.json.data[0].agent).toBeNull();
 
     const patched = await api.rest('PATCH', `/v1/webhooks/${id}`, key, { agent: 'support-bot', status: 'disabled' });
     expect(patched.status).toBe(200);

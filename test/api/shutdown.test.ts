@@ -70,7 +70,7 @@ describe('shutdown', () => {
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ url, events: ['*'] }),
       });
-    expect((await create('http://127.0.0.1:9/before')).status).toBe(200);
+    expect((await create('http://127.0.0.1:9/before')).status).toBe(201);
 
     proxy.freeze();
     // Database calls now hang: an API create, and the matcher storing an event's deliveries.
@@ -100,6 +100,6 @@ describe('shutdown', () => {
     expect(JSON.parse(line!).abandoned.length).toBeGreaterThan(0);
     expect(line).toMatch(/abandoning: .+/);
     // The create that hung was never acknowledged.
-    expect(await hanging).not.toBe(200);
+    expect(await hanging).not.toBe(201);
   }, 90_000);
 });

@@ -48,7 +48,7 @@ describe('webhook validation (nothing stored on refusal)', () => {
     expect((await api.rest('GET', '/v1/webhooks', key)).json.data).toEqual([]);
 
     const created = await api.rest('POST', '/v1/webhooks', key, { ...ok, events: ['*', 'email.sent', '*'], agent: 'support_bot-2' });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
     expect(created.json.events).toEqual(['*', 'email.sent']);
     expect(created.json.agent).toBe('support_bot-2');
 
@@ -58,13 +58,13 @@ describe('webhook validation (nothing stored on refusal)', () => {
     const patchUrl = await api.rest('PATCH', `/v1/webhooks/${created.json.id}`, key, { url: 'http://10.0.0.1/x' });
     expect(patchUrl.json.error.field).toBe('url');
     const cleared = await api.rest('PATCH', `/v1/webhooks/${created.json.id}`, key, { agent: '' });
-    expect(cleared.json.agent).toBe('');
+    expect(cleared.json.agent).toBeNull();
     expect(cleared.json.url).toBe(ok.url);
   });
 
   it('caps the webhooks of a workspace with failed_precondition (400): waiting does not help', async () => {
     const key = await api.newKey();
-    for (let i = 0; i < 3; i++) expect((await api.rest('POST', '/v1/webhooks', key, ok)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await api.rest('POST', '/v1/webhooks', key, ok)).status).toBe(201);
     const over = await api.rest('POST', '/v1/webhooks', key, ok);
     expect(over.status).toBe(400);
     expect(over.json.error.code).toBe('failed_precondition');

@@ -12,12 +12,12 @@ const stored = async (key: string) => (await api.rest('GET', '/v1/webhooks?limit
 describe('the webhook cap of a workspace under concurrent creates', () => {
   it('lets exactly the free places through when 50 creates race at 5 below the cap', async () => {
     const key = await api.newKey();
-    for (let i = 0; i < CAP - 5; i += 5) for (const res of await createAtOnce(key, 5)) expect(res.status).toBe(200);
+    for (let i = 0; i < CAP - 5; i += 5) for (const res of await createAtOnce(key, 5)) expect(res.status).toBe(201);
     expect(await stored(key)).toHaveLength(CAP - 5);
 
     const results = await createAtOnce(key, 50);
-    const created = results.filter((r) => r.status === 200);
-    const refused = results.filter((r) => r.status !== 200);
+    const created = results.filter((r) => r.status === 201);
+    const refused = results.filter((r) => r.status !== 201);
     expect(await stored(key)).toHaveLength(CAP);
     expect(created).toHaveLength(5);
     expect(refused).toHaveLength(45);
@@ -29,7 +29,7 @@ describe('the webhook cap of a workspace under concurrent creates', () => {
     // A delete frees its place, for one create only.
     expect((await api.rest('DELETE', `/v1/webhooks/${created[0]!.json.id}`, key)).status).toBe(200);
     const again = await createAtOnce(key, 10);
-    expect(again.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(again.filter((r) => r.status === 201)).toHaveLength(1);
     expect(await stored(key)).toHaveLength(CAP);
   });
 
@@ -37,7 +37,7 @@ describe('the webhook cap of a workspace under concurrent creates', () => {
     const key = await api.newKey();
     const results = await createAtOnce(key, 100);
     expect(await stored(key)).toHaveLength(CAP);
-    expect(results.filter((r) => r.status === 200)).toHaveLength(CAP);
-    expect(new Set(results.filter((r) => r.status !== 200).map((r) => r.json.error.code))).toEqual(new Set(['failed_precondition']));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(CAP);
+    expect(new Set(results.filter((r) => r.status !== 201).map((r) => r.json.error.code))).toEqual(new Set(['failed_precondition']));
   });
 });

@@ -35,7 +35,7 @@ describe('a workspace with 10,000 webhooks', () => {
   it('pages all of them with one read of the workspace, and a create or list in another workspace never reads them', async () => {
     // Another workspace, whose first webhook (which also makes its collection) comes before the 10,000.
     const otherKey = await api.newKey(slug('small'));
-    expect((await api.rest('POST', '/v1/webhooks', otherKey, { url: 'https://example.com/small', events: ['*'] })).status).toBe(200);
+    expect((await api.rest('POST', '/v1/webhooks', otherKey, { url: 'https://example.com/small', events: ['*'] })).status).toBe(201);
 
     const big = slug('big');
     const bigKey = await api.newKey(big);
@@ -54,7 +54,7 @@ describe('a workspace with 10,000 webhooks', () => {
       const started = performance.now();
       const created = await api.rest('POST', '/v1/webhooks', otherKey, { url: 'https://example.com/small', events: ['*'] });
       createMs.push(performance.now() - started);
-      expect(created.status).toBe(200);
+      expect(created.status).toBe(201);
     }
     const listStarted = performance.now();
     const otherList = await api.rest('GET', '/v1/webhooks', otherKey);
@@ -93,7 +93,7 @@ describe('a workspace with 10,000 webhooks', () => {
       Array.from({ length: 50 }, () => api.rest('POST', '/v1/webhooks', key, { url: 'https://example.com/late', events: ['*'] })),
     );
     console.log(`50 racing creates at 9,995 answered in ${(performance.now() - started).toFixed(0)} ms`);
-    expect(results.filter((r) => r.status === 200)).toHaveLength(5);
+    expect(results.filter((r) => r.status === 201)).toHaveLength(5);
     expect(new Set(results.filter((r) => r.status !== 200).map((r) => r.json.error.code))).toEqual(new Set(['failed_precondition']));
     expect(await api.db.collection(webhookCollectionName(workspace)).countDocuments()).toBe(10_000);
   });

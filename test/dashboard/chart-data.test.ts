@@ -3,7 +3,7 @@ import type { Delivery } from '../../web/src/api-types.js';
 import { bucketByHour, HOUR_MS, reachesPast } from '../../web/src/chart-data.js';
 
 const now = Date.parse('2026-11-26T10:30:00Z');
-const at = (ms: number, status: Delivery['status']): Delivery => ({ id: `dlv_${ms}`, webhook_id: 'whk_1', event_type: 'sms.sent', status, created_at: new Date(ms).toISOString() });
+const at = (ms: number, status: Delivery['status']): Delivery => ({ id: `dlv_${ms}`, webhook_id: 'whk_1', event_type: 'sms.sent', agent: null, status, created_at: new Date(ms).toISOString() });
 
 describe('bucketByHour', () => {
   it('puts deliveries of the last 24 hours in hourly buckets by outcome, ignoring older ones', () => {

@@ -16,7 +16,7 @@ const prefix = api.config.topicPrefix;
 
 async function createWebhook(key: string, body: Record<string, unknown>) {
   const res = await api.rest('POST', '/v1/webhooks', key, body);
-  expect(res.status).toBe(200);
+  expect(res.status).toBe(201);
   return res.json as { id: string; signing_secret: string };
 }
 

@@ -23,7 +23,7 @@ async function createWebhooks(key: string, url: string, events: string[], count:
     const batch = await Promise.all(
       Array.from({ length: Math.min(25, count - i) }, async () => {
         const res = await api.rest('POST', '/v1/webhooks', key, { url, events, agent });
-        expect(res.status).toBe(200);
+        expect(res.status).toBe(201);
         return res.json as { id: string; signing_secret: string };
       }),
     );

@@ -60,7 +60,7 @@ async function hangingServer() {
 async function createWebhooks(key: string, urls: string[], events: string[]): Promise<string[]> {
   const create = async (url: string) => {
     const res = await api.rest('POST', '/v1/webhooks', key, { url, events });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(201);
     return res.json.id as string;
   };
   // The first alone: it creates the workspace's records that later creates share.

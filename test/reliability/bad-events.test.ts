@@ -17,7 +17,7 @@ describe('bad events are quarantined with a reason, and the next valid event is 
     const workspace = (await api.keys.verify(key))!.workspace;
     const receiver = await startReceiver();
     const created = await api.rest('POST', '/v1/webhooks', key, { url: receiver.url, events: ['wallet.transfer.out'] });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
     const invalid = await kafka.consumer();
     await invalid.subscribe({ topic: `${api.config.topicPrefix}.webhooks.invalid-events`, fromBeginning: true });
     const quarantined: any[] = [];

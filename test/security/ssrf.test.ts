@@ -76,7 +76,7 @@ describe('SSRF: internal addresses refused at create and update', () => {
   it('REST create and update answer 400 on field url for every internal spelling', async () => {
     const key = await strict.newKey();
     const existing = await strict.rest('POST', '/v1/webhooks', key, { url: 'https://93.184.216.34/', events: ['*'] });
-    expect(existing.status).toBe(200);
+    expect(existing.status).toBe(201);
     for (const url of INTERNAL_URLS) {
       const created = await strict.rest('POST', '/v1/webhooks', key, { url, events: ['*'] });
       expect(created.status, `create ${url}`).toBe(400);
@@ -113,10 +113,10 @@ describe('SSRF: internal addresses refused at create and update', () => {
   it('public literals are accepted, on create and update', async () => {
     const key = await strict.newKey();
     const first = await strict.rest('POST', '/v1/webhooks', key, { url: PUBLIC_URLS[0], events: ['*'] });
-    expect(first.status).toBe(200);
+    expect(first.status).toBe(201);
     for (const url of PUBLIC_URLS) {
       const created = await strict.rest('POST', '/v1/webhooks', key, { url, events: ['*'] });
-      expect(created.status, `create ${url}`).toBe(200);
+      expect(created.status, `create ${url}`).toBe(201);
       expect(created.json.url).toBe(url);
       const updated = await strict.rest('PATCH', `/v1/webhooks/${first.json.id}`, key, { url });
       expect(updated.status, `update ${url}`).toBe(200);

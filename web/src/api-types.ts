@@ -11,8 +11,8 @@ export interface Webhook {
   id: string;
   url: string;
   events: string[];
-  /** Empty or absent: every agent of the workspace. */
-  agent?: string;
+  /** null: every agent of the workspace. */
+  agent: string | null;
   description?: string;
   status: WebhookStatus;
   /** Only on the answers of create and rotate-secret. */
@@ -37,7 +37,8 @@ export interface Delivery {
   webhook_id: string;
   event_id?: string;
   event_type: string;
-  agent?: string;
+  /** null: the event belongs to no particular agent. */
+  agent: string | null;
   status: DeliveryStatus;
   attempt_count?: number;
   next_attempt_at?: string | null;
