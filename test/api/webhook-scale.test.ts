@@ -94,7 +94,7 @@ describe('a workspace with 10,000 webhooks', () => {
     );
     console.log(`50 racing creates at 9,995 answered in ${(performance.now() - started).toFixed(0)} ms`);
     expect(results.filter((r) => r.status === 201)).toHaveLength(5);
-    expect(new Set(results.filter((r) => r.status !== 200).map((r) => r.json.error.code))).toEqual(new Set(['failed_precondition']));
+    expect(new Set(results.filter((r) => r.status !== 201).map((r) => r.json.error.code))).toEqual(new Set(['failed_precondition']));
     expect(await api.db.collection(webhookCollectionName(workspace)).countDocuments()).toBe(10_000);
   });
 });

@@ -140,7 +140,9 @@ describe('one workspace\'s hanging endpoints', () => {
 
     const base = p99(latencies('base'));
     const loaded = p99(latencies('during'));
-    const allowed = Math.max(2 * base, 250);
+    // A regression guard that holds on a busy CI machine (before the send slots: 66 ms → 8.9 s). The
+    // promised figure, within 2× the baseline, is measured on a quiet machine by bench scenario 5.
+    const allowed = Math.max(4 * base, 1_000);
     console.log(
       `B p99 baseline ${base.toFixed(1)} ms (${latencies('base').length} deliveries), during A's hang ${loaded.toFixed(1)} ms ` +
         `(${latencies('during').length}); allowed ${allowed.toFixed(1)} ms; A's connections at most ${hang.stats.peak} of ${hang.stats.accepted}`,
