@@ -3,11 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { spawnLogged } from '../helpers/child.js';
-import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers.js';
+import { serviceProcessEnv } from '../helpers/service.js';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const [{ prefix }, { database }] = await Promise.all([useKafka('nodeversions'), useMongo('nodeversions')]);
+const env = await serviceProcessEnv('nodeversions');
 
 /**
  * The service as built (dist/) under the other supported Node majors, taken from the `node`
@@ -27,20 +27,7 @@ describe.sequential('supported Node versions', () => {
     const { stdout: version } = await exec(node, ['--version']);
     expect(version.trim()).toMatch(new RegExp(`^v${major}\\.`));
 
-    const service = spawnLogged(node, ['bin/humiris-webhooks.js', 'serve'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: kafkaBrokers().join(','),
-        MONGODB_URI: mongodbUri(),
-        MONGODB_DATABASE: database,
-        WEBHOOKS_TOPIC_PREFIX: prefix,
-        WEBHOOKS_EVENT_PARTITIONS: '1',
-        PORT: '0',
-        LOG_LEVEL: 'info',
-        LOG_PRETTY: 'false',
-      },
-    });
+    const service = spawnLogged(node, ['bin/humiris-webhooks.js', 'serve'], { cwd: ROOT, env });
     const { apiPort } = JSON.parse(await service.line(/"msg":"service started"/, 90_000)) as { apiPort: number };
     expect((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${apiPort}/readyz`)).status).toBe(200);

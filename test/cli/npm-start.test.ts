@@ -1,22 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isAlive, spawnLogged } from '../helpers/child.js';
-import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers.js';
+import { serviceProcessEnv } from '../helpers/service.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const [{ prefix }, { database }] = await Promise.all([useKafka('npmstart'), useMongo('npmstart')]);
-
-const env = {
-  ...process.env,
-  KAFKA_BROKERS: kafkaBrokers().join(','),
-  MONGODB_URI: mongodbUri(),
-  MONGODB_DATABASE: database,
-  WEBHOOKS_TOPIC_PREFIX: prefix,
-  WEBHOOKS_EVENT_PARTITIONS: '1',
-  PORT: '0',
-  LOG_LEVEL: 'info',
-  LOG_PRETTY: 'false',
-};
+const env = await serviceProcessEnv('npmstart');
 
 describe.sequential('npm start', () => {
   it.each([

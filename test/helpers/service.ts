@@ -40,3 +40,23 @@ export async function startTestService(
 
   return { service, config, baseUrl: `http://127.0.0.1:${service.apiPort ?? 0}` };
 }
+
+/**
+ * The environment of a service run as its own process on the test servers, with a topic prefix
+ * and database of its own (removed after the file's tests), its API on a free port, logging JSON.
+ */
+export async function serviceProcessEnv(label: string, env: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
+  const [{ prefix }, { database }] = await Promise.all([useKafka(label), useMongo(label)]);
+  return {
+    ...process.env,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    MONGODB_URI: mongodbUri(),
+    MONGODB_DATABASE: database,
+    WEBHOOKS_TOPIC_PREFIX: prefix,
+    WEBHOOKS_EVENT_PARTITIONS: '1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    LOG_PRETTY: 'false',
+    ...env,
+  };
+}

@@ -1,11 +1,11 @@
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startHangingServer } from '../../chaos/harness.js';
 import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { useKafka } from '../helpers/servers.js';
+import { settle } from '../helpers/wait.js';
 
 /*
  * One workspace's endpoints hang (sockets that accept and never answer) while it gets a burst of
@@ -23,38 +23,13 @@ const api = await startTestApi(
 const kafka = await useKafka('isolation-clients');
 const producer = await kafka.producer();
 const prefix = api.config.topicPrefix;
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const now = () => performance.timeOrigin + performance.now();
 
-/** Accepts connections and never answers; counts how many are open at most. */
+/** Accepts connections and never answers; counts how many are open at most. Closed after the file's tests. */
 async function hangingServer() {
-  const sockets = new Set<net.Socket>();
-  const stats = { peak: 0, accepted: 0 };
-  // A request in it: from its first bytes until the sender closes its side (a pooled connection
-  // that carries no request is not a send), sampled between loop turns.
-  const live = new Set<net.Socket>();
-  const sampler = setInterval(() => (stats.peak = Math.max(stats.peak, live.size)), 10);
-  sampler.unref();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    stats.accepted++;
-    // Reads and drops the request (so a sender's close is seen), never answers.
-    socket.resume();
-    socket.on('error', () => {});
-    socket.once('data', () => live.add(socket));
-    socket.on('end', () => live.delete(socket));
-    socket.on('close', () => {
-      live.delete(socket);
-      sockets.delete(socket);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  afterAll(async () => {
-    clearInterval(sampler);
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stats };
+  const server = await startHangingServer();
+  afterAll(() => server.close());
+  return server;
 }
 
 async function createWebhooks(key: string, urls: string[], events: string[]): Promise<string[]> {
@@ -145,11 +120,11 @@ describe('one workspace\'s hanging endpoints', () => {
     const allowed = Math.max(4 * base, 1_000);
     console.log(
       `B p99 baseline ${base.toFixed(1)} ms (${latencies('base').length} deliveries), during A's hang ${loaded.toFixed(1)} ms ` +
-        `(${latencies('during').length}); allowed ${allowed.toFixed(1)} ms; A's connections at most ${hang.stats.peak} of ${hang.stats.accepted}`,
+        `(${latencies('during').length}); allowed ${allowed.toFixed(1)} ms; A's connections at most ${hang.peak} of ${hang.accepted}`,
     );
     expect(loaded).toBeLessThanOrEqual(allowed);
     // A's hanging sends never held more than its workspace share (a quarter of the process's slots).
-    expect(hang.stats.peak).toBeLessThanOrEqual(MAX_IN_FLIGHT / 4);
+    expect(hang.peak).toBeLessThanOrEqual(MAX_IN_FLIGHT / 4);
 
     // A's tasks that did not get a slot wait for their retry, and say why.
     const list = await api.rest('GET', `/v1/webhooks/${hangingHooks[99]}/deliveries`, keyA);
@@ -179,7 +154,7 @@ describe('one workspace\'s hanging endpoints', () => {
       const list = await api.rest('GET', `/v1/webhooks/${hook}/deliveries?page_size=50`, key);
       deferred = (list.json.data as any[]).filter((d) => d.last_error === 'deferred: slow endpoint');
     }
-    expect(hang.stats.peak).toBe(MAX_IN_FLIGHT / 50);
+    expect(hang.peak).toBe(MAX_IN_FLIGHT / 50);
     expect(deferred).toHaveLength(10);
     const one = (await api.rest('GET', `/v1/webhooks/${hook}/deliveries/${deferred[0].id}`, key)).json;
     expect(one).toMatchObject({ status: 'pending', attempt_count: 0, last_error: 'deferred: slow endpoint' });
