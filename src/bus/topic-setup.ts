@@ -45,7 +45,7 @@ export async function ensureTopics(admin: Admin, topics: Topics, setup: TopicSet
 }
 
 /** Polls metadata until every partition has a leader; a new topic is briefly unknown to the broker. */
-async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 60_000): Promise<void> {
+export async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -27,9 +27,12 @@ export class ReplayClaimStore implements ReplayClaims {
     if (await this.insert(_id)) return true;
     const held = await this.claims.findOne({ _id });
     if (!held || this.now().getTime() - held.claimedAt.getTime() < STALE_AFTER_MS) return false;
-    // Contenders for a stale claim may all delete it; the insert still lets one of them through.
-    await this.claims.deleteOne({ _id, claimedAt: held.claimedAt });
-    return this.insert(_id);
+    // Contenders for one stale claim all try one successor insert named after it, and only one
+    // gets it: a delete and re-insert is not atomic on FerretDB, whose conditional delete can
+    // remove the claim another contender has just made.
+    if (!(await this.insert(`${_id}@${held.claimedAt.getTime()}`))) return false;
+    await this.claims.updateOne({ _id }, { $set: { claimedAt: this.now() } });
+    return true;
   }
 
   async release(deliveryId: string, attempt: number): Promise<void> {

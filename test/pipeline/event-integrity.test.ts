@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { waitForLeaders } from '../../src/bus/topic-setup.js';
 import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { customerVerifies, startReceiver } from '../helpers/receiver.js';
@@ -108,7 +109,10 @@ describe('event integrity', () => {
 
     await kafka.admin.deleteTopics({ topics: [topic] });
     await until('the topic to go', async () => ((await kafka.admin.listTopics()).includes(topic) ? undefined : true));
-    await kafka.admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    // The matcher's consumer may create it again first (Kafka's auto-creation), and a new topic is
+    // briefly unknown to the broker: wait for its leaders, whoever created it.
+    await kafka.admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: false }).catch(() => false);
+    await waitForLeaders(kafka.admin, [topic]);
     // The matcher's position is past the new, empty log: its next fetch starts it again at 0.
     await settle(5_000);
     await producer.send({ topic, messages: round(2) });

@@ -24,5 +24,17 @@ describe('ReplayClaimStore', () => {
     now += 2 * 60_000;
     const won = await Promise.all(Array.from({ length: 10 }, () => claims.claim('dlv_stale', 2)));
     expect(won.filter(Boolean)).toHaveLength(1);
+    // Taken over, the claim is fresh again.
+    expect(await claims.claim('dlv_stale', 2)).toBe(false);
+  });
+
+  it('lets exactly one of many contenders take each stale claim over', async () => {
+    let now = Date.parse('2026-04-01T00:00:00Z');
+    const claims = new ReplayClaimStore(db, () => new Date(now));
+    const ids = Array.from({ length: 10 }, (_, i) => `dlv_race${i}`);
+    for (const id of ids) expect(await claims.claim(id, 2)).toBe(true);
+    now += 11 * 60_000;
+    const won = await Promise.all(ids.flatMap((id) => Array.from({ length: 20 }, () => claims.claim(id, 2).then((ok) => (ok ? id : null)))));
+    expect(won.filter(Boolean).sort()).toEqual([...ids].sort());
   });
 });
