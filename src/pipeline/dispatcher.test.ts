@@ -72,7 +72,7 @@ describe('Dispatcher with endpoint lanes', () => {
     await dispatcher.dispatch(task('fine', 3));
 
     expect(sent).toEqual(['https://hang.example.com/hook', 'https://fine.example.com/hook']);
-    expect(retries).toEqual([{ step: 0, task: { ...task('hang', 2), dueAt: now + 30_000 } }]);
+    expect(retries).toEqual([{ step: 0, task: { ...task('hang', 2), dueAt: now + 30_000, heldBack: 'deferred: slow endpoint' } }]);
     expect(outcomes.map((o) => [o.deliveryId, o.status, o.lastError])).toEqual([
       ['dlv_hang_2', 'pending', 'deferred: slow endpoint'],
       ['dlv_fine_3', 'succeeded', undefined],
@@ -110,12 +110,19 @@ describe('Dispatcher with endpoint lanes', () => {
     });
 
     await dispatcher.dispatch({ ...task('off', 1), payload: null });
-    expect(retries).toEqual([{ ...task('off', 1), payload: null, dueAt: now + 30_000, pausedSince: now }]);
+    expect(retries).toEqual([{ ...task('off', 1), payload: null, dueAt: now + 30_000, pausedSince: now, heldBack: 'paused: webhook disabled' }]);
     expect(outcomes.at(-1)).toMatchObject({ status: 'pending', lastError: 'paused: webhook disabled', nextAttemptAt: new Date(now + 30_000) });
+    const recorded = outcomes.length;
 
-    now += 330_000; // paused as long as the whole chain
+    // Still disabled when it comes back: waits again, and the store is not written again.
+    now += 30_000;
     await dispatcher.dispatch(retries[0]!);
-    expect(retries).toHaveLength(1);
+    expect(retries).toHaveLength(2);
+    expect(outcomes).toHaveLength(recorded);
+
+    now += 300_000; // paused as long as the whole chain
+    await dispatcher.dispatch(retries[1]!);
+    expect(retries).toHaveLength(2);
     expect(outcomes.at(-1)).toMatchObject({ status: 'failed', lastError: 'webhook disabled' });
     expect(letters).toEqual([{ id: 'dlv_off_1', error: 'webhook disabled', payload: '{"stored":true}' }]);
 

@@ -76,7 +76,7 @@ export class Dispatcher {
     if ('deferred' in admission) {
       // Its webhook or workspace already holds its share of send slots: the same attempt comes back
       // after the first retry delay instead of taking a slot every other webhook needs.
-      return this.holdBack(task, admission.deferred, { dueAt: this.now().getTime() + schedule[0]!.delayMs });
+      return this.holdBack(task, admission.deferred, { dueAt: this.now().getTime() + schedule[0]!.delayMs, pausedSince: undefined });
     }
     let resolved: ResolvedTask;
     let startedAt: Date;
@@ -116,7 +116,7 @@ export class Dispatcher {
         outcome.status = 'retrying';
         outcome.nextAttemptAt = decision.dueAt;
         forward = () =>
-          this.queue.scheduleRetry(decision.step, { ...task, attempt: task.attempt + 1, dueAt: decision.dueAt.getTime(), attempts });
+          this.queue.scheduleRetry(decision.step, { ...task, attempt: task.attempt + 1, dueAt: decision.dueAt.getTime(), attempts, heldBack: undefined, pausedSince: undefined });
         break;
       case 'failed':
         // A manual attempt never starts a new chain, and its delivery was dead-lettered already.
@@ -143,11 +143,15 @@ export class Dispatcher {
    * delivery shows why in the meantime.
    */
   private async holdBack(task: DeliveryTask, reason: string, changes: Partial<DeliveryTask> & { dueAt: number }): Promise<void> {
-    const outcome = outcomeOf(task, task.attempts.length > 0 ? 'retrying' : 'pending', this.now());
-    outcome.nextAttemptAt = new Date(changes.dueAt);
-    outcome.lastError = reason;
-    await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
-    await this.persist(task, () => this.queue.scheduleRetry(0, { ...task, ...changes }));
+    // Once per reason: a webhook disabled for a day comes back every first retry step, and an
+    // outcome each time would grow the store by thousands of records per delivery.
+    if (task.heldBack !== reason) {
+      const outcome = outcomeOf(task, task.attempts.length > 0 ? 'retrying' : 'pending', this.now());
+      outcome.nextAttemptAt = new Date(changes.dueAt);
+      outcome.lastError = reason;
+      await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
+    }
+    await this.persist(task, () => this.queue.scheduleRetry(0, { ...task, ...changes, heldBack: reason }));
   }
 
   /** A disabled webhook's task waits for it to be enabled again, for as long as a retry chain takes. */

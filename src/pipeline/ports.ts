@@ -150,6 +150,8 @@ export interface DeliveryTask {
   createdAt: number;
   /** When the task first found its webhook disabled (epoch ms); absent while it has not. */
   pausedSince?: number;
+  /** Why it was last held back without an attempt, as recorded: the same reason again is not recorded again. */
+  heldBack?: string;
 }
 
 /** A task whose body is at hand. */
