@@ -12,12 +12,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Kafka, logLevel, Partitioners, type Message, type Producer } from 'kafkajs';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
 import { MongoClient } from 'mongodb';
 import { Agent } from 'undici';
 import type { Config } from '../config/config.js';
 import { parseDuration } from '../domain/duration.js';
 import { newSigningSecret } from '../domain/ids.js';
 import { EVENT_TYPES } from '../domain/event-types.js';
+import { EventService } from '../gen/humiris/webhooks/v1/event_service_pb.js';
 import { signatureHeader, verifySignatureHeader } from '../domain/signing.js';
 import { ApiKeyStore } from '../store/api-key-store.js';
 import { DeliveryStore } from '../store/delivery-store.js';
@@ -32,12 +35,12 @@ import { resolveServers } from './servers.js';
 
 export const BENCH_USAGE = `Usage: humiris-webhooks bench [options]
 
-Runs seven scenarios against the service (a separate "serve" process) on the local stack and
+Runs eight scenarios against the service (a separate "serve" process) on the local stack and
 prints one table; the JSON goes to bench/results/<timestamp>.json.
 
   --quick                   everyday check, under 2 minutes on the local stack (smaller counts and
                             shorter runs; targets are judged on full runs)
-  --scenarios <list>        which of 1-6 to run (default all; 7, resources, is always reported)
+  --scenarios <list>        which of 1-6 and 8 to run (default all; 7, resources, is always reported)
   --concurrency <n>         in-flight sends of the service (WEBHOOKS_MAX_IN_FLIGHT) and of the raw loop [500]
   --body-bytes <n>          approximate delivery body size [512]
   --raw-seconds <n>         scenario 1, raw POST loop duration [15 | quick 3]
@@ -57,6 +60,11 @@ prints one table; the JSON goes to bench/results/<timestamp>.json.
   --request-timeout <dur>   WEBHOOKS_REQUEST_TIMEOUT of the service [10s | quick 3s]
   --retry-schedule <list>   scenario 6, WEBHOOKS_RETRY_SCHEDULE [1s,2s]
   --retry-events <n>        scenario 6, deliveries that fail first [200 | quick 40]
+  --register <n>            scenario 8, webhooks registered one by one through the API [1000 | quick 200]
+  --publish-events <n>      scenario 8, events published through REST and again through gRPC [20000 | quick 2000]
+  --publish-concurrency <n> scenario 8, concurrent publish callers [50]
+  --api-latency-seconds <n> scenario 8, duration at each of 50 and 200 events/s through the API [20 | quick 5]
+  --idle-seconds <n>        scenario 8, idle CPU window, no traffic, after the other figures [30 | quick 10]
   --profile                 run the service under node --cpu-prof (profiles under .data/bench/)
   --keep                    keep the run's topics and databases
   --out <file>              JSON path [bench/results/<timestamp>.json]
@@ -273,6 +281,11 @@ interface BenchOptions {
   requestTimeout: string;
   retrySchedule: string;
   retryEvents: number;
+  register: number;
+  publishEvents: number;
+  publishConcurrency: number;
+  apiLatencySeconds: number;
+  idleSeconds: number;
   profile: boolean;
   keep: boolean;
   out?: string;
@@ -305,6 +318,11 @@ function parseOptions(args: string[]): BenchOptions | 'help' {
       'request-timeout': { type: 'string' },
       'retry-schedule': { type: 'string' },
       'retry-events': number,
+      register: number,
+      'publish-events': number,
+      'publish-concurrency': number,
+      'api-latency-seconds': number,
+      'idle-seconds': number,
       profile: { type: 'boolean' },
       keep: { type: 'boolean' },
       out: { type: 'string' },
@@ -320,9 +338,9 @@ function parseOptions(args: string[]): BenchOptions | 'help' {
     return n;
   };
   const scenarios = new Set(
-    (values.scenarios ?? '1,2,3,4,5,6').split(',').map((s) => {
+    (values.scenarios ?? '1,2,3,4,5,6,8').split(',').map((s) => {
       const n = Number(s.trim());
-      if (!Number.isInteger(n) || n < 1 || n > 7) throw new BenchUsageError(`--scenarios expects numbers 1-7, got "${s}"`);
+      if (!Number.isInteger(n) || n < 1 || n > 8) throw new BenchUsageError(`--scenarios expects numbers 1-8, got "${s}"`);
       return n;
     }),
   );
@@ -348,6 +366,11 @@ function parseOptions(args: string[]): BenchOptions | 'help' {
     requestTimeout: values['request-timeout'] ?? (quick ? '3s' : '10s'),
     retrySchedule: values['retry-schedule'] ?? '1s,2s',
     retryEvents: int('retry-events', 200, 40),
+    register: int('register', 1_000, 200),
+    publishEvents: int('publish-events', 20_000, 2_000),
+    publishConcurrency: int('publish-concurrency', 50),
+    apiLatencySeconds: int('api-latency-seconds', 20, 5),
+    idleSeconds: int('idle-seconds', 30, 10),
     profile: values.profile ?? false,
     keep: values.keep ?? false,
     out: values.out,
@@ -1390,6 +1413,163 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       row('6 retry timing', 'early retries (min lateness ms)', `${fmt(early)} (${fmt(dist.min, 1)})`, '0', early === 0);
       row('6 retry timing', 'lateness p50 / p99 ms', `${fmt(dist.p50, 1)} / ${fmt(dist.p99, 1)}`, 'p99 ≤ 1,000', dist.p99 <= 1000);
       row('6 retry timing', 'lateness max ms', fmt(dist.max, 1), '');
+    }
+
+    // ============ 8. API: registration, publish, latency through the API, idle CPU, peak RSS (its own service) ============
+    if (opts.scenarios.has(8)) {
+      const ctx = await openService('api', {}, false);
+      const { service } = ctx;
+      const api8: Record<string, unknown> = {};
+      const type = EVENT_TYPES[EVENT_TYPES.length - 1]!;
+
+      // (c) Registration one call after another, as a script that sets up a tenant would.
+      {
+        const { key } = await ctx.newWorkspace(`reg-${runId}`);
+        say(`8. registration: ${opts.register} webhooks one by one through POST /v1/webhooks`);
+        const t0 = now();
+        await ctx.api.createHooks(key, Array.from({ length: opts.register }, () => ({ type })), 1);
+        const seconds = (now() - t0) / 1000;
+        api8.registration = { webhooks: opts.register, seconds, msPerWebhook: (seconds * 1000) / opts.register };
+        row('8 api', `registering ${fmt(opts.register)} webhooks one by one (s)`, fmt(seconds, 2), opts.register === 1000 ? '≤ 1.5' : '', opts.register === 1000 ? seconds <= 1.5 : undefined);
+        row('8 api', '... ms per webhook', fmt((seconds * 1000) / opts.register, 1), '');
+      }
+
+      // (a) Publish at N concurrent callers, REST then gRPC, to a workspace without webhooks: the accept path alone.
+      {
+        const { key } = await ctx.newWorkspace(`pub-${runId}`);
+        const pad = padding(opts.bodyBytes);
+        const publishLoop = async (label: string, call: () => Promise<void>) => {
+          const count = opts.publishEvents;
+          const warm = Math.min(500, Math.ceil(count / 10));
+          const callMs: number[] = [];
+          let errors = 0;
+          let firstError = '';
+          const run = async (n: number, measure: boolean) => {
+            let left = n;
+            await Promise.all(
+              Array.from({ length: opts.publishConcurrency }, async () => {
+                while (left > 0) {
+                  left--;
+                  const t = now();
+                  try {
+                    await call();
+                    if (measure) callMs.push(now() - t);
+                  } catch (error) {
+                    errors++;
+                    firstError ||= (error as Error).message;
+                  }
+                }
+              }),
+            );
+          };
+          say(`8. publish through ${label}: ${count} events at ${opts.publishConcurrency} concurrent callers`);
+          await run(warm, false);
+          const t0 = now();
+          await run(count, true);
+          const seconds = (now() - t0) / 1000;
+          const accepted = callMs.length;
+          return { events: count, accepted, errors, firstError: firstError || undefined, seconds, eventsPerSecond: accepted / seconds, callMs: distribution(callMs) };
+        };
+        const body = () => JSON.stringify({ type, agent: 'agent-1', data: { sent_at: now(), note: pad } });
+        const rest = await publishLoop('POST /v1/events', async () => {
+          const response = await fetch(`${service.baseUrl}/v1/events`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: body(),
+          });
+          const text = await response.text();
+          if (!response.ok) throw new Error(`${response.status} ${text.slice(0, 200)}`);
+        });
+        const grpc = createClient(
+          EventService,
+          createGrpcTransport({
+            baseUrl: service.baseUrl,
+            interceptors: [(next) => async (req) => (req.header.set('authorization', `Bearer ${key}`), next(req))],
+          }),
+        );
+        const rpc = await publishLoop('gRPC PublishEvent', async () => {
+          await grpc.publishEvent({ event: { type, agent: 'agent-1', data: { sent_at: now(), note: pad } } });
+        });
+        api8.publish = { concurrency: opts.publishConcurrency, rest, grpc: rpc };
+        for (const [label, r] of [['POST /v1/events', rest], ['gRPC PublishEvent', rpc]] as const) {
+          row('8 api', `${label}, ${opts.publishConcurrency} callers (events/s)`, fmt(r.eventsPerSecond), '≥ 2,000', r.errors === 0 && r.eventsPerSecond >= 2000);
+          row('8 api', `... call p50 / p99 ms, errors`, `${fmt(r.callMs.p50, 1)} / ${fmt(r.callMs.p99, 1)}, ${fmt(r.errors)}`, '0 errors', r.errors === 0);
+        }
+      }
+
+      // (b) Latency from the publish call to receipt at a steady rate through the API.
+      {
+        const { workspace, key } = await ctx.newWorkspace(`apilat-${runId}`);
+        const [hook] = await ctx.api.createHooks(key, [{ type: EVENT_TYPES[0]! }]);
+        await sleep(1_100);
+        const pad = padding(opts.bodyBytes);
+        const steady = async (rate: number, seconds: number, tally: Tally) => {
+          const total = Math.round(rate * seconds);
+          const pending = new Set<Promise<unknown>>();
+          let errors = 0;
+          const t0 = now();
+          for (let sent = 0; sent < total; await sleep(1)) {
+            const due = Math.min(total, Math.floor(((now() - t0) / 1000) * rate) + 1);
+            for (; sent < due; sent++) {
+              const id = `evt_bench_${runId}_apilat_${eventSeq++}`;
+              ledger.expect(id, hook!.id, tally);
+              const p = fetch(`${service.baseUrl}/v1/events`, {
+                method: 'POST',
+                headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+                body: JSON.stringify({ id, type: EVENT_TYPES[0], agent: `agent-${sent % 16}`, data: { sent_at: now(), note: pad } }),
+              }).then(
+                async (r) => {
+                  await r.arrayBuffer();
+                  if (!r.ok) errors++;
+                },
+                () => errors++,
+              );
+              pending.add(p);
+              void p.finally(() => pending.delete(p));
+            }
+          }
+          await Promise.all(pending);
+          return { errors, producedSeconds: (now() - t0) / 1000 };
+        };
+        const warm = new Tally('8 api latency warm-up');
+        await steady(50, 2, warm);
+        await warm.settle(20_000, 60_000);
+        account('8 api latency warm-up', warm);
+        const latency: Record<string, unknown> = { workspace };
+        for (const [rate, p99Goal] of [
+          [50, 8],
+          [200, 10],
+        ] as const) {
+          say(`8. latency through POST /v1/events: ${rate} events/s for ${opts.apiLatencySeconds} s`);
+          const tally = new Tally(`8 api latency ${rate}/s`);
+          const produced = await steady(rate, opts.apiLatencySeconds, tally);
+          await tally.settle(20_000, 60_000);
+          account(`8 api latency ${rate}/s`, tally);
+          const lat = distribution(tally.latencies);
+          latency[`at${rate}`] = { ratePerSecond: rate, seconds: opts.apiLatencySeconds, ...tally.counts(), ...produced, latencyMs: lat };
+          row('8 api', `publish call → receipt at ${rate} ev/s, p50 / p99 ms`, `${fmt(lat.p50, 1)} / ${fmt(lat.p99, 1)}`, `p99 ≤ ${p99Goal}`, lat.p99 <= p99Goal);
+        }
+        api8.latency = latency;
+      }
+
+      // (d) Idle CPU: no traffic at all once the figures above settled; (e) the process's peak RSS.
+      {
+        await sleep(2_000);
+        say(`8. idle CPU: ${opts.idleSeconds} s without traffic`);
+        const s0 = await service.sample();
+        const t0 = now();
+        await sleep(opts.idleSeconds * 1000);
+        const s1 = await service.sample();
+        const cores = (s1.cpuSeconds - s0.cpuSeconds) / ((now() - t0) / 1000);
+        const peakMB = Math.max(service.peakRssBytes(), s1.peakRssBytes) / 1024 / 1024;
+        api8.idle = { seconds: opts.idleSeconds, cpuSeconds: s1.cpuSeconds - s0.cpuSeconds, cores, rssMBAtRest: s1.rssBytes / 1024 / 1024 };
+        api8.peakRssMB = peakMB;
+        row('8 api', `idle CPU over ${fmt(opts.idleSeconds)} s (cores)`, fmt(cores, 3), '≤ 0.02', cores <= 0.02);
+        row('8 api', 'RSS at rest MB', fmt(s1.rssBytes / 1024 / 1024), '');
+        row('8 api', 'peak RSS MB of this service process (VmHWM)', fmt(peakMB), '≤ 120', peakMB <= 120);
+      }
+      await ctx.close();
+      results.api = api8;
     }
 
     // ============ accounting ============
