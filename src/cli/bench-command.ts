@@ -1338,7 +1338,8 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
       const peakRssMB = peakRss / 1024 / 1024;
       resources.peakRssMB = peakRssMB;
       results.resources = resources;
-      row('7 resources', 'peak RSS MB (service processes of 2-5)', fmt(peakRssMB), '≤ 300', peakRssMB <= 300);
+      // No service of 2-5 ran: no figure rather than 0.
+      if (peakRss > 0) row('7 resources', 'peak RSS MB (service processes of 2-5)', fmt(peakRssMB), '≤ 300', peakRssMB <= 300);
       row('7 resources', 'CPU s per 1,000 deliveries (scenario 2)', fmt(resources.throughputCpuSecondsPer1000, 3), '');
       if (resources.latencyCpuSecondsPer1000 !== undefined) {
         row('7 resources', 'CPU s per 1,000 deliveries (scenario 3)', fmt(resources.latencyCpuSecondsPer1000, 3), '');
@@ -1431,7 +1432,8 @@ export async function benchCommand(config: Config, args: string[]): Promise<numb
         const seconds = (now() - t0) / 1000;
         api8.registration = { webhooks: opts.register, seconds, msPerWebhook: (seconds * 1000) / opts.register };
         row('8 api', `registering ${fmt(opts.register)} webhooks one by one (s)`, fmt(seconds, 2), opts.register === 1000 ? '≤ 1.5' : '', opts.register === 1000 ? seconds <= 1.5 : undefined);
-        row('8 api', '... ms per webhook', fmt((seconds * 1000) / opts.register, 1), '');
+        // The goal (1,000 in 1.5 s) per call, so a --quick run is judged too.
+        row('8 api', '... ms per webhook', fmt((seconds * 1000) / opts.register, 1), '≤ 1.5', (seconds * 1000) / opts.register <= 1.5);
       }
 
       // (a) Publish at N concurrent callers, REST then gRPC, to a workspace without webhooks: the accept path alone.
