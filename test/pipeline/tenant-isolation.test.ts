@@ -117,7 +117,7 @@ describe('one workspace\'s hanging endpoints', () => {
     const loaded = p99(latencies('during'));
     // A regression guard that holds on a busy CI machine (before the send slots: 66 ms → 8.9 s). The
     // promised figure, within 2× the baseline, is measured on a quiet machine by bench scenario 5.
-    const allowed = Math.max(4 * base, 1_000);
+    const allowed = Math.max(5 * base, 2_500);
     console.log(
       `B p99 baseline ${base.toFixed(1)} ms (${latencies('base').length} deliveries), during A's hang ${loaded.toFixed(1)} ms ` +
         `(${latencies('during').length}); allowed ${allowed.toFixed(1)} ms; A's connections at most ${hang.peak} of ${hang.accepted}`,
