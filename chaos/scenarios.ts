@@ -255,7 +255,11 @@ export function receiverOutage(stack: PrivateStack, events: number, outageMs: nu
     await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS);
     // One delivery that needed a retry, as the API shows it.
     const outcomes = run.mongo.db(run.database).collection<{ deliveryId: string; number: number; status: string }>('delivery_outcomes');
-    const retried = await outcomes.findOne({ number: { $gt: 1 }, status: 'succeeded' });
+    // A receipt comes before its outcome is stored (outcome writes are batched): wait for one.
+    let retried = null;
+    for (const deadline = Date.now() + 20_000; !retried && Date.now() < deadline; await sleep(250)) {
+      retried = await outcomes.findOne({ number: { $gt: 1 }, status: 'succeeded' });
+    }
     facts.retriedDeliveries = (await outcomes.distinct('deliveryId', { number: { $gt: 1 } })).length;
     if (retried) {
       const res = await fetch(`${a.baseUrl}/v1/webhooks/${webhook.id}/deliveries/${retried.deliveryId}`, {
