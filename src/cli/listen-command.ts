@@ -1,8 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { standardSignatureHeader, verifySignatureHeader } from '../domain/signing.js';
+import { verifySignatureHeader, verifyStandardSignature } from '../domain/signing.js';
 
 export const LISTEN_USAGE = `Usage: humiris-webhooks listen [--port 4000] [--status 200] [--secret whsec_… | --webhook whk_…] [--api URL]
 
@@ -104,23 +103,6 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
   return Array.isArray(value) ? value.join(',') : value;
 };
 
-/** Standard Webhooks: any `v1,<base64>` of `webhook-signature` made with the secret, timestamp within 300 s. */
-function verifyStandard(req: IncomingMessage, body: string, secret: string): boolean {
-  const id = header(req, 'webhook-id') ?? '';
-  const timestamp = Number(header(req, 'webhook-timestamp'));
-  if (!Number.isSafeInteger(timestamp) || Math.abs(Date.now() / 1000 - timestamp) > 300) return false;
-  let expected: Buffer;
-  try {
-    expected = Buffer.from(standardSignatureHeader(id, body, [secret], timestamp));
-  } catch {
-    return false;
-  }
-  return (header(req, 'webhook-signature') ?? '').split(' ').some((candidate) => {
-    const given = Buffer.from(candidate);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
-}
-
 /** `valid`, or why not, for every signature header the request carries. */
 function checkSignatures(req: IncomingMessage, body: string, secret: string): string {
   const humiris = header(req, 'x-humiris-signature');
@@ -128,7 +110,8 @@ function checkSignatures(req: IncomingMessage, body: string, secret: string): st
   if (humiris === undefined && standard === undefined) return 'signature missing';
   const bad: string[] = [];
   if (humiris !== undefined && !verifySignatureHeader(humiris, body, secret)) bad.push('X-Humiris-Signature');
-  if (standard !== undefined && !verifyStandard(req, body, secret)) bad.push('webhook-signature');
+  const standardHeaders = { id: header(req, 'webhook-id') ?? '', timestamp: header(req, 'webhook-timestamp') ?? '', signature: standard ?? '' };
+  if (standard !== undefined && !verifyStandardSignature(standardHeaders, body, secret)) bad.push('webhook-signature');
   return bad.length === 0 ? 'signature valid' : `signature INVALID (${bad.join(', ')})`;
 }
 

@@ -8,6 +8,7 @@ import {
   signatureHeaders,
   standardSignatureHeader,
   standardWebhooksKey,
+  verifyStandardSignature,
   verifySignatureHeader,
 } from './signing.js';
 
@@ -90,6 +91,15 @@ describe('Standard Webhooks', () => {
 
   it('matches the published vector', () => {
     expect(standardSignatureHeader(MSG_ID, PAYLOAD, [SECRET], 1_614_265_330)).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+
+  it('verifies the published vector, any of several signatures, within the tolerance only', () => {
+    const signature = 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=';
+    const at = { id: MSG_ID, timestamp: '1614265330', signature: `v1,bm90IHRoaXMgb25l ${signature}` };
+    expect(verifyStandardSignature(at, PAYLOAD, SECRET, { now: 1_614_265_330 })).toBe(true);
+    expect(verifyStandardSignature(at, `${PAYLOAD} `, SECRET, { now: 1_614_265_330 })).toBe(false);
+    expect(verifyStandardSignature(at, PAYLOAD, SECRET, { now: 1_614_265_331 + 300 })).toBe(false);
+    expect(verifyStandardSignature({ ...at, id: 'msg.dotted' }, PAYLOAD, SECRET, { now: 1_614_265_330 })).toBe(false);
   });
 
   it('keys the HMAC with the base64-decoded text after whsec_', () => {

@@ -92,9 +92,6 @@ export interface VerifyOptions {
  * receiver holding either secret of a rotation verifies.
  */
 export function verifySignatureHeader(header: string, body: string | Uint8Array, secret: string, options: VerifyOptions = {}): boolean {
-  const tolerance = options.toleranceSeconds ?? DEFAULT_SIGNATURE_TOLERANCE_SECONDS;
-  if (!(tolerance >= 0)) throw new RangeError('toleranceSeconds must be a non-negative number');
-  const now = options.now ?? Math.floor(Date.now() / 1000);
   let timestamp = '';
   const signatures: string[] = [];
   for (const part of header.split(',')) {
@@ -102,13 +99,43 @@ export function verifySignatureHeader(header: string, body: string | Uint8Array,
     if (item.startsWith('t=')) timestamp = item.slice(2);
     else if (item.startsWith('v1=')) signatures.push(item.slice(3));
   }
-  if (!/^\d+$/.test(timestamp)) return false;
-  const t = Number(timestamp);
-  if (Math.abs(now - t) > tolerance) return false;
-  const expected = Buffer.from(sign(secret, timestamp, body));
-  return signatures.some((candidate) => {
+  return withinTolerance(timestamp, options) && anyMatches(signatures, sign(secret, timestamp, body));
+}
+
+/**
+ * Standard Webhooks: true when one of the space-separated `v1,<base64>` of `webhook-signature`
+ * was made with `secret` over `<webhook-id>.<webhook-timestamp>.<body>`, within the tolerance.
+ */
+export function verifyStandardSignature(
+  { id, timestamp, signature }: { id: string; timestamp: string; signature: string },
+  body: string,
+  secret: string,
+  options: VerifyOptions = {},
+): boolean {
+  if (!withinTolerance(timestamp, options)) return false;
+  let expected: string;
+  try {
+    expected = standardSignatureHeader(id, body, [secret], Number(timestamp));
+  } catch {
+    return false; // an id or secret no signature can be made with
+  }
+  return anyMatches(signature.split(' '), expected);
+}
+
+/** A whole number of seconds no further than the tolerance from now, before or after. */
+function withinTolerance(timestamp: string, options: VerifyOptions): boolean {
+  const tolerance = options.toleranceSeconds ?? DEFAULT_SIGNATURE_TOLERANCE_SECONDS;
+  if (!(tolerance >= 0)) throw new RangeError('toleranceSeconds must be a non-negative number');
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  return /^\d+$/.test(timestamp) && Math.abs(now - Number(timestamp)) <= tolerance;
+}
+
+/** Constant-time comparison of each candidate with the expected signature. */
+function anyMatches(candidates: string[], expected: string): boolean {
+  const want = Buffer.from(expected);
+  return candidates.some((candidate) => {
     const given = Buffer.from(candidate);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return given.length === want.length && timingSafeEqual(given, want);
   });
 }
 
