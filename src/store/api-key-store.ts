@@ -1,8 +1,9 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { WORKSPACE_SLUG } from '../domain/event.js';
 import { DomainError, invalidArgument } from '../domain/errors.js';
 import { ID_PATTERNS, newApiKey, newApiKeyId, type ApiKeyMode } from '../domain/ids.js';
+import { markChanged, type VersionDoc } from './mongo.js';
 
 /** Enough of the key to recognise it in a list, far too little to use it. */
 export const KEY_PREFIX_LENGTH = 16;
@@ -60,9 +61,9 @@ const REVOCATIONS_ID = 'revocations';
 export class ApiKeyStore {
   private readonly keys: Collection<ApiKeyDoc>;
   private readonly workspaces: Collection<WorkspaceDoc>;
-  private readonly versions: Collection<{ _id: string; version: string }>;
+  private readonly versions: Collection<VersionDoc>;
   private readonly verified = new Map<string, Principal>();
-  private revocations = { version: '', checkedAt: -Infinity };
+  private revocations = { version: 0, checkedAt: -Infinity };
   private checkingRevocations: Promise<void> | undefined;
 
   constructor(db: Db) {
@@ -119,7 +120,7 @@ export class ApiKeyStore {
     if (performance.now() - this.revocations.checkedAt < REVOCATION_CHECK_MS) return Promise.resolve();
     this.checkingRevocations ??= (async () => {
       const checkedAt = performance.now();
-      const version = (await this.versions.findOne({ _id: REVOCATIONS_ID }))?.version ?? '';
+      const version = (await this.versions.findOne({ _id: REVOCATIONS_ID }))?.version ?? 0;
       if (version !== this.revocations.version) this.verified.clear();
       this.revocations = { version, checkedAt };
     })().finally(() => (this.checkingRevocations = undefined));
@@ -139,12 +140,7 @@ export class ApiKeyStore {
     const doc = matches[0]!;
     const revokedAt = doc.revokedAt ?? new Date();
     await this.keys.updateOne({ _id: doc._id }, { $set: { revokedAt } });
-    // A new value rather than $inc: FerretDB can lose concurrent increments, never a write.
-    await this.versions.updateOne({ _id: REVOCATIONS_ID }, { $set: { version: randomUUID() } }, { upsert: true }).catch(async (error) => {
-      // Two first revocations at once: both upsert, one insert loses; its write is now an update.
-      if ((error as { code?: number }).code !== 11000) throw error;
-      await this.versions.updateOne({ _id: REVOCATIONS_ID }, { $set: { version: randomUUID() } });
-    });
+    await markChanged(this.versions, REVOCATIONS_ID);
     this.verified.clear();
     return info({ ...doc, revokedAt });
   }

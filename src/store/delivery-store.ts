@@ -1,4 +1,5 @@
-import { MongoBulkWriteError, type Collection, type Db, type Filter } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
+import { duplicatesOf } from './mongo.js';
 import { Batcher } from '../pipeline/batcher.js';
 import { currentState, matchedDelivery, newestOutcome } from '../pipeline/delivery-state.js';
 import { afterCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
@@ -42,7 +43,6 @@ export interface Settlement {
   unsettled: Array<{ id: string; status: DeliveryStatus; nextAttemptAt: Date | null }>;
 }
 
-const DUPLICATE_KEY = 11000;
 /** Deliveries read per round while a status filter looks for a page's worth of matches. */
 const FILTER_CHUNK = 200;
 /** A filtered page stops after reading this many deliveries and returns what it found, with a cursor. */
@@ -260,19 +260,6 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 }
 
 const cursorOf = (state: DeliveryRecord): string => encodeCursor(state.createdAt, state.id);
-
-/** The indexes of the records an unordered insert refused as duplicates; throws anything else. */
-async function duplicatesOf(insert: Promise<unknown>): Promise<number[]> {
-  try {
-    await insert;
-    return [];
-  } catch (error) {
-    if (!(error instanceof MongoBulkWriteError)) throw error;
-    const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-    if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
-    return errors.map((e) => e.index);
-  }
-}
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

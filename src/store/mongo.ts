@@ -1,4 +1,5 @@
-import { MongoClient, type Db } from 'mongodb';
+import { randomInt } from 'node:crypto';
+import { MongoBulkWriteError, MongoClient, type Collection, type Db } from 'mongodb';
 
 export interface MongoConnection {
   client: MongoClient;
@@ -21,4 +22,39 @@ export async function connectMongo(uri: string, database: string): Promise<Mongo
 export async function describeServer(client: MongoClient): Promise<string> {
   const info = await client.db('admin').command({ buildInfo: 1 });
   return info.ferretdbVersion ? `FerretDB ${info.ferretdbVersion} (MongoDB ${info.version} wire)` : `MongoDB ${info.version}`;
+}
+
+const DUPLICATE_KEY = 11000;
+
+export const isDuplicateKey = (error: unknown): boolean => (error as { code?: number } | null)?.code === DUPLICATE_KEY;
+
+/** The indexes of the records an unordered insert refused as duplicates; throws anything else. */
+export async function duplicatesOf(insert: Promise<unknown>): Promise<number[]> {
+  try {
+    await insert;
+    return [];
+  } catch (error) {
+    if (!(error instanceof MongoBulkWriteError)) throw error;
+    const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+    if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
+    return errors.map((e) => e.index);
+  }
+}
+
+/** A change counter, read by `_id`: readers compare it for equality only. */
+export type VersionDoc = { _id: string; version: number };
+
+/**
+ * Marks a change under `id` with a new random value, never a sum: FerretDB loses concurrent
+ * `$inc` updates, never a write.
+ */
+export async function markChanged(versions: Collection<VersionDoc>, id: string): Promise<void> {
+  const write = () => versions.updateOne({ _id: id }, { $set: { version: randomInt(1, 2 ** 48) } }, { upsert: true });
+  try {
+    await write();
+  } catch (error) {
+    // Two first changes at once: both upsert, one insert loses; its write is now an update.
+    if (!isDuplicateKey(error)) throw error;
+    await write();
+  }
 }

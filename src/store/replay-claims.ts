@@ -1,9 +1,9 @@
 import type { Collection, Db } from 'mongodb';
 import type { ReplayClaims } from '../pipeline/ports.js';
+import { isDuplicateKey } from './mongo.js';
 
 type ClaimDoc = { _id: string; claimedAt: Date };
 
-const DUPLICATE_KEY = 11000;
 /** A claim this old whose attempt never came (its process stopped before queueing it) may be taken again. */
 const STALE_AFTER_MS = 10 * 60_000;
 
@@ -44,7 +44,7 @@ export class ReplayClaimStore implements ReplayClaims {
       await this.claims.insertOne({ _id, claimedAt: this.now() });
       return true;
     } catch (error) {
-      if ((error as { code?: number }).code === DUPLICATE_KEY) return false;
+      if (isDuplicateKey(error)) return false;
       throw error;
     }
   }

@@ -4,6 +4,7 @@ import { DomainError, notFound } from '../domain/errors.js';
 import { newSigningSecret, newWebhookId } from '../domain/ids.js';
 import type { SignatureScheme } from '../domain/signing.js';
 import type { Page, SigningSecret, WebhookLookup, WebhookRecord } from '../pipeline/ports.js';
+import { isDuplicateKey, markChanged, type VersionDoc } from './mongo.js';
 import { decodeCursor, pageSizeOf, toPage } from './paging.js';
 
 /**
@@ -33,14 +34,10 @@ const LEGACY_COLLECTION = 'webhooks';
 const SNAPSHOT_DOC_LIMIT = 50_000;
 /** Places a create tries, from what it knows, before it reads which are taken. */
 const SLOT_GUESSES = 4;
-const DUPLICATE_KEY = 11000;
 
 const toRecord = ({ _id, slot: _slot, signatureScheme = 'humiris', ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ...rest, signatureScheme });
-const isDuplicateKey = (error: unknown): boolean => (error as { code?: number } | null)?.code === DUPLICATE_KEY;
 const newestFirst = (a: WebhookDoc, b: WebhookDoc): number =>
   b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
-/** A new value, never a sum: FerretDB loses concurrent $inc updates, and readers only compare for equality. */
-const newVersion = (): number => randomInt(1, 2 ** 48);
 
 interface ListSnapshot {
   version: number;
@@ -57,7 +54,7 @@ interface ListSnapshot {
  */
 export class WebhookStore implements WebhookLookup {
   /** One counter per workspace, changed on every change, so matchers and list pages know when to reload. */
-  private readonly versions: Collection<{ _id: string; version: number }>;
+  private readonly versions: Collection<VersionDoc>;
   private readonly indexed = new Map<string, Promise<Collection<WebhookDoc>>>();
   /** List pages are cut from one read of the workspace, kept while its version stands (least recently used first). */
   private readonly snapshots = new Map<string, ListSnapshot>();
@@ -277,16 +274,10 @@ export class WebhookStore implements WebhookLookup {
     return (await this.versions.findOne({ _id: workspace }))?.version ?? 0;
   }
 
-  private async changed(workspace: string): Promise<void> {
-    const bump = () => this.versions.updateOne({ _id: workspace }, { $set: { version: newVersion() } }, { upsert: true });
-    try {
-      await bump();
-    } catch (error) {
-      // Two first changes of a workspace at once: both upsert, one insert loses; its bump is now an update.
-      if (!isDuplicateKey(error)) throw error;
-      await bump();
-    }
+  private changed(workspace: string): Promise<void> {
+    return markChanged(this.versions, workspace);
   }
+
 }
 
 /** A place below `limit` not in `taken`, from a random start so that concurrent creates rarely pick the same; null when full. */
