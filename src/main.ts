@@ -99,7 +99,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       const userAgent = `Humiris-Webhooks/${SERVICE_VERSION}`;
       const sender = new HttpSender({ timeoutMs: config.requestTimeoutMs, allowPrivateUrls: config.allowPrivateUrls, userAgent });
       onStop('HTTP sender', () => sender.close());
-      // Send slots per webhook, workspace and process, from the first request (README: Slow endpoints).
+      // Send slots per webhook, workspace and process, from the first request (README: Send slots, per webhook and per workspace).
       const lanes = new EndpointLanes(laneLimits(config.maxInFlight));
       const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes });
       // One bound for all tasks in hand, first attempts and retries alike: the sends, and those waiting their turn.

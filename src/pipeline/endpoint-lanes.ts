@@ -14,7 +14,7 @@ export interface EndpointLanesOptions {
   now?: () => number;
 }
 
-/** Send slots from WEBHOOKS_MAX_IN_FLIGHT (README: Slow endpoints). */
+/** Send slots from WEBHOOKS_MAX_IN_FLIGHT (README: Send slots, per webhook and per workspace). */
 export function laneLimits(maxInFlight: number): EndpointLanesOptions {
   return {
     slowAfterMs: 1_000,
