@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { durationMs } from '@bufbuild/protobuf/wkt';
-import type { ServiceImpl } from '@connectrpc/connect';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { validateWebhookUrl } from '../dispatch/url-guard.js';
 import { invalidArgument, notFound } from '../domain/errors.js';
 import {
@@ -136,6 +136,14 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
       await ownWebhook(workspace, req.webhookId);
       const delivery = await ownDelivery(workspace, req.webhookId, req.deliveryId);
       return deliveryMessage(await actions.retry(delivery), true);
+    },
+
+    async recoverDeliveries() {
+      throw new ConnectError('not implemented yet', Code.Unimplemented);
+    },
+
+    async getRecovery() {
+      throw new ConnectError('not implemented yet', Code.Unimplemented);
     },
   };
 }

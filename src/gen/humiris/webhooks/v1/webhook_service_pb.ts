@@ -5,8 +5,8 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Delivery, DeliverySchema, Webhook, WebhookSchema } from "./resources_pb.js";
 import { file_humiris_webhooks_v1_resources } from "./resources_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file humiris/webhooks/v1/webhook_service.proto.
  */
 export const file_humiris_webhooks_v1_webhook_service: GenFile = /*@__PURE__*/
-  fileDesc("CilodW1pcmlzL3dlYmhvb2tzL3YxL3dlYmhvb2tfc2VydmljZS5wcm90bxITaHVtaXJpcy53ZWJob29rcy52MSJxChRDcmVhdGVXZWJob29rUmVxdWVzdBILCgN1cmwYASABKAkSDgoGZXZlbnRzGAIgAygJEg0KBWFnZW50GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhgKEHNpZ25hdHVyZV9zY2hlbWUYBSABKAkiHwoRR2V0V2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkiSwoTTGlzdFdlYmhvb2tzUmVxdWVzdBIYCglwYWdlX3NpemUYASABKAVSBWxpbWl0EhoKCnBhZ2VfdG9rZW4YAiABKAlSBmN1cnNvciJyChRMaXN0V2ViaG9va3NSZXNwb25zZRI0Cgh3ZWJob29rcxgBIAMoCzIcLmh1bWlyaXMud2ViaG9va3MudjEuV2ViaG9va1IEZGF0YRIkCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlSC25leHRfY3Vyc29yIugBChRVcGRhdGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgN1cmwYAiABKAlIAIgBARIOCgZldmVudHMYAyADKAkSEgoFYWdlbnQYBCABKAlIAYgBARIYCgtkZXNjcmlwdGlvbhgFIAEoCUgCiAEBEhMKBnN0YXR1cxgGIAEoCUgDiAEBEh0KEHNpZ25hdHVyZV9zY2hlbWUYByABKAlIBIgBAUIGCgRfdXJsQggKBl9hZ2VudEIOCgxfZGVzY3JpcHRpb25CCQoHX3N0YXR1c0ITChFfc2lnbmF0dXJlX3NjaGVtZSIiChREZWxldGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiewoaUm90YXRlV2ViaG9va1NlY3JldFJlcXVlc3QSCgoCaWQYASABKAkSOgoSZXhwaXJlX3ByZXZpb3VzX2luGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSACIAQFCFQoTX2V4cGlyZV9wcmV2aW91c19pbiIlChdHZXRXZWJob29rU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCSIyChhHZXRXZWJob29rU2VjcmV0UmVzcG9uc2USFgoOc2lnbmluZ19zZWNyZXQYASABKAkiIgoUU2VuZFRlc3RFdmVudFJlcXVlc3QSCgoCaWQYASABKAkihQEKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoCRISCgpldmVudF90eXBlGAMgASgJEhgKCXBhZ2Vfc2l6ZRgEIAEoBVIFbGltaXQSGgoKcGFnZV90b2tlbhgFIAEoCVIGY3Vyc29yIncKFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USNwoKZGVsaXZlcmllcxgBIAMoCzIdLmh1bWlyaXMud2ViaG9va3MudjEuRGVsaXZlcnlSBGRhdGESJAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJUgtuZXh0X2N1cnNvciI9ChJHZXREZWxpdmVyeVJlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRITCgtkZWxpdmVyeV9pZBgCIAEoCSI/ChRSZXRyeURlbGl2ZXJ5UmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEhMKC2RlbGl2ZXJ5X2lkGAIgASgJMt0LCg5XZWJob29rU2VydmljZRJxCg1DcmVhdGVXZWJob29rEikuaHVtaXJpcy53ZWJob29rcy52MS5DcmVhdGVXZWJob29rUmVxdWVzdBocLmh1bWlyaXMud2ViaG9va3MudjEuV2ViaG9vayIXgtPkkwIROgEqIgwvdjEvd2ViaG9va3MSbQoKR2V0V2ViaG9vaxImLmh1bWlyaXMud2ViaG9va3MudjEuR2V0V2ViaG9va1JlcXVlc3QaHC5odW1pcmlzLndlYmhvb2tzLnYxLldlYmhvb2siGYLT5JMCExIRL3YxL3dlYmhvb2tzL3tpZH0SeQoMTGlzdFdlYmhvb2tzEiguaHVtaXJpcy53ZWJob29rcy52MS5MaXN0V2ViaG9va3NSZXF1ZXN0GikuaHVtaXJpcy53ZWJob29rcy52MS5MaXN0V2ViaG9va3NSZXNwb25zZSIUgtPkkwIOEgwvdjEvd2ViaG9va3MSdgoNVXBkYXRlV2ViaG9vaxIpLmh1bWlyaXMud2ViaG9va3MudjEuVXBkYXRlV2ViaG9va1JlcXVlc3QaHC5odW1pcmlzLndlYmhvb2tzLnYxLldlYmhvb2siHILT5JMCFjoBKjIRL3YxL3dlYmhvb2tzL3tpZH0SgQEKDURlbGV0ZVdlYmhvb2sSKS5odW1pcmlzLndlYmhvb2tzLnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0GiouaHVtaXJpcy53ZWJob29rcy52MS5EZWxldGVXZWJob29rUmVzcG9uc2UiGYLT5JMCEyoRL3YxL3dlYmhvb2tzL3tpZH0SkAEKE1JvdGF0ZVdlYmhvb2tTZWNyZXQSLy5odW1pcmlzLndlYmhvb2tzLnYxLlJvdGF0ZVdlYmhvb2tTZWNyZXRSZXF1ZXN0GhwuaHVtaXJpcy53ZWJob29rcy52MS5XZWJob29rIiqC0+STAiQ6ASoiHy92MS93ZWJob29rcy97aWR9L3JvdGF0ZS1zZWNyZXQSkQEKEEdldFdlYmhvb2tTZWNyZXQSLC5odW1pcmlzLndlYmhvb2tzLnYxLkdldFdlYmhvb2tTZWNyZXRSZXF1ZXN0Gi0uaHVtaXJpcy53ZWJob29rcy52MS5HZXRXZWJob29rU2VjcmV0UmVzcG9uc2UiIILT5JMCGhIYL3YxL3dlYmhvb2tzL3tpZH0vc2VjcmV0EnwKDVNlbmRUZXN0RXZlbnQSKS5odW1pcmlzLndlYmhvb2tzLnYxLlNlbmRUZXN0RXZlbnRSZXF1ZXN0Gh0uaHVtaXJpcy53ZWJob29rcy52MS5EZWxpdmVyeSIhgtPkkwIbOgEqIhYvdjEvd2ViaG9va3Mve2lkfS90ZXN0EpcBCg5MaXN0RGVsaXZlcmllcxIqLmh1bWlyaXMud2ViaG9va3MudjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0GisuaHVtaXJpcy53ZWJob29rcy52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIiyC0+STAiYSJC92MS93ZWJob29rcy97d2ViaG9va19pZH0vZGVsaXZlcmllcxKRAQoLR2V0RGVsaXZlcnkSJy5odW1pcmlzLndlYmhvb2tzLnYxLkdldERlbGl2ZXJ5UmVxdWVzdBodLmh1bWlyaXMud2ViaG9va3MudjEuRGVsaXZlcnkiOoLT5JMCNBIyL3YxL3dlYmhvb2tzL3t3ZWJob29rX2lkfS9kZWxpdmVyaWVzL3tkZWxpdmVyeV9pZH0SngEKDVJldHJ5RGVsaXZlcnkSKS5odW1pcmlzLndlYmhvb2tzLnYxLlJldHJ5RGVsaXZlcnlSZXF1ZXN0Gh0uaHVtaXJpcy53ZWJob29rcy52MS5EZWxpdmVyeSJDgtPkkwI9OgEqIjgvdjEvd2ViaG9va3Mve3dlYmhvb2tfaWR9L2RlbGl2ZXJpZXMve2RlbGl2ZXJ5X2lkfS9yZXRyeWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_duration, file_humiris_webhooks_v1_resources]);
+  fileDesc("CilodW1pcmlzL3dlYmhvb2tzL3YxL3dlYmhvb2tfc2VydmljZS5wcm90bxITaHVtaXJpcy53ZWJob29rcy52MSJxChRDcmVhdGVXZWJob29rUmVxdWVzdBILCgN1cmwYASABKAkSDgoGZXZlbnRzGAIgAygJEg0KBWFnZW50GAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhgKEHNpZ25hdHVyZV9zY2hlbWUYBSABKAkiHwoRR2V0V2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkiSwoTTGlzdFdlYmhvb2tzUmVxdWVzdBIYCglwYWdlX3NpemUYASABKAVSBWxpbWl0EhoKCnBhZ2VfdG9rZW4YAiABKAlSBmN1cnNvciJyChRMaXN0V2ViaG9va3NSZXNwb25zZRI0Cgh3ZWJob29rcxgBIAMoCzIcLmh1bWlyaXMud2ViaG9va3MudjEuV2ViaG9va1IEZGF0YRIkCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlSC25leHRfY3Vyc29yIugBChRVcGRhdGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCRIQCgN1cmwYAiABKAlIAIgBARIOCgZldmVudHMYAyADKAkSEgoFYWdlbnQYBCABKAlIAYgBARIYCgtkZXNjcmlwdGlvbhgFIAEoCUgCiAEBEhMKBnN0YXR1cxgGIAEoCUgDiAEBEh0KEHNpZ25hdHVyZV9zY2hlbWUYByABKAlIBIgBAUIGCgRfdXJsQggKBl9hZ2VudEIOCgxfZGVzY3JpcHRpb25CCQoHX3N0YXR1c0ITChFfc2lnbmF0dXJlX3NjaGVtZSIiChREZWxldGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiewoaUm90YXRlV2ViaG9va1NlY3JldFJlcXVlc3QSCgoCaWQYASABKAkSOgoSZXhwaXJlX3ByZXZpb3VzX2luGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSACIAQFCFQoTX2V4cGlyZV9wcmV2aW91c19pbiIlChdHZXRXZWJob29rU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCSIyChhHZXRXZWJob29rU2VjcmV0UmVzcG9uc2USFgoOc2lnbmluZ19zZWNyZXQYASABKAkiIgoUU2VuZFRlc3RFdmVudFJlcXVlc3QSCgoCaWQYASABKAkihQEKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoCRISCgpldmVudF90eXBlGAMgASgJEhgKCXBhZ2Vfc2l6ZRgEIAEoBVIFbGltaXQSGgoKcGFnZV90b2tlbhgFIAEoCVIGY3Vyc29yIncKFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USNwoKZGVsaXZlcmllcxgBIAMoCzIdLmh1bWlyaXMud2ViaG9va3MudjEuRGVsaXZlcnlSBGRhdGESJAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJUgtuZXh0X2N1cnNvciI9ChJHZXREZWxpdmVyeVJlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRITCgtkZWxpdmVyeV9pZBgCIAEoCSI/ChRSZXRyeURlbGl2ZXJ5UmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEhMKC2RlbGl2ZXJ5X2lkGAIgASgJIoQBChhSZWNvdmVyRGVsaXZlcmllc1JlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRIpCgVzaW5jZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjQKEkdldFJlY292ZXJ5UmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEgoKAmlkGAIgASgJItECCghSZWNvdmVyeRIKCgJpZBgBIAEoCRISCgp3ZWJob29rX2lkGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc3RhdHVzGAUgASgJEg0KBWZvdW5kGAYgASgFEg4KBnF1ZXVlZBgHIAEoBRIPCgdza2lwcGVkGAggASgFEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDL6DQoOV2ViaG9va1NlcnZpY2UScQoNQ3JlYXRlV2ViaG9vaxIpLmh1bWlyaXMud2ViaG9va3MudjEuQ3JlYXRlV2ViaG9va1JlcXVlc3QaHC5odW1pcmlzLndlYmhvb2tzLnYxLldlYmhvb2siF4LT5JMCEToBKiIML3YxL3dlYmhvb2tzEm0KCkdldFdlYmhvb2sSJi5odW1pcmlzLndlYmhvb2tzLnYxLkdldFdlYmhvb2tSZXF1ZXN0GhwuaHVtaXJpcy53ZWJob29rcy52MS5XZWJob29rIhmC0+STAhMSES92MS93ZWJob29rcy97aWR9EnkKDExpc3RXZWJob29rcxIoLmh1bWlyaXMud2ViaG9va3MudjEuTGlzdFdlYmhvb2tzUmVxdWVzdBopLmh1bWlyaXMud2ViaG9va3MudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2UiFILT5JMCDhIML3YxL3dlYmhvb2tzEnYKDVVwZGF0ZVdlYmhvb2sSKS5odW1pcmlzLndlYmhvb2tzLnYxLlVwZGF0ZVdlYmhvb2tSZXF1ZXN0GhwuaHVtaXJpcy53ZWJob29rcy52MS5XZWJob29rIhyC0+STAhY6ASoyES92MS93ZWJob29rcy97aWR9EoEBCg1EZWxldGVXZWJob29rEikuaHVtaXJpcy53ZWJob29rcy52MS5EZWxldGVXZWJob29rUmVxdWVzdBoqLmh1bWlyaXMud2ViaG9va3MudjEuRGVsZXRlV2ViaG9va1Jlc3BvbnNlIhmC0+STAhMqES92MS93ZWJob29rcy97aWR9EpABChNSb3RhdGVXZWJob29rU2VjcmV0Ei8uaHVtaXJpcy53ZWJob29rcy52MS5Sb3RhdGVXZWJob29rU2VjcmV0UmVxdWVzdBocLmh1bWlyaXMud2ViaG9va3MudjEuV2ViaG9vayIqgtPkkwIkOgEqIh8vdjEvd2ViaG9va3Mve2lkfS9yb3RhdGUtc2VjcmV0EpEBChBHZXRXZWJob29rU2VjcmV0EiwuaHVtaXJpcy53ZWJob29rcy52MS5HZXRXZWJob29rU2VjcmV0UmVxdWVzdBotLmh1bWlyaXMud2ViaG9va3MudjEuR2V0V2ViaG9va1NlY3JldFJlc3BvbnNlIiCC0+STAhoSGC92MS93ZWJob29rcy97aWR9L3NlY3JldBJ8Cg1TZW5kVGVzdEV2ZW50EikuaHVtaXJpcy53ZWJob29rcy52MS5TZW5kVGVzdEV2ZW50UmVxdWVzdBodLmh1bWlyaXMud2ViaG9va3MudjEuRGVsaXZlcnkiIYLT5JMCGzoBKiIWL3YxL3dlYmhvb2tzL3tpZH0vdGVzdBKXAQoOTGlzdERlbGl2ZXJpZXMSKi5odW1pcmlzLndlYmhvb2tzLnYxLkxpc3REZWxpdmVyaWVzUmVxdWVzdBorLmh1bWlyaXMud2ViaG9va3MudjEuTGlzdERlbGl2ZXJpZXNSZXNwb25zZSIsgtPkkwImEiQvdjEvd2ViaG9va3Mve3dlYmhvb2tfaWR9L2RlbGl2ZXJpZXMSkQEKC0dldERlbGl2ZXJ5EicuaHVtaXJpcy53ZWJob29rcy52MS5HZXREZWxpdmVyeVJlcXVlc3QaHS5odW1pcmlzLndlYmhvb2tzLnYxLkRlbGl2ZXJ5IjqC0+STAjQSMi92MS93ZWJob29rcy97d2ViaG9va19pZH0vZGVsaXZlcmllcy97ZGVsaXZlcnlfaWR9Ep4BCg1SZXRyeURlbGl2ZXJ5EikuaHVtaXJpcy53ZWJob29rcy52MS5SZXRyeURlbGl2ZXJ5UmVxdWVzdBodLmh1bWlyaXMud2ViaG9va3MudjEuRGVsaXZlcnkiQ4LT5JMCPToBKiI4L3YxL3dlYmhvb2tzL3t3ZWJob29rX2lkfS9kZWxpdmVyaWVzL3tkZWxpdmVyeV9pZH0vcmV0cnkSjwEKEVJlY292ZXJEZWxpdmVyaWVzEi0uaHVtaXJpcy53ZWJob29rcy52MS5SZWNvdmVyRGVsaXZlcmllc1JlcXVlc3QaHS5odW1pcmlzLndlYmhvb2tzLnYxLlJlY292ZXJ5IiyC0+STAiY6ASoiIS92MS93ZWJob29rcy97d2ViaG9va19pZH0vcmVjb3ZlchKIAQoLR2V0UmVjb3ZlcnkSJy5odW1pcmlzLndlYmhvb2tzLnYxLkdldFJlY292ZXJ5UmVxdWVzdBodLmh1bWlyaXMud2ViaG9va3MudjEuUmVjb3ZlcnkiMYLT5JMCKxIpL3YxL3dlYmhvb2tzL3t3ZWJob29rX2lkfS9yZWNvdmVyaWVzL3tpZH1iBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_humiris_webhooks_v1_resources]);
 
 /**
  * @generated from message humiris.webhooks.v1.CreateWebhookRequest
@@ -389,6 +389,144 @@ export const RetryDeliveryRequestSchema: GenMessage<RetryDeliveryRequest> = /*@_
   messageDesc(file_humiris_webhooks_v1_webhook_service, 14);
 
 /**
+ * @generated from message humiris.webhooks.v1.RecoverDeliveriesRequest
+ */
+export type RecoverDeliveriesRequest = Message<"humiris.webhooks.v1.RecoverDeliveriesRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * Deliveries created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 2;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * Deliveries created before this time; absent: up to the time the job starts.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 3;
+   */
+  until?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message humiris.webhooks.v1.RecoverDeliveriesRequest.
+ * Use `create(RecoverDeliveriesRequestSchema)` to create a new message.
+ */
+export const RecoverDeliveriesRequestSchema: GenMessage<RecoverDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_humiris_webhooks_v1_webhook_service, 15);
+
+/**
+ * @generated from message humiris.webhooks.v1.GetRecoveryRequest
+ */
+export type GetRecoveryRequest = Message<"humiris.webhooks.v1.GetRecoveryRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * `rcv_…`, as RecoverDeliveries answered.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message humiris.webhooks.v1.GetRecoveryRequest.
+ * Use `create(GetRecoveryRequestSchema)` to create a new message.
+ */
+export const GetRecoveryRequestSchema: GenMessage<GetRecoveryRequest> = /*@__PURE__*/
+  messageDesc(file_humiris_webhooks_v1_webhook_service, 16);
+
+/**
+ * A bulk recovery of a webhook's failed deliveries.
+ *
+ * @generated from message humiris.webhooks.v1.Recovery
+ */
+export type Recovery = Message<"humiris.webhooks.v1.Recovery"> & {
+  /**
+   * `rcv_…`: the same for the same webhook, since and until.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string webhook_id = 2;
+   */
+  webhookId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp since = 3;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * The end of the window (exclusive); the job's start when the request gave none.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 4;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * `running` or `done`.
+   *
+   * @generated from field: string status = 5;
+   */
+  status: string;
+
+  /**
+   * Failed deliveries created in the window, as read so far.
+   *
+   * @generated from field: int32 found = 6;
+   */
+  found: number;
+
+  /**
+   * Of those, the ones queued for a manual attempt.
+   *
+   * @generated from field: int32 queued = 7;
+   */
+  queued: number;
+
+  /**
+   * Of those, the ones not queued: a replay of them already in progress, or the webhook deleted.
+   *
+   * @generated from field: int32 skipped = 8;
+   */
+  skipped: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 10;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * Set when the status is `done`.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_at = 11;
+   */
+  finishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message humiris.webhooks.v1.Recovery.
+ * Use `create(RecoverySchema)` to create a new message.
+ */
+export const RecoverySchema: GenMessage<Recovery> = /*@__PURE__*/
+  messageDesc(file_humiris_webhooks_v1_webhook_service, 17);
+
+/**
  * Manages a workspace's webhooks and their deliveries. The workspace is the API key's.
  *
  * @generated from service humiris.webhooks.v1.WebhookService
@@ -483,6 +621,28 @@ export const WebhookService: GenService<{
     methodKind: "unary";
     input: typeof RetryDeliveryRequestSchema;
     output: typeof DeliverySchema;
+  },
+  /**
+   * Queues one manual attempt for every `failed` delivery of the webhook created in [since, until),
+   * in the background; answers the recovery job at once. The same webhook, since and until answer
+   * the same job instead of starting another.
+   *
+   * @generated from rpc humiris.webhooks.v1.WebhookService.RecoverDeliveries
+   */
+  recoverDeliveries: {
+    methodKind: "unary";
+    input: typeof RecoverDeliveriesRequestSchema;
+    output: typeof RecoverySchema;
+  },
+  /**
+   * A recovery job's progress.
+   *
+   * @generated from rpc humiris.webhooks.v1.WebhookService.GetRecovery
+   */
+  getRecovery: {
+    methodKind: "unary";
+    input: typeof GetRecoveryRequestSchema;
+    output: typeof RecoverySchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_humiris_webhooks_v1_webhook_service, 0);
