@@ -14,6 +14,7 @@ describe('loadConfig', () => {
     expect(config.maxInFlight).toBe(500);
     expect(config.allowPrivateUrls).toBe(false);
     expect(config.maxWebhooksPerWorkspace).toBe(10_000);
+    expect(config.metricsPort).toBeUndefined();
   });
 
   it('reads and freezes what is set', () => {
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
 
   it.each([
     ['PORT', 'eighty', /PORT: got "eighty", expected a whole number/],
+    ['METRICS_PORT', '70000', /METRICS_PORT: got "70000", expected a whole number/],
     ['KAFKA_BROKERS', 'localhost', /KAFKA_BROKERS: .*host:port/],
     ['MONGODB_URI', 'postgres://x', /MONGODB_URI: .*mongodb:\/\//],
     ['WEBHOOKS_RETRY_SCHEDULE', '30s,soon', /WEBHOOKS_RETRY_SCHEDULE: .*"soon" is not a duration/],

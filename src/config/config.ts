@@ -9,6 +9,8 @@ export const ALL_ROLES: readonly Role[] = ['api', 'matcher', 'dispatcher', 'retr
 
 export interface Config {
   port: number;
+  /** Serves GET /metrics on its own port; unset = on the API port. */
+  metricsPort?: number;
   kafkaBrokers?: string[];
   mongodbUri?: string;
   mongodbDatabase: string;
@@ -131,6 +133,7 @@ function deepFreeze<T>(value: T): T {
 export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     port: read(env, 'PORT', 8080, integer(0, 65535)),
+    metricsPort: read<number | undefined>(env, 'METRICS_PORT', undefined, integer(0, 65535)),
     kafkaBrokers: read<string[] | undefined>(env, 'KAFKA_BROKERS', undefined, brokers),
     mongodbUri: read<string | undefined>(env, 'MONGODB_URI', undefined, mongoUri),
     mongodbDatabase: read(env, 'MONGODB_DATABASE', 'humiris_webhooks', databaseName),
@@ -162,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
 /** The variables loadConfig reads; docker-compose.yml and the README are checked against it. */
 export const CONFIG_VARIABLES = [
   'PORT',
+  'METRICS_PORT',
   'KAFKA_BROKERS',
   'MONGODB_URI',
   'MONGODB_DATABASE',
