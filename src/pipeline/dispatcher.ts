@@ -4,6 +4,7 @@ import { outcomeOf } from './delivery-state.js';
 import { decide, maxPauseMs, type RetrySchedule } from '../domain/retry-policy.js';
 import { activeSecrets, signatureHeaders } from '../domain/signing.js';
 import type { Logger } from '../log/logger.js';
+import { noMetrics, type Metrics } from './metrics.js';
 import type {
   AttemptRecord,
   DeliveryOutcome,
@@ -25,6 +26,7 @@ export interface DispatcherOptions {
   /** Sends per webhook: holds back the ones whose endpoint hangs. */
   lanes: EndpointLanes;
   now?: () => Date;
+  metrics?: Metrics;
 }
 
 /** The headers of one attempt; the signatures (of the webhook's scheme) cover the exact body. */
@@ -49,6 +51,7 @@ export function deliveryHeaders(task: ResolvedTask, webhook: WebhookRecord, user
  */
 export class Dispatcher {
   private readonly now: () => Date;
+  private readonly metrics: Metrics;
   private stopping = false;
 
   constructor(
@@ -60,6 +63,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.now = options.now ?? (() => new Date());
+    this.metrics = options.metrics ?? noMetrics;
   }
 
   stop(): void {
@@ -123,6 +127,8 @@ export class Dispatcher {
         if (!task.manual) forward = () => this.queue.deadLetter({ task: resolved, attempts, failedAt: finishedAt, lastError: result.error });
         break;
     }
+    this.metrics.deliveryOutcome(task.eventType, outcome.status);
+    if (task.attempt === 1 && !task.manual) this.metrics.firstAttemptDelay((startedAt.getTime() - task.createdAt) / 1000);
     // Record first, then hand on: the next attempt (perhaps on another instance) starts only once
     // this outcome is stored. Each step is retried on its own, so a retry never repeats a step
     // that already succeeded, and the outcome's id makes a repeated write store it once.
@@ -143,6 +149,7 @@ export class Dispatcher {
    * delivery shows why in the meantime.
    */
   private async holdBack(task: DeliveryTask, reason: string, changes: Partial<DeliveryTask> & { dueAt: number }): Promise<void> {
+    this.metrics.heldBack(reason);
     // Once per reason: a webhook disabled for a day comes back every first retry step, and an
     // outcome each time would grow the store by thousands of records per delivery.
     if (task.heldBack !== reason) {
@@ -169,6 +176,7 @@ export class Dispatcher {
     const failedAt = this.now();
     const outcome = outcomeOf(task, 'failed', failedAt);
     outcome.lastError = reason;
+    this.metrics.deliveryOutcome(task.eventType, 'failed');
     await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
     // A manual attempt's delivery was dead-lettered already.
     if (!task.manual) await this.persist(task, () => this.queue.deadLetter({ task: resolved, attempts: task.attempts, failedAt, lastError: reason }));
