@@ -142,7 +142,7 @@ class SchemaBuilder {
       const name = restName(field);
       properties[name] = this.field(field, !response || (NULL_WHEN_EMPTY[message.typeName]?.includes(field.name) ?? false));
       // Emitted always (alwaysEmitImplicit): scalars, enums, lists and maps without explicit presence.
-      if (response && (field.fieldKind === 'list' || field.fieldKind === 'map' || (field.fieldKind !== 'message' && field.proto.proto3Optional !== true))) {
+      if (response && (field.fieldKind === 'list' || field.fieldKind === 'map' || (field.fieldKind !== 'message' && field.proto.proto3Optional !== true && field.oneof === undefined))) {
         required.push(name);
       }
     }

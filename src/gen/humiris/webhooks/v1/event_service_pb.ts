@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file humiris/webhooks/v1/event_service.proto.
  */
 export const file_humiris_webhooks_v1_event_service: GenFile = /*@__PURE__*/
-  fileDesc("CidodW1pcmlzL3dlYmhvb2tzL3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SE2h1bWlyaXMud2ViaG9va3MudjEiQAoTUHVibGlzaEV2ZW50UmVxdWVzdBIpCgVldmVudBgBIAEoCzIaLmh1bWlyaXMud2ViaG9va3MudjEuRXZlbnQiIgoUUHVibGlzaEV2ZW50UmVzcG9uc2USCgoCaWQYASABKAkyjgEKDEV2ZW50U2VydmljZRJ+CgxQdWJsaXNoRXZlbnQSKC5odW1pcmlzLndlYmhvb2tzLnYxLlB1Ymxpc2hFdmVudFJlcXVlc3QaKS5odW1pcmlzLndlYmhvb2tzLnYxLlB1Ymxpc2hFdmVudFJlc3BvbnNlIhmC0+STAhM6BWV2ZW50IgovdjEvZXZlbnRzYgZwcm90bzM", [file_google_api_annotations, file_humiris_webhooks_v1_resources]);
+  fileDesc("CidodW1pcmlzL3dlYmhvb2tzL3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SE2h1bWlyaXMud2ViaG9va3MudjEiQAoTUHVibGlzaEV2ZW50UmVxdWVzdBIpCgVldmVudBgBIAEoCzIaLmh1bWlyaXMud2ViaG9va3MudjEuRXZlbnQiIgoUUHVibGlzaEV2ZW50UmVzcG9uc2USCgoCaWQYASABKAkiQgoUUHVibGlzaEV2ZW50c1JlcXVlc3QSKgoGZXZlbnRzGAEgAygLMhouaHVtaXJpcy53ZWJob29rcy52MS5FdmVudCJRChVQdWJsaXNoRXZlbnRzUmVzcG9uc2USOAoHcmVzdWx0cxgBIAMoCzInLmh1bWlyaXMud2ViaG9va3MudjEuUHVibGlzaEV2ZW50UmVzdWx0ImUKElB1Ymxpc2hFdmVudFJlc3VsdBIMCgJpZBgBIAEoCUgAEjcKBWVycm9yGAIgASgLMiYuaHVtaXJpcy53ZWJob29rcy52MS5QdWJsaXNoRXZlbnRFcnJvckgAQggKBnJlc3VsdCJUChFQdWJsaXNoRXZlbnRFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDQoFZmllbGQYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIMpQCCgxFdmVudFNlcnZpY2USfgoMUHVibGlzaEV2ZW50EiguaHVtaXJpcy53ZWJob29rcy52MS5QdWJsaXNoRXZlbnRSZXF1ZXN0GikuaHVtaXJpcy53ZWJob29rcy52MS5QdWJsaXNoRXZlbnRSZXNwb25zZSIZgtPkkwITOgVldmVudCIKL3YxL2V2ZW50cxKDAQoNUHVibGlzaEV2ZW50cxIpLmh1bWlyaXMud2ViaG9va3MudjEuUHVibGlzaEV2ZW50c1JlcXVlc3QaKi5odW1pcmlzLndlYmhvb2tzLnYxLlB1Ymxpc2hFdmVudHNSZXNwb25zZSIbgtPkkwIVOgEqIhAvdjEvZXZlbnRzOmJhdGNoYgZwcm90bzM", [file_google_api_annotations, file_humiris_webhooks_v1_resources]);
 
 /**
  * @generated from message humiris.webhooks.v1.PublishEventRequest
@@ -50,6 +50,118 @@ export const PublishEventResponseSchema: GenMessage<PublishEventResponse> = /*@_
   messageDesc(file_humiris_webhooks_v1_event_service, 1);
 
 /**
+ * @generated from message humiris.webhooks.v1.PublishEventsRequest
+ */
+export type PublishEventsRequest = Message<"humiris.webhooks.v1.PublishEventsRequest"> & {
+  /**
+   * 1 to 1,000 events.
+   *
+   * @generated from field: repeated humiris.webhooks.v1.Event events = 1;
+   */
+  events: Event[];
+};
+
+/**
+ * Describes the message humiris.webhooks.v1.PublishEventsRequest.
+ * Use `create(PublishEventsRequestSchema)` to create a new message.
+ */
+export const PublishEventsRequestSchema: GenMessage<PublishEventsRequest> = /*@__PURE__*/
+  messageDesc(file_humiris_webhooks_v1_event_service, 2);
+
+/**
+ * @generated from message humiris.webhooks.v1.PublishEventsResponse
+ */
+export type PublishEventsResponse = Message<"humiris.webhooks.v1.PublishEventsResponse"> & {
+  /**
+   * One per request event, in the same order.
+   *
+   * @generated from field: repeated humiris.webhooks.v1.PublishEventResult results = 1;
+   */
+  results: PublishEventResult[];
+};
+
+/**
+ * Describes the message humiris.webhooks.v1.PublishEventsResponse.
+ * Use `create(PublishEventsResponseSchema)` to create a new message.
+ */
+export const PublishEventsResponseSchema: GenMessage<PublishEventsResponse> = /*@__PURE__*/
+  messageDesc(file_humiris_webhooks_v1_event_service, 3);
+
+/**
+ * One event's outcome: its id once it is written, or why it was not.
+ *
+ * @generated from message humiris.webhooks.v1.PublishEventResult
+ */
+export type PublishEventResult = Message<"humiris.webhooks.v1.PublishEventResult"> & {
+  /**
+   * @generated from oneof humiris.webhooks.v1.PublishEventResult.result
+   */
+  result: {
+    /**
+     * `evt_…`, as PublishEvent answers it.
+     *
+     * @generated from field: string id = 1;
+     */
+    value: string;
+    case: "id";
+  } | {
+    /**
+     * @generated from field: humiris.webhooks.v1.PublishEventError error = 2;
+     */
+    value: PublishEventError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message humiris.webhooks.v1.PublishEventResult.
+ * Use `create(PublishEventResultSchema)` to create a new message.
+ */
+export const PublishEventResultSchema: GenMessage<PublishEventResult> = /*@__PURE__*/
+  messageDesc(file_humiris_webhooks_v1_event_service, 4);
+
+/**
+ * @generated from message humiris.webhooks.v1.PublishEventError
+ */
+export type PublishEventError = Message<"humiris.webhooks.v1.PublishEventError"> & {
+  /**
+   * As the REST error body's code: `invalid_argument` (fix the event), `unavailable` (send it
+   * again later), `internal`.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * What is wrong and what to fix.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The field at fault, e.g. `events[3].type`; empty when it is not one field.
+   *
+   * @generated from field: string field = 3;
+   */
+  field: string;
+
+  /**
+   * Whether sending the same event again later can succeed.
+   *
+   * @generated from field: bool retryable = 4;
+   */
+  retryable: boolean;
+};
+
+/**
+ * Describes the message humiris.webhooks.v1.PublishEventError.
+ * Use `create(PublishEventErrorSchema)` to create a new message.
+ */
+export const PublishEventErrorSchema: GenMessage<PublishEventError> = /*@__PURE__*/
+  messageDesc(file_humiris_webhooks_v1_event_service, 5);
+
+/**
  * For services that would rather call an RPC than produce to Kafka.
  *
  * @generated from service humiris.webhooks.v1.EventService
@@ -64,6 +176,17 @@ export const EventService: GenService<{
     methodKind: "unary";
     input: typeof PublishEventRequestSchema;
     output: typeof PublishEventResponseSchema;
+  },
+  /**
+   * Up to 1,000 events in one call, each checked as PublishEvent checks it: the accepted ones are
+   * written in one produce, and every event gets its own result, in request order.
+   *
+   * @generated from rpc humiris.webhooks.v1.EventService.PublishEvents
+   */
+  publishEvents: {
+    methodKind: "unary";
+    input: typeof PublishEventsRequestSchema;
+    output: typeof PublishEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_humiris_webhooks_v1_event_service, 0);
