@@ -42,9 +42,20 @@ describe('loadConfig', () => {
     ['WEBHOOKS_REQUEST_TIMEOUT', '10', /WEBHOOKS_REQUEST_TIMEOUT/],
     ['WEBHOOKS_ALLOW_PRIVATE_URLS', 'maybe', /expected true or false/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: .*expected one of/],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318', /OTEL_EXPORTER_OTLP_ENDPOINT: .*http:\/\//],
   ])('names %s when its value %j is bad', (variable, value, message) => {
     const load = () => loadConfig({ [variable]: value });
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(message);
+  });
+
+  it('exports traces only when an OTLP endpoint is set, to its v1/traces unless the traces endpoint is given', () => {
+    expect(loadConfig({}).tracing).toEqual({ otlpTracesUrl: undefined, serviceName: 'humiris-webhooks' });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'hooks' }).tracing).toEqual({
+      otlpTracesUrl: 'http://collector:4318/v1/traces',
+      serviceName: 'hooks',
+    });
+    const own = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/otlp/traces' });
+    expect(own.tracing.otlpTracesUrl).toBe('https://b/otlp/traces');
   });
 });

@@ -28,6 +28,8 @@ export interface Config {
   logPretty: boolean;
   /** Limits of the API port against slow, idle and greedy clients. */
   apiLimits: ApiLimits;
+  /** Traces: exported over OTLP/HTTP when a URL is set; a traceparent is sent to receivers either way. */
+  tracing: { otlpTracesUrl?: string; serviceName: string };
   /** Running on the local default stack (set by `serve` when nothing is configured). */
   localStack?: boolean;
   stack: { dataDir: string; cacheDir: string };
@@ -121,6 +123,24 @@ function logLevel(raw: string): string {
   return raw;
 }
 
+function httpUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('expected an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http:// or https:// URL');
+  return raw;
+}
+
+/** The OTLP/HTTP traces URL as the OpenTelemetry exporters derive it: the signal's own, or the base one's `v1/traces`. */
+function otlpTracesUrl(env: Env): string | undefined {
+  const own = read<string | undefined>(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', undefined, httpUrl);
+  const base = read<string | undefined>(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', undefined, httpUrl);
+  return own ?? (base === undefined ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`);
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const inner of Object.values(value)) deepFreeze(inner);
@@ -154,6 +174,10 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: read(env, 'WEBHOOKS_API_REQUEST_TIMEOUT', DEFAULT_API_LIMITS.requestTimeoutMs, parseDuration),
       idleTimeoutMs: read(env, 'WEBHOOKS_API_IDLE_TIMEOUT', DEFAULT_API_LIMITS.idleTimeoutMs, parseDuration),
     },
+    tracing: {
+      otlpTracesUrl: otlpTracesUrl(env),
+      serviceName: read(env, 'OTEL_SERVICE_NAME', 'humiris-webhooks', String),
+    },
     stack: {
       dataDir: path.resolve(read(env, 'HUMIRIS_DATA_DIR', '.data', String)),
       cacheDir: path.resolve(read(env, 'HUMIRIS_CACHE_DIR', path.join(os.homedir(), '.cache', 'humiris-webhooks'), String)),
@@ -183,6 +207,9 @@ export const CONFIG_VARIABLES = [
   'WEBHOOKS_API_IDLE_TIMEOUT',
   'LOG_LEVEL',
   'LOG_PRETTY',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_SERVICE_NAME',
   'HUMIRIS_DATA_DIR',
   'HUMIRIS_CACHE_DIR',
 ] as const;
