@@ -27,6 +27,8 @@ export interface ApiServerOptions {
   deps: Omit<ApiDeps, 'config' | 'logger'>;
   /** Defaults to every interface. */
   host?: string;
+  /** Answers GET /metrics on this port (unset when METRICS_PORT serves it on its own). */
+  metrics?: (res: NodeResponse) => void;
 }
 
 /** Every cleartext HTTP/2 connection starts with exactly these bytes. */
@@ -179,7 +181,7 @@ function watchStream(stream: http2.ServerHttp2Stream, limits: ApiLimits): void {
 }
 
 /** The management API on one port: Connect, gRPC, gRPC-Web, REST and health, over HTTP/1.1 and h2c. */
-export async function startApiServer({ config, logger, deps, host }: ApiServerOptions): Promise<ApiServer> {
+export async function startApiServer({ config, logger, deps, host, metrics }: ApiServerOptions): Promise<ApiServer> {
   const log = logger.child({ component: 'api' });
   // Bounded once here, so /readyz and grpc.health.v1.Health answer alike when a check hangs.
   const ready = (): Promise<void> => withTimeout(deps.ready(), READY_TIMEOUT_MS, 'the readiness check');
@@ -242,6 +244,7 @@ export async function startApiServer({ config, logger, deps, host }: ApiServerOp
       return;
     }
     if (req.method === 'GET' && path === '/openapi.json') return serveOpenApi(res);
+    if (req.method === 'GET' && path === '/metrics' && metrics) return metrics(res);
     if (serveDashboard(req, res)) return;
     // A body over MAX_BODY_BYTES is refused by Connect (readMaxBytes) or by REST, by its declared length when there is one.
     // A reflection stream is answered while its requests still come, so its answers end nothing.
