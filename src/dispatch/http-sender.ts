@@ -4,6 +4,7 @@ import { Agent } from 'undici';
 import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
 import type { Sender, SendRequest, SendResult } from '../pipeline/ports.js';
 import { AddressNotPublicError, createAddressCheckingLookup } from './url-guard.js';
+import { parseRetryAfter, RETRY_AFTER_STATUSES } from './retry-after.js';
 
 /** Most of a response body we read; a larger body is a failed attempt and the rest is never read. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -128,7 +129,8 @@ export class HttpSender implements Sender {
       if (truncated) return result({ status, bodyExcerpt: excerpt, error: `response body larger than ${MAX_RESPONSE_BYTES} bytes` });
       if (status >= 200 && status < 300) return result({ ok: true, status, bodyExcerpt: excerpt });
       if (status >= 300 && status < 400) return result({ status, bodyExcerpt: excerpt, error: `redirect ${status} not followed` });
-      return result({ status, bodyExcerpt: excerpt, error: `status ${status}` });
+      const retryAfterMs = RETRY_AFTER_STATUSES.has(status) ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
+      return result({ status, bodyExcerpt: excerpt, error: `status ${status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
     } catch (error) {
       const timeoutCode = /^UND_ERR_(HEADERS|BODY|CONNECT)_TIMEOUT$/.test(String((error as { code?: unknown } | null)?.code));
       const message = timedOut || timeoutCode ? `timeout after ${timeoutMs} ms` : describeFailure(error);

@@ -68,3 +68,36 @@ describe('bad input', () => {
     expect(() => decide(false, attempt, DEFAULT, failedAt)).toThrow(RangeError);
   });
 });
+
+describe('Retry-After of a 429 or 503', () => {
+  const SCHEDULE: RetryStep[] = [
+    { label: '10s', delayMs: 10 * S },
+    { label: '5m', delayMs: 5 * M },
+    { label: '2h', delayMs: 2 * H },
+  ];
+  it.each([
+    // attempt, asked (ms), due after (ms)
+    [2, 60 * S, 60 * S], // shortens the 5m step to what was asked
+    [3, 20 * M, 20 * M], // and the 2h step
+    [2, 3 * H, 5 * M], // never later than the step
+    [2, 0, 10 * S], // never earlier than the first step
+    [2, 2 * S, 10 * S],
+    [1, 60 * S, 10 * S], // the first step is both bounds
+    [1, 0, 10 * S],
+    [2, Number.NaN, 5 * M],
+  ])('after failed attempt %i, Retry-After %i ms → due after %i ms', (attempt, asked, dueMs) => {
+    const decision = decide(false, attempt, SCHEDULE, failedAt, false, asked);
+    expect(decision).toEqual({ kind: 'retry', step: attempt - 1, retryLabel: SCHEDULE[attempt - 1]!.label, dueAt: after(dueMs) });
+  });
+
+  it('a step shorter than the first is its own floor', () => {
+    const shrinking: RetryStep[] = [{ label: '1m', delayMs: M }, { label: '10s', delayMs: 10 * S }];
+    expect(decide(false, 2, shrinking, failedAt, false, 0)).toMatchObject({ dueAt: after(10 * S) });
+  });
+
+  it('changes nothing about the end of the chain or manual attempts', () => {
+    expect(decide(false, 4, SCHEDULE, failedAt, false, 5 * S)).toEqual({ kind: 'failed' });
+    expect(decide(false, 1, SCHEDULE, failedAt, true, 5 * S)).toEqual({ kind: 'failed' });
+    expect(decide(true, 1, SCHEDULE, failedAt, false, 5 * S)).toEqual({ kind: 'succeeded' });
+  });
+});

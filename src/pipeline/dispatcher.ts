@@ -106,7 +106,7 @@ export class Dispatcher {
       manual: task.manual,
     };
     const finishedAt = this.now();
-    const decision = decide(result.ok, task.attempt, schedule, finishedAt, task.manual);
+    const decision = decide(result.ok, task.attempt, schedule, finishedAt, task.manual, result.retryAfterMs);
     const attempts = [...task.attempts, attempt];
     const outcome = outcomeOf(task, 'failed', finishedAt);
     outcome.attempt = attempt;

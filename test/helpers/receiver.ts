@@ -10,7 +10,7 @@ export interface ReceivedRequest {
   json: any;
 }
 
-export type Reply = { status: number; body?: string } | 'hang';
+export type Reply = { status: number; body?: string; headers?: Record<string, string> } | 'hang';
 
 export interface Receiver {
   url: string;
@@ -81,7 +81,7 @@ export async function startReceiver(reply: Receiver['reply'] = () => ({ status: 
         hanging.add(res);
         return;
       }
-      res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body ?? 'ok');
+      res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers }).end(answer.body ?? 'ok');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
