@@ -21,6 +21,8 @@ import { CachedEventBodies } from './pipeline/event-bodies.js';
 import { Matcher } from './pipeline/matcher.js';
 import { DeliveryStore } from './store/delivery-store.js';
 import { ReplayClaimStore } from './store/replay-claims.js';
+import { RecoveryStore } from './store/recovery-store.js';
+import { Recoveries } from './pipeline/recovery.js';
 import { EndpointLanes, laneLimits, tasksInHand } from './pipeline/endpoint-lanes.js';
 
 const SERVICE_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -84,6 +86,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     await queue.connect();
     onStop('tasks not yet produced to Kafka', () => queue.close());
     const actions = new PipelineActions(deliveryStore, queue, new ReplayClaimStore(mongo.db));
+    const recoveries = new Recoveries(new RecoveryStore(mongo.db), deliveryStore, actions, { logger });
+    onStop('recoveries: the chunk in hand (each job is resumed from its cursor)', () => recoveries.stop());
     const webhookLookup = new CachedWebhookLookup(webhookStore);
     const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
 
@@ -125,6 +129,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
           apiKeys: apiKeyStore,
           deliveries: deliveryStore,
           actions,
+          recoveries,
           ready: async () => {
             await mongo.db.command({ ping: 1 });
             await admin.describeCluster();

@@ -7,6 +7,7 @@ import { WebhookService } from '../gen/humiris/webhooks/v1/webhook_service_pb.js
 import { Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from '../gen/grpc/health/v1/health_pb.js';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryActions, DeliveryReader } from '../pipeline/ports.js';
+import type { Recoveries } from '../pipeline/recovery.js';
 import type { ApiKeyStore } from '../store/api-key-store.js';
 import type { WebhookStore } from '../store/webhook-store.js';
 import { eventService } from './event-service.js';
@@ -27,6 +28,8 @@ export interface ApiDeps {
   apiKeys: ApiKeyStore;
   deliveries: DeliveryReader;
   actions: DeliveryActions;
+  /** Bulk recovery jobs (RecoverDeliveries, GetRecovery). */
+  recoveries: Pick<Recoveries, 'start' | 'get'>;
   /** Resolves when Kafka and MongoDB answer; rejects naming what does not. */
   ready(): Promise<void>;
 }

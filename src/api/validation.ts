@@ -73,7 +73,7 @@ export function validateEventTypeFilter(eventType: string): string | undefined {
 }
 
 /** A malformed id cannot exist: answer exactly as for a missing one. */
-export function checkId(kind: 'webhook' | 'delivery', id: string): string {
+export function checkId(kind: 'webhook' | 'delivery' | 'recovery', id: string): string {
   if (!ID_PATTERNS[kind].test(id)) throw notFound(`${kind} ${id.slice(0, 64)}`);
   return id;
 }

@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
-import { durationMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
+import { durationMs, timestampDate } from '@bufbuild/protobuf/wkt';
+import type { ServiceImpl } from '@connectrpc/connect';
 import { validateWebhookUrl } from '../dispatch/url-guard.js';
 import { invalidArgument, notFound } from '../domain/errors.js';
 import {
@@ -14,6 +14,7 @@ import type { WebhookChanges } from '../store/webhook-store.js';
 import { pageSizeOf } from '../store/paging.js';
 import { currentSecret, deliveryMessage, webhookMessage } from './convert.js';
 import { principalOf } from './interceptors.js';
+import { recoveryMessage } from './recovery-message.js';
 import type { ApiDeps } from './routes.js';
 import {
   checkId,
@@ -29,7 +30,7 @@ import {
 const DEFAULT_KEEP_PREVIOUS_MS = 24 * 60 * 60 * 1000;
 const MAX_KEEP_PREVIOUS_MS = 30 * DEFAULT_KEEP_PREVIOUS_MS;
 
-export function webhookService({ webhooks, deliveries, actions, config }: ApiDeps): ServiceImpl<typeof WebhookService> {
+export function webhookService({ webhooks, deliveries, actions, recoveries, config }: ApiDeps): ServiceImpl<typeof WebhookService> {
   /**
    * What is stored is the URL as the sender reads it, so that what is shown is where requests go
    * (`http://a\@b/` is `http://a/@b/`); throws invalid_argument on `url`.
@@ -138,12 +139,21 @@ export function webhookService({ webhooks, deliveries, actions, config }: ApiDep
       return deliveryMessage(await actions.retry(delivery), true);
     },
 
-    async recoverDeliveries() {
-      throw new ConnectError('not implemented yet', Code.Unimplemented);
+    async recoverDeliveries(req, ctx) {
+      const { workspace } = principalOf(ctx);
+      // A deleted webhook's deliveries can be read, not sent again.
+      await ownWebhook(workspace, req.webhookId);
+      if (!req.since) throw invalidArgument('since is required: deliveries created at or after it are recovered', 'since');
+      const since = timestampDate(req.since);
+      const until = req.until ? timestampDate(req.until) : null;
+      if (until && until <= since) throw invalidArgument('until must be after since', 'until');
+      return recoveryMessage(await recoveries.start(workspace, req.webhookId, since, until));
     },
 
-    async getRecovery() {
-      throw new ConnectError('not implemented yet', Code.Unimplemented);
+    async getRecovery(req, ctx) {
+      const job = await recoveries.get(principalOf(ctx).workspace, checkId('webhook', req.webhookId), checkId('recovery', req.id));
+      if (!job) throw notFound(`recovery ${req.id}`);
+      return recoveryMessage(job);
     },
   };
 }

@@ -7,6 +7,7 @@ import {
   newSigningSecret,
   newWebhookId,
   randomBase62,
+  recoveryId,
 } from './ids.js';
 
 describe('ids', () => {
@@ -17,6 +18,14 @@ describe('ids', () => {
     expect(newApiKey()).toMatch(/^hum_sk_live_[0-9A-Za-z]{40}$/);
     expect(newApiKey('test')).toMatch(ID_PATTERNS.apiKey);
     expect(newSigningSecret()).toMatch(/^whsec_[A-Za-z0-9]{44}$/);
+  });
+
+  it('a recovery id names its workspace, webhook and window: the same window, the same id', () => {
+    const id = recoveryId('acme', 'whk_1', 1000, 2000);
+    expect(id).toMatch(ID_PATTERNS.recovery);
+    expect(recoveryId('acme', 'whk_1', 1000, 2000)).toBe(id);
+    const others = [recoveryId('acme', 'whk_1', 1000, null), recoveryId('acme', 'whk_1', 1001, 2000), recoveryId('acme', 'whk_2', 1000, 2000), recoveryId('acm', 'whk_1', 1000, 2000)];
+    expect(new Set([id, ...others]).size).toBe(5);
   });
 
   it('delivery ids sort by creation time, also within one millisecond', () => {

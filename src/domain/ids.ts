@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -55,6 +55,17 @@ export const newOutcomeId = (): string => `out_${sortableId()}`;
  * the Standard Webhooks libraries, which base64-decode what follows `whsec_`, take it as it is.
  */
 export const newSigningSecret = (): string => `whsec_${randomBase62(44)}`;
+/**
+ * A bulk recovery's id, named after what it recovers (workspace, webhook and window) rather than
+ * drawn at random: asking again for the same window finds the same job by its `_id`.
+ */
+export function recoveryId(workspace: string, webhookId: string, sinceMs: number, untilMs: number | null): string {
+  const digest = createHash('sha256').update(`${workspace}\u0000${webhookId}\u0000${sinceMs}\u0000${untilMs ?? 'open'}`).digest();
+  let body = '';
+  // 24 base62 characters from the digest's bytes (a slight bias is harmless: this is a name, not a secret).
+  for (let i = 0; body.length < 24; i++) body += BASE62[digest[i]! % 62];
+  return `rcv_${body}`;
+}
 export const newApiKeyId = (): string => `key_${randomBase62(16)}`;
 
 export type ApiKeyMode = 'live' | 'test';
@@ -63,5 +74,6 @@ export const newApiKey = (mode: ApiKeyMode = 'live'): string => `hum_sk_${mode}_
 export const ID_PATTERNS = {
   webhook: /^whk_[0-9A-Za-z]{24}$/,
   delivery: /^dlv_[0-9A-Za-z]{24}$/,
+  recovery: /^rcv_[0-9A-Za-z]{24}$/,
   apiKey: /^hum_sk_(live|test)_[0-9A-Za-z]{32,}$/,
 } as const;

@@ -3,7 +3,7 @@ import { TEST_EVENT_TYPE } from '../domain/event-types.js';
 import { newEventId } from '../domain/ids.js';
 import { eventDigest } from '../domain/event.js';
 import { firstTask, newDelivery } from './matcher.js';
-import type { DeliveryActions, DeliveryRecord, DeliveryWriter, DomainEvent, ReplayClaims, TaskQueue, WebhookRecord } from './ports.js';
+import type { DeliveryActions, DeliveryRecord, DeliveryTask, DeliveryWriter, DomainEvent, ReplayClaims, TaskQueue, WebhookRecord } from './ports.js';
 
 /** What the API asks of the pipeline; every delivery it starts goes through the same dispatcher path. */
 export class PipelineActions implements DeliveryActions {
@@ -27,14 +27,30 @@ export class PipelineActions implements DeliveryActions {
     if (!(await this.replays.claim(delivery.id, task.attempt))) {
       throw new DomainError('failed_precondition', 'a replay of this delivery is already in progress');
     }
-    try {
-      await this.queue.enqueue([task]);
-    } catch (error) {
-      await this.replays.release(delivery.id, task.attempt).catch(() => {});
-      throw error;
-    }
+    await this.enqueueClaimed([task]);
     return delivery;
   }
+
+  async retryMany(deliveries: DeliveryRecord[]): Promise<{ queued: DeliveryRecord[]; skipped: DeliveryRecord[] }> {
+    const replayable = deliveries.filter((d) => d.status === 'failed' || d.status === 'succeeded');
+    const tasks = replayable.map((d) => firstTask(d, { manual: true, inline: false }));
+    const claimed = tasks.length === 0 ? [] : await this.replays.claimMany(tasks.map((t) => ({ deliveryId: t.deliveryId, attempt: t.attempt })));
+    const queued = replayable.filter((_, i) => claimed[i]);
+    if (queued.length > 0) await this.enqueueClaimed(tasks.filter((_, i) => claimed[i]));
+    const isQueued = new Set(queued.map((d) => d.id));
+    return { queued, skipped: deliveries.filter((d) => !isQueued.has(d.id)) };
+  }
+
+  /** Queues tasks whose attempts are claimed; the claims are given back when Kafka does not take them. */
+  private async enqueueClaimed(tasks: DeliveryTask[]): Promise<void> {
+    try {
+      await this.queue.enqueue(tasks);
+    } catch (error) {
+      await Promise.all(tasks.map((t) => this.replays.release(t.deliveryId, t.attempt).catch(() => {})));
+      throw error;
+    }
+  }
+
 
   async sendTestEvent(webhook: WebhookRecord): Promise<DeliveryRecord> {
     const now = new Date();

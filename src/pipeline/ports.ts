@@ -103,6 +103,15 @@ export interface DeliveryReader {
   /** Newest first; `attempts` and `payload` may be left empty in list items. */
   list(workspace: string, webhookId: string, filter: DeliveryFilter, pageSize: number, cursor: string): Promise<Page<DeliveryRecord>>;
   get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null>;
+  /**
+   * The webhook's `failed` deliveries created in [since, until), oldest first, in chunks of a
+   * bounded size, each chunk's statuses read when it is yielded; `attempts` filled, `payload`
+   * left empty (tasks made from them carry none). One pass, one store call at a time: a bulk
+   * recovery must not take the connections other workspaces' requests need.
+   */
+  failedDeliveries(workspace: string, webhookId: string, since: Date, until: Date): AsyncIterable<DeliveryRecord[]>;
+  /** The deliveries of these ids that are stored, as they stand (any workspace), in any order; `payload` left empty. */
+  byIds(deliveryIds: string[]): Promise<DeliveryRecord[]>;
 }
 
 /** What the API asks of the pipeline (pipeline/ implements it). */
@@ -111,6 +120,12 @@ export interface DeliveryActions {
   publishEvent(event: DomainEvent): Promise<void>;
   /** Queues one immediate manual attempt; returns the delivery as it stands. */
   retry(delivery: DeliveryRecord): Promise<DeliveryRecord>;
+  /**
+   * RetryDelivery for many deliveries at once (bulk recovery, DLQ redrive): one manual attempt
+   * each, claimed as RetryDelivery claims it, so a delivery whose replay is in progress is
+   * skipped rather than sent twice. Tasks carry no body (the dispatcher reads it by event).
+   */
+  retryMany(deliveries: DeliveryRecord[]): Promise<{ queued: DeliveryRecord[]; skipped: DeliveryRecord[] }>;
   /** Creates a `webhook.test` delivery for this webhook only and queues it. */
   sendTestEvent(webhook: WebhookRecord): Promise<DeliveryRecord>;
 }
@@ -122,8 +137,40 @@ export interface DeliveryActions {
 export interface ReplayClaims {
   /** True for the one caller that claims `attempt` of the delivery; false when it is claimed already. */
   claim(deliveryId: string, attempt: number): Promise<boolean>;
+  /** claim() for many at once; per item, in order, whether it was claimed. */
+  claimMany(claims: Array<{ deliveryId: string; attempt: number }>): Promise<boolean[]>;
   /** Gives a claim back whose attempt could not be queued. */
   release(deliveryId: string, attempt: number): Promise<void>;
+}
+
+export type RecoveryStatus = 'running' | 'done';
+
+/** A bulk recovery of one webhook's failed deliveries created in [since, until). */
+export interface RecoveryRecord {
+  /** `rcv_…`, named after workspace, webhook and window (domain/ids.ts recoveryId). */
+  id: string;
+  workspace: string;
+  webhookId: string;
+  since: Date;
+  until: Date;
+  status: RecoveryStatus;
+  found: number;
+  queued: number;
+  skipped: number;
+  /** The last delivery handled (creation time and id), where a resumed job goes on from. */
+  cursor: { createdAt: Date; id: string } | null;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** Recovery jobs, one document each by id (store/recovery-store.ts implements it). */
+export interface RecoveryJobs {
+  /** Stores the job unless one of its id exists; returns the stored one and whether it is new. */
+  create(job: RecoveryRecord): Promise<{ job: RecoveryRecord; created: boolean }>;
+  get(id: string): Promise<RecoveryRecord | null>;
+  /** Writes the job's progress (counts, cursor, status). */
+  save(job: RecoveryRecord): Promise<void>;
 }
 
 /** One unit of dispatch work, carried by the deliveries topic and the retry topics. */

@@ -43,6 +43,8 @@ export interface Settlement {
   unsettled: Array<{ id: string; status: DeliveryStatus; nextAttemptAt: Date | null }>;
 }
 
+/** Deliveries per chunk of a bulk read (recovery, redrive): bounds the memory and each outcomes read. */
+const BULK_CHUNK = 500;
 /** Deliveries read per round while a status filter looks for a page's worth of matches. */
 const FILTER_CHUNK = 200;
 /** A filtered page stops after reading this many deliveries and returns what it found, with a cursor. */
@@ -217,6 +219,37 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     if (!doc) return null;
     const [state] = await this.withOutcomes([doc], { payloads: true });
     return state ?? null;
+  }
+
+  async *failedDeliveries(workspace: string, webhookId: string, since: Date, until: Date): AsyncIterable<DeliveryRecord[]> {
+    // One query through its cursor (one collection scan on FerretDB, however many chunks), and
+    // per chunk one read of its outcomes, so that each chunk's statuses are current.
+    const cursor = this.deliveries
+      .find({ workspace, webhookId, createdAt: { $gte: since, $lt: until } })
+      .sort({ createdAt: 1, _id: 1 })
+      .batchSize(BULK_CHUNK);
+    const failed = async (docs: DeliveryDoc[]) => (await this.withOutcomes(docs)).filter((d) => d.status === 'failed');
+    try {
+      let chunk: DeliveryDoc[] = [];
+      for await (const doc of cursor) {
+        chunk.push(doc);
+        if (chunk.length < BULK_CHUNK) continue;
+        yield await failed(chunk);
+        chunk = [];
+      }
+      if (chunk.length > 0) yield await failed(chunk);
+    } finally {
+      await cursor.close();
+    }
+  }
+
+  async byIds(deliveryIds: string[]): Promise<DeliveryRecord[]> {
+    const found: DeliveryRecord[] = [];
+    for (let i = 0; i < deliveryIds.length; i += BULK_CHUNK) {
+      const docs = await this.deliveries.find({ _id: { $in: deliveryIds.slice(i, i + BULK_CHUNK) } }).toArray();
+      found.push(...(await this.withOutcomes(docs)));
+    }
+    return found;
   }
 
   /** Every delivery of events whose id starts with `eventIdPrefix`, counted by status (for operators and benchmarks). */

@@ -22,8 +22,9 @@ const server = await startApiServer({
   deps: {
     webhooks: new WebhookStore(db),
     apiKeys: new ApiKeyStore(db),
-    deliveries: { list: notRunning, get: notRunning },
-    actions: { publishEvent: notRunning, retry: notRunning, sendTestEvent: notRunning },
+    deliveries: { list: notRunning, get: notRunning, byIds: notRunning, failedDeliveries: () => ({ [Symbol.asyncIterator]: () => ({ next: notRunning }) }) },
+    actions: { publishEvent: notRunning, retry: notRunning, retryMany: notRunning, sendTestEvent: notRunning },
+    recoveries: { start: notRunning, get: notRunning },
     ready: () => Promise.reject(new Error('MongoDB does not answer')),
   },
 });
