@@ -12,6 +12,8 @@ import type { ApiKeyStore } from '../store/api-key-store.js';
 import type { WebhookStore } from '../store/webhook-store.js';
 import { eventService } from './event-service.js';
 import { authInterceptor, errorAndLogInterceptor, RateLimiter } from './interceptors.js';
+import { metricsInterceptor } from './metrics-interceptor.js';
+import { noMetrics, type Metrics } from '../pipeline/metrics.js';
 import { registerReflection } from './reflection.js';
 import { webhookService } from './webhook-service.js';
 
@@ -32,6 +34,8 @@ export interface ApiDeps {
   recoveries: Pick<Recoveries, 'start' | 'get'>;
   /** Resolves when Kafka and MongoDB answer; rejects naming what does not. */
   ready(): Promise<void>;
+  /** Counts calls by RPC and code. */
+  metrics?: Metrics;
 }
 
 /** The same for Connect, gRPC, gRPC-Web and REST: unknown JSON fields refused, every field shown. */
@@ -44,8 +48,9 @@ const HEALTH_SERVICES = new Set(['', WebhookService.typeName, EventService.typeN
 
 /** Registers every service on a router; server start-up lives in server.ts. */
 export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRouter {
-  const errors = errorAndLogInterceptor(deps.logger.child({ component: 'api' }));
-  const authenticated = { ...HANDLER_OPTIONS, interceptors: [errors, authInterceptor(deps.apiKeys, new RateLimiter(deps.config.rateLimitPerMinute))] };
+  // Outermost, so every call is counted with the code its caller sees.
+  const outer = [metricsInterceptor(deps.metrics ?? noMetrics), errorAndLogInterceptor(deps.logger.child({ component: 'api' }))];
+  const authenticated = { ...HANDLER_OPTIONS, interceptors: [...outer, authInterceptor(deps.apiKeys, new RateLimiter(deps.config.rateLimitPerMinute))] };
 
   router.service(WebhookService, webhookService(deps), authenticated);
   router.service(EventService, eventService(deps), authenticated);
@@ -61,9 +66,9 @@ export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRou
         });
       },
     },
-    { ...HANDLER_OPTIONS, interceptors: [errors] },
+    { ...HANDLER_OPTIONS, interceptors: outer },
   );
   // Reflection shows the schema only, like health it needs no key.
-  registerReflection(router, [WebhookService, EventService, Health], { ...HANDLER_OPTIONS, interceptors: [errors] });
+  registerReflection(router, [WebhookService, EventService, Health], { ...HANDLER_OPTIONS, interceptors: outer });
   return router;
 }
