@@ -24,6 +24,7 @@ import { ReplayClaimStore } from './store/replay-claims.js';
 import { RecoveryStore } from './store/recovery-store.js';
 import { Recoveries } from './pipeline/recovery.js';
 import { EndpointLanes, laneLimits, tasksInHand } from './pipeline/endpoint-lanes.js';
+import { startTracing } from './tracing/tracing.js';
 
 const SERVICE_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -51,6 +52,10 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   };
 
   try {
+    // Stopped last: the spans of the work that drains while stopping are exported too.
+    const { tracing, shutdown: stopTracing } = await startTracing(config.tracing, SERVICE_VERSION);
+    onStop('traces not yet exported', stopTracing);
+
     const mongo = await connectMongo(config.mongodbUri, config.mongodbDatabase);
     onStop('MongoDB connections', () => mongo.client.close());
     logger.info({ server: mongo.serverVersion, database: config.mongodbDatabase }, 'connected to MongoDB');
@@ -92,7 +97,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
 
     if (roles.includes('matcher')) {
-      const matcher = new Matcher(webhookLookup, deliveryStore, queue);
+      const matcher = new Matcher(webhookLookup, deliveryStore, queue, tracing);
       const consumer = await slow.watch('joining the matcher consumer group', () =>
         startMatcherConsumer({ ...consumerDeps, semaphore: new Semaphore(Math.min(config.maxInFlight, 100)), matcher, queue }),
       );
@@ -105,7 +110,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       onStop('HTTP sender', () => sender.close());
       // Send slots per webhook, workspace and process, from the first request (README: Send slots, per webhook and per workspace).
       const lanes = new EndpointLanes(laneLimits(config.maxInFlight));
-      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes });
+      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes, tracing });
       // One bound for all tasks in hand, first attempts and retries alike: the sends, and those waiting their turn.
       const semaphore = new Semaphore(tasksInHand(config.maxInFlight));
       for (const role of dispatchRoles) {

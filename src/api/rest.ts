@@ -21,6 +21,9 @@ export interface RestRequest {
   contentType?: string;
   /** As declared by the client, if it did. */
   contentLength?: string;
+  /** W3C trace context headers, passed on to the handler. */
+  traceparent?: string;
+  tracestate?: string;
   body: AsyncIterable<Uint8Array>;
   signal: AbortSignal;
 }
@@ -272,6 +275,8 @@ export function createRestRouter(handlers: UniversalHandler[]): RestRouter {
     const message = await transcodeRequest(route, route.pattern.exec(url.pathname)!, url, req);
     const header = new Headers({ 'content-type': 'application/json', 'connect-protocol-version': '1' });
     if (req.authorization !== undefined) header.set('authorization', req.authorization);
+    if (req.traceparent !== undefined) header.set('traceparent', req.traceparent);
+    if (req.tracestate !== undefined) header.set('tracestate', req.tracestate);
     const reply = await route.handler({
       httpVersion: '1.1',
       url: `http://localhost${route.handler.requestPath}`,

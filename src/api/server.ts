@@ -208,6 +208,8 @@ export async function startApiServer({ config, logger, deps, host, metrics }: Ap
         authorization: req.headers.authorization,
         contentType: req.headers['content-type'],
         contentLength: req.headers['content-length'],
+        traceparent: req.headers.traceparent as string | undefined,
+        tracestate: req.headers.tracestate as string | undefined,
         body: req as AsyncIterable<Uint8Array>,
         signal: controller.signal,
       })

@@ -2,6 +2,7 @@ import type { IHeaders, Kafka } from 'kafkajs';
 import type { Logger } from '../log/logger.js';
 import type { Dispatcher } from '../pipeline/dispatcher.js';
 import type { Matcher } from '../pipeline/matcher.js';
+import { traceContextFrom } from '../domain/trace-context.js';
 import { decodeEventRecord } from './event-codec.js';
 import type { Semaphore } from './offset-tracker.js';
 import { decodeTask, DUE_AT_HEADER, type KafkaTaskQueue } from './task-queue.js';
@@ -32,7 +33,8 @@ export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; qu
       const decoded = decodeEventRecord({ ...message, contentType: header(message.headers, 'content-type') }, topics.eventTypeOf(message.topic)!);
       let reason: string;
       if (decoded.ok) {
-        const { event } = decoded;
+        // The trace the producer put in the record's headers, or none (the match starts one).
+        const event = { ...decoded.event, trace: traceContextFrom(header(message.headers, 'traceparent'), header(message.headers, 'tracestate')) };
         const source = `${message.topic}:${message.partition}:${message.offset}`;
         const { duplicateOf, conflictWith, refused } = await matcher.match(event, source);
         if (duplicateOf !== undefined) logger.info({ eventId: event.id, workspace: event.workspace, source, firstSource: duplicateOf }, 'duplicate event');

@@ -2,6 +2,7 @@ import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message
 import { stringify } from 'lossless-json';
 import { DomainError } from '../domain/errors.js';
 import { parseExactJson } from '../domain/event.js';
+import { traceHeaders } from '../domain/trace-context.js';
 import { Batcher } from '../pipeline/batcher.js';
 import type { AttemptRecord, DeadLetter, DeliveryTask, DomainEvent, TaskQueue } from '../pipeline/ports.js';
 import type { Topics } from './topics.js';
@@ -205,7 +206,7 @@ export class KafkaTaskQueue implements TaskQueue {
       created_at: event.createdAt.toISOString(),
       data: event.data,
     });
-    return this.put({ topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value } });
+    return this.put({ topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value, headers: traceHeaders(event.trace) } });
   }
 
   /** An event that cannot be accepted, kept with the reason and where it came from. */

@@ -3,6 +3,8 @@ import type { EndpointLanes } from './endpoint-lanes.js';
 import { outcomeOf } from './delivery-state.js';
 import { decide, maxPauseMs, type RetrySchedule } from '../domain/retry-policy.js';
 import { activeSecrets, signatureHeaders } from '../domain/signing.js';
+import { traceHeaders } from '../domain/trace-context.js';
+import { PropagatingTracing } from './trace-propagation.js';
 import type { Logger } from '../log/logger.js';
 import { noMetrics, type Metrics } from './metrics.js';
 import type {
@@ -15,7 +17,10 @@ import type {
   EventBodies,
   ResolvedTask,
   Sender,
+  SendResult,
+  SpanAttributes,
   TaskQueue,
+  Tracing,
   WebhookRecord,
 } from './ports.js';
 
@@ -26,6 +31,8 @@ export interface DispatcherOptions {
   /** Sends per webhook: holds back the ones whose endpoint hangs. */
   lanes: EndpointLanes;
   now?: () => Date;
+  /** Spans of sends and store writes; receivers get the send span as their traceparent. */
+  tracing?: Tracing;
   metrics?: Metrics;
 }
 
@@ -44,6 +51,16 @@ export function deliveryHeaders(task: ResolvedTask, webhook: WebhookRecord, user
   };
 }
 
+/** Where a send goes, for its span: scheme, host and port only. */
+function serverAttributes(url: string): SpanAttributes {
+  try {
+    const { hostname, port, protocol } = new URL(url);
+    return { 'server.address': hostname, 'server.port': Number(port) || (protocol === 'https:' ? 443 : 80), 'url.scheme': protocol.slice(0, -1) };
+  } catch {
+    return {};
+  }
+}
+
 /**
  * Makes one attempt of a task and moves it on: done, to the next retry topic, or to the
  * dead-letter topic. The send happens once; only the bookkeeping after it is repeated when
@@ -52,6 +69,7 @@ export function deliveryHeaders(task: ResolvedTask, webhook: WebhookRecord, user
 export class Dispatcher {
   private readonly now: () => Date;
   private readonly metrics: Metrics;
+  private readonly tracing: Tracing;
   private stopping = false;
 
   constructor(
@@ -63,6 +81,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.now = options.now ?? (() => new Date());
+    this.tracing = options.tracing ?? new PropagatingTracing();
     this.metrics = options.metrics ?? noMetrics;
   }
 
@@ -88,11 +107,7 @@ export class Dispatcher {
     try {
       resolved = await this.withBody(task);
       startedAt = this.now();
-      result = await this.sender.send({
-        url: webhook.url,
-        body: resolved.payload,
-        headers: deliveryHeaders(resolved, webhook, this.options.userAgent, startedAt),
-      });
+      result = await this.send(resolved, webhook, startedAt);
     } finally {
       lanes.finish(admission.slot);
     }
@@ -132,8 +147,40 @@ export class Dispatcher {
     // Record first, then hand on: the next attempt (perhaps on another instance) starts only once
     // this outcome is stored. Each step is retried on its own, so a retry never repeats a step
     // that already succeeded, and the outcome's id makes a repeated write store it once.
-    await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
+    await this.record(task, outcome);
     await this.persist(task, forward);
+  }
+
+  /**
+   * One POST, as a client span in the task's trace whose context the receiver gets as its
+   * traceparent. Its attributes name the receiver's host, never the URL's path or query (they
+   * can hold a token).
+   */
+  private send(task: ResolvedTask, webhook: WebhookRecord, startedAt: Date): Promise<SendResult> {
+    const attributes = {
+      'http.request.method': 'POST',
+      ...serverAttributes(webhook.url),
+      'humiris.delivery_id': task.deliveryId,
+      'humiris.webhook_id': task.webhookId,
+      'humiris.event_type': task.eventType,
+      'humiris.attempt': task.attempt,
+      'humiris.manual': task.manual,
+    };
+    return this.tracing.inSpan('send', { parent: task.trace, kind: 'client', attributes }, async (span) => {
+      const headers = { ...deliveryHeaders(task, webhook, this.options.userAgent, startedAt), ...traceHeaders(span.context) };
+      const result = await this.sender.send({ url: webhook.url, body: task.payload, headers });
+      if (result.status > 0) span.setAttributes({ 'http.response.status_code': result.status });
+      if (!result.ok) span.fail(result.error);
+      return result;
+    });
+  }
+
+  /** Stores an outcome, retried until it is (see persist), as a span in the task's trace. */
+  private record(task: DeliveryTask, outcome: DeliveryOutcome): Promise<void> {
+    const attributes = { 'humiris.delivery_id': task.deliveryId, 'humiris.status': outcome.status };
+    return this.tracing.inSpan('store.record_outcome', { parent: task.trace, attributes }, () =>
+      this.persist(task, () => this.deliveries.recordOutcomes([outcome])),
+    );
   }
 
   /** The task with its body: carried, or read from the event's stored body. */
@@ -156,7 +203,7 @@ export class Dispatcher {
       const outcome = outcomeOf(task, task.attempts.length > 0 ? 'retrying' : 'pending', this.now());
       outcome.nextAttemptAt = new Date(changes.dueAt);
       outcome.lastError = reason;
-      await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
+      await this.record(task, outcome);
     }
     await this.persist(task, () => this.queue.scheduleRetry(0, { ...task, ...changes, heldBack: reason }));
   }
@@ -177,7 +224,7 @@ export class Dispatcher {
     const outcome = outcomeOf(task, 'failed', failedAt);
     outcome.lastError = reason;
     this.metrics.deliveryOutcome(task.eventType, 'failed');
-    await this.persist(task, () => this.deliveries.recordOutcomes([outcome]));
+    await this.record(task, outcome);
     // A manual attempt's delivery was dead-lettered already.
     if (!task.manual) await this.persist(task, () => this.queue.deadLetter({ task: resolved, attempts: task.attempts, failedAt, lastError: reason }));
   }

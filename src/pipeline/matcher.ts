@@ -2,7 +2,8 @@ import { newDeliveryId } from '../domain/ids.js';
 import { eventDigest, eventPayload, type ValidEvent } from '../domain/event.js';
 import { DomainError } from '../domain/errors.js';
 import { matchedDelivery, outcomeOf } from './delivery-state.js';
-import type { DeliveryRecord, DeliveryTask, DeliveryWriter, Subscriptions, TaskQueue, WebhookRecord } from './ports.js';
+import type { DeliveryRecord, DeliveryTask, DeliveryWriter, DomainEvent, Subscriptions, TaskQueue, TraceSpan, Tracing, WebhookRecord } from './ports.js';
+import { PropagatingTracing } from './trace-propagation.js';
 
 /**
  * Past this many body bytes for one event's tasks together, the tasks carry ids only and the
@@ -58,17 +59,32 @@ export class Matcher {
     private readonly webhooks: Subscriptions,
     private readonly deliveries: DeliveryWriter,
     private readonly queue: TaskQueue,
+    private readonly tracing: Tracing = new PropagatingTracing(),
   ) {}
 
-  /** Safe to repeat: the (webhook, event) pair is unique. `source` names the Kafka record the event came from. */
-  async match(event: ValidEvent, source: string): Promise<MatchResult> {
+  /**
+   * Safe to repeat: the (webhook, event) pair is unique. `source` names the Kafka record the event
+   * came from. A span in the event's trace (or a new one); its tasks carry it to every attempt.
+   */
+  match(event: DomainEvent, source: string): Promise<MatchResult> {
+    const attributes = { 'humiris.event_id': event.id, 'humiris.event_type': event.type, 'humiris.source': source };
+    return this.tracing.inSpan('match', { parent: event.trace, attributes }, async (span) => {
+      const result = await this.matchIn(span, event, source);
+      span.setAttributes({ 'humiris.deliveries_queued': result.queued });
+      return result;
+    });
+  }
+
+  private async matchIn(span: TraceSpan, event: ValidEvent, source: string): Promise<MatchResult> {
     const webhooks = await this.webhooks.findMatching(event.workspace, event.type, event.agent);
     if (webhooks.length === 0) return { queued: 0 };
     const now = new Date();
     // One body for all: a 1 MiB event rendered once per webhook would be 10 GiB at 10,000 webhooks.
     const payload = eventPayload(event);
     const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now, payload));
-    const { existing, conflictWith } = await this.deliveries.insertPending(fresh, source, eventDigest(event));
+    const { existing, conflictWith } = await this.tracing.inSpan('store.insert_deliveries', { parent: span.context, attributes: { 'humiris.deliveries': fresh.length } }, () =>
+      this.deliveries.insertPending(fresh, source, eventDigest(event)),
+    );
     if (conflictWith !== undefined) return { queued: 0, conflictWith };
     const known = new Set(existing.map((d) => d.webhookId));
     const pending = [
@@ -78,7 +94,7 @@ export class Matcher {
       ...existing.filter((d) => d.source === source && d.status === 'pending'),
     ];
     const inline = Buffer.byteLength(fresh[0]!.payload) * pending.length <= INLINE_FANOUT_BYTES;
-    const tasks = pending.map((d) => firstTask(d, { inline }));
+    const tasks = pending.map((d) => ({ ...firstTask(d, { inline }), trace: span.context }));
     try {
       await this.queue.enqueue(tasks);
     } catch (error) {

@@ -1,6 +1,7 @@
 import type { ValidEvent } from '../domain/event.js';
 import type { AttemptOutcome } from '../domain/retry-policy.js';
 import type { SignatureScheme } from '../domain/signing.js';
+import type { TraceContext } from '../domain/trace-context.js';
 
 /**
  * The records and the small interfaces the pipeline and the API need. `store/`, `bus/` and
@@ -64,8 +65,8 @@ export interface DeliveryRecord {
   updatedAt: Date;
 }
 
-/** A domain event after validation. */
-export type DomainEvent = ValidEvent;
+/** A domain event after validation, with the trace it was published or read in, if any. */
+export type DomainEvent = ValidEvent & { trace?: TraceContext };
 
 export interface Page<T> {
   items: T[];
@@ -199,6 +200,8 @@ export interface DeliveryTask {
   pausedSince?: number;
   /** Why it was last held back without an attempt, as recorded: the same reason again is not recorded again. */
   heldBack?: string;
+  /** The trace of the event's match: every attempt, retries included, is a span in it. */
+  trace?: TraceContext;
 }
 
 /** A task whose body is at hand. */
@@ -285,4 +288,28 @@ export interface SendResult extends AttemptOutcome {
 /** Outgoing HTTP (dispatch/http-sender.ts implements it). */
 export interface Sender {
   send(request: SendRequest): Promise<SendResult>;
+}
+
+export type SpanAttributes = Record<string, string | number | boolean>;
+
+/** A span in progress, as the pipeline sees it. */
+export interface TraceSpan {
+  /** This span as the parent of the next hop (a webhook receiver, a task). */
+  readonly context: TraceContext;
+  setAttributes(attributes: SpanAttributes): void;
+  /** Marks the span failed; `reason` must carry no secret. */
+  fail(reason: string): void;
+}
+
+export interface SpanOptions {
+  /** Absent: the span starts a new trace. */
+  parent?: TraceContext;
+  kind?: 'internal' | 'client';
+  attributes?: SpanAttributes;
+}
+
+/** Spans of the pipeline's steps (tracing/ implements it; a no-export one still passes contexts on). */
+export interface Tracing {
+  /** Runs `work` in a span that ends when it settles; a throw marks the span failed and is rethrown. */
+  inSpan<T>(name: string, options: SpanOptions, work: (span: TraceSpan) => Promise<T>): Promise<T>;
 }
