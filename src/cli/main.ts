@@ -14,6 +14,7 @@ const USAGE = `Usage: humiris-webhooks <command>
   api-key create|list|revoke                     API keys of a workspace (api-key --help)
   bench [--quick]                                end-to-end benchmark on the local stack (bench --help)
   dlq [--follow] [--limit N]                     print the dead-letter topic
+  dlq redrive [--webhook ID] [--since T] [--dry-run]  queue dead-lettered deliveries again (dlq redrive --help)
   listen [--port 4000] [--status 200]            a local receiver that prints and verifies deliveries (listen --help)
 `;
 
