@@ -1,7 +1,8 @@
 import { getOption, ScalarType, type DescField, type DescMessage, type DescMethod, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { protoCamelCase } from '@bufbuild/protobuf/reflect';
-import { createContextValues } from '@connectrpc/connect';
+import { createContextKey, createContextValues } from '@connectrpc/connect';
 import { createAsyncIterable, readAllBytes, type UniversalHandler } from '@connectrpc/connect/protocol';
+import { DomainError, invalidArgument } from '../domain/errors.js';
 import { depthExceeds, findInexactNumber, MAX_DATA_DEPTH, parseExactJson } from '../domain/event.js';
 import { http } from '../gen/google/api/annotations_pb.js';
 import { ERROR_CODE_HEADER, ERROR_FIELD_HEADER, restError } from './errors.js';
@@ -45,6 +46,15 @@ interface Route {
 }
 
 type Segment = string | { field: string };
+
+/**
+ * Batch methods that answer per item, by their list field: a number one item cannot carry refuses
+ * that item alone (its handler reads REST_ITEM_ERRORS), not the whole request.
+ */
+const PER_ITEM_LISTS: Record<string, string> = { 'humiris.webhooks.v1.EventService.PublishEvents': 'events' };
+
+/** Set on REST calls of a PER_ITEM_LISTS method: list index → why that item is refused, its field relative to the item. */
+export const REST_ITEM_ERRORS = createContextKey<ReadonlyMap<number, DomainError>>(new Map(), { description: 'batch items REST refused' });
 
 /** Event data may nest MAX_DATA_DEPTH levels; the request around it adds a few. */
 const MAX_JSON_DEPTH = MAX_DATA_DEPTH + 8;
@@ -130,8 +140,27 @@ const tooLarge = () => fail('payload_too_large', `request body is larger than ${
 /** `application/json`, with or without parameters such as charset. */
 const isJson = (contentType: string | undefined): boolean => /^application\/json\s*(;|$)/i.test(contentType?.trim() ?? '');
 
-/** A declared Content-Length over the limit is refused before reading a byte; an undeclared one once it passes the limit. */
-async function readJsonBody(req: RestRequest): Promise<JsonValue | undefined> {
+/** The API carries numbers as doubles: one a double would change is refused, never altered. */
+function inexactNumberIn(value: unknown, path = ''): DomainError | null {
+  const inexact = findInexactNumber(value, path);
+  if (!inexact) return null;
+  return invalidArgument(
+    `${inexact.path}: the number ${inexact.text} cannot be carried exactly (API numbers are 64-bit floats); send it as a string, or produce the event to Kafka, which keeps numbers as written`,
+    inexact.path,
+  );
+}
+
+interface JsonBody {
+  value: JsonValue | undefined;
+  itemErrors: Map<number, DomainError>;
+}
+
+/**
+ * A declared Content-Length over the limit is refused before reading a byte; an undeclared one once it passes the limit.
+ * With `itemList`, an item of that list holding an inexact number is refused alone (in itemErrors).
+ */
+async function readJsonBody(req: RestRequest, itemList?: string): Promise<JsonBody> {
+  const itemErrors = new Map<number, DomainError>();
   if (Number(req.contentLength ?? 0) > MAX_BODY_BYTES) throw tooLarge();
   let bytes: Uint8Array;
   try {
@@ -144,7 +173,7 @@ async function readJsonBody(req: RestRequest): Promise<JsonValue | undefined> {
     throw fail('unsupported_media_type', `request body must be sent with Content-Type: application/json (got ${got})`);
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  if (text.trim() === '') return undefined;
+  if (text.trim() === '') return { value: undefined, itemErrors };
   let value: JsonValue;
   try {
     value = JSON.parse(text) as JsonValue;
@@ -153,22 +182,25 @@ async function readJsonBody(req: RestRequest): Promise<JsonValue | undefined> {
   }
   // Checked iteratively here, before anything recursive (re-encoding, protobuf parsing) touches it.
   if (depthExceeds(value, MAX_JSON_DEPTH)) throw fail('invalid_argument', `request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
-  // The API carries numbers as doubles: one a double would change is refused, never altered.
-  const inexact = findInexactNumber(parseExactJson(text));
-  if (inexact) {
-    throw fail(
-      'invalid_argument',
-      `${inexact.path}: the number ${inexact.text} cannot be carried exactly (API numbers are 64-bit floats); send it as a string, or produce the event to Kafka, which keeps numbers as written`,
-      inexact.path,
-    );
+  let exact = parseExactJson(text) as Record<string, unknown>;
+  const items = itemList === undefined ? undefined : exact?.[itemList];
+  if (Array.isArray(items)) {
+    items.forEach((item, i) => {
+      const error = inexactNumberIn(item);
+      if (error) itemErrors.set(i, error);
+    });
+    exact = { ...exact, [itemList!]: [] };
   }
-  return value;
+  const inexact = inexactNumberIn(exact);
+  if (inexact) throw fail(inexact.code, inexact.message, inexact.field);
+  return { value, itemErrors };
 }
 
 /** The request message as proto3 JSON: body, then query parameters, then path variables. */
-async function transcodeRequest(route: Route, match: RegExpExecArray, url: URL, req: RestRequest): Promise<JsonObject> {
+async function transcodeRequest(route: Route, match: RegExpExecArray, url: URL, req: RestRequest): Promise<JsonBody & { message: JsonObject }> {
   const input = route.handler.method.input;
-  const body = route.body === '' ? undefined : await readJsonBody(req);
+  const method = route.handler.method;
+  const { value: body, itemErrors } = route.body === '' ? { value: undefined, itemErrors: new Map() } : await readJsonBody(req, PER_ITEM_LISTS[`${method.parent.typeName}.${method.name}`]);
   let message: JsonObject = {};
   if (route.body === '*') {
     if (body !== undefined) {
@@ -197,7 +229,7 @@ async function transcodeRequest(route: Route, match: RegExpExecArray, url: URL, 
     }
     setPath(message, field, value);
   });
-  return message;
+  return { message, value: body, itemErrors };
 }
 
 /** Proto field names, except where the proto declares a json_name of its own (`limit`, `data`, `next_cursor`). */
@@ -272,7 +304,7 @@ export function createRestRouter(handlers: UniversalHandler[]): RestRouter {
       const failure = restError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
       throw new RestFailure({ ...failure, headers: { allow: candidates.map((r) => r.verb).join(', ') } });
     }
-    const message = await transcodeRequest(route, route.pattern.exec(url.pathname)!, url, req);
+    const { message, itemErrors } = await transcodeRequest(route, route.pattern.exec(url.pathname)!, url, req);
     const header = new Headers({ 'content-type': 'application/json', 'connect-protocol-version': '1' });
     if (req.authorization !== undefined) header.set('authorization', req.authorization);
     if (req.traceparent !== undefined) header.set('traceparent', req.traceparent);
@@ -284,7 +316,7 @@ export function createRestRouter(handlers: UniversalHandler[]): RestRouter {
       header,
       body: createAsyncIterable([new TextEncoder().encode(JSON.stringify(message))]),
       signal: req.signal,
-      contextValues: createContextValues(),
+      contextValues: createContextValues().set(REST_ITEM_ERRORS, itemErrors),
     });
     const bytes = reply.body ? await readAllBytes(reply.body, Number.MAX_SAFE_INTEGER) : new Uint8Array();
     const replyHeader = reply.header ?? new Headers();

@@ -197,7 +197,7 @@ export class KafkaTaskQueue implements TaskQueue {
     return this.put({ topic: this.topics.dlq, message: deadLetterRecord(letter, this.topics.event(letter.task.eventType)) });
   }
 
-  publishEvent(event: DomainEvent): Promise<void> {
+  private eventRecord(event: DomainEvent): Outgoing {
     const value = JSON.stringify({
       id: event.id,
       type: event.type,
@@ -206,7 +206,22 @@ export class KafkaTaskQueue implements TaskQueue {
       created_at: event.createdAt.toISOString(),
       data: event.data,
     });
-    return this.put({ topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value, headers: traceHeaders(event.trace) } });
+    return { topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value, headers: traceHeaders(event.trace) } };
+  }
+
+  publishEvent(event: DomainEvent): Promise<void> {
+    return this.put(this.eventRecord(event));
+  }
+
+  /** One write for all of them (a caller's items are never split across writes), with the same acks. */
+  async publishEvents(events: DomainEvent[]): Promise<Array<DomainError | null>> {
+    if (events.length === 0) return [];
+    try {
+      return await this.batcher.submit(...events.map((event) => this.eventRecord(event)));
+    } catch (error) {
+      const failed = new DomainError('unavailable', 'Kafka did not take the event in time: send it again shortly', { retryable: true, cause: error });
+      return events.map(() => failed);
+    }
   }
 
   /** An event that cannot be accepted, kept with the reason and where it came from. */

@@ -17,6 +17,10 @@ export class PipelineActions implements DeliveryActions {
     return this.queue.publishEvent(event);
   }
 
+  publishEvents(events: DomainEvent[]): Promise<Array<DomainError | null>> {
+    return this.queue.publishEvents(events);
+  }
+
   async retry(delivery: DeliveryRecord): Promise<DeliveryRecord> {
     if (delivery.status !== 'failed' && delivery.status !== 'succeeded') {
       throw new DomainError('failed_precondition', `delivery is ${delivery.status}: only failed or succeeded deliveries can be retried`);

@@ -52,6 +52,7 @@ describe('Dispatcher with endpoint lanes', () => {
       scheduleRetry: async (step, t) => void retries.push({ step, task: t }),
       deadLetter: async () => {},
       publishEvent: async () => {},
+      publishEvents: async () => [],
     };
     const outcomes: DeliveryOutcome[] = [];
     const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
@@ -96,6 +97,7 @@ describe('Dispatcher with endpoint lanes', () => {
       scheduleRetry: async (_step, t) => void retries.push(t),
       deadLetter: async (l) => void letters.push({ id: l.task.deliveryId, error: l.lastError, payload: l.task.payload }),
       publishEvent: async () => {},
+      publishEvents: async () => [],
     };
     const outcomes: DeliveryOutcome[] = [];
     const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };

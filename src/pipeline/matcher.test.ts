@@ -39,6 +39,7 @@ describe('Matcher', () => {
       scheduleRetry: async () => {},
       deadLetter: async () => {},
       publishEvent: async () => {},
+      publishEvents: async () => [],
     };
 
     const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, queue).match(event, 'events:0:0');

@@ -1,3 +1,4 @@
+import type { DomainError } from '../domain/errors.js';
 import type { ValidEvent } from '../domain/event.js';
 import type { AttemptOutcome } from '../domain/retry-policy.js';
 import type { SignatureScheme } from '../domain/signing.js';
@@ -119,6 +120,8 @@ export interface DeliveryReader {
 export interface DeliveryActions {
   /** Writes a validated event to its event-type topic. */
   publishEvent(event: DomainEvent): Promise<void>;
+  /** Writes validated events in one produce; per event, in order: null once written, or why not. */
+  publishEvents(events: DomainEvent[]): Promise<Array<DomainError | null>>;
   /** Queues one immediate manual attempt; returns the delivery as it stands. */
   retry(delivery: DeliveryRecord): Promise<DeliveryRecord>;
   /**
@@ -222,6 +225,7 @@ export interface TaskQueue {
   scheduleRetry(step: number, task: DeliveryTask): Promise<void>;
   deadLetter(letter: DeadLetter): Promise<void>;
   publishEvent(event: DomainEvent): Promise<void>;
+  publishEvents(events: DomainEvent[]): Promise<Array<DomainError | null>>;
 }
 
 /**

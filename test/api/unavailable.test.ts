@@ -23,7 +23,7 @@ const server = await startApiServer({
     webhooks: new WebhookStore(db),
     apiKeys: new ApiKeyStore(db),
     deliveries: { list: notRunning, get: notRunning, byIds: notRunning, failedDeliveries: () => ({ [Symbol.asyncIterator]: () => ({ next: notRunning }) }) },
-    actions: { publishEvent: notRunning, retry: notRunning, retryMany: notRunning, sendTestEvent: notRunning },
+    actions: { publishEvent: notRunning, publishEvents: notRunning, retry: notRunning, retryMany: notRunning, sendTestEvent: notRunning },
     recoveries: { start: notRunning, get: notRunning },
     ready: () => Promise.reject(new Error('MongoDB does not answer')),
   },
