@@ -24,6 +24,9 @@ import { ReplayClaimStore } from './store/replay-claims.js';
 import { RecoveryStore } from './store/recovery-store.js';
 import { Recoveries } from './pipeline/recovery.js';
 import { EndpointLanes, laneLimits, tasksInHand } from './pipeline/endpoint-lanes.js';
+import { EndpointHealth } from './pipeline/endpoint-health.js';
+import { OperationalNotifier } from './pipeline/operational-notifier.js';
+import { WebhookHealthStore } from './store/webhook-health-store.js';
 import { startTracing } from './tracing/tracing.js';
 
 const SERVICE_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -108,9 +111,13 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       const userAgent = `Humiris-Webhooks/${SERVICE_VERSION}`;
       const sender = new HttpSender({ timeoutMs: config.requestTimeoutMs, allowPrivateUrls: config.allowPrivateUrls, userAgent });
       onStop('HTTP sender', () => sender.close());
+      // Failure streaks, auto-disable and operational events (README: Operational events).
+      const notifier = new OperationalNotifier(queue, webhookLookup, deliveryStore, queue, logger);
+      const observer = new EndpointHealth(new WebhookHealthStore(mongo.db), webhookStore, notifier, { disableAfterMs: config.disableAfterMs, logger });
+      onStop('failure streaks not yet written to MongoDB, operational events not yet sent', () => observer.close());
       // Send slots per webhook, workspace and process, from the first request (README: Send slots, per webhook and per workspace).
       const lanes = new EndpointLanes(laneLimits(config.maxInFlight));
-      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes, tracing });
+      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes, tracing, observer });
       // One bound for all tasks in hand, first attempts and retries alike: the sends, and those waiting their turn.
       const semaphore = new Semaphore(tasksInHand(config.maxInFlight));
       for (const role of dispatchRoles) {

@@ -28,6 +28,8 @@ export function webhookMessage(record: WebhookRecord, withSecret = false): Webho
     signingSecret: withSecret ? currentSecret(record) : undefined,
     createdAt: timestampFromDate(record.createdAt),
     updatedAt: timestampFromDate(record.updatedAt),
+    disabledReason: record.disabledReason ?? '',
+    disabledAt: record.disabledReason && record.disabledAt ? timestampFromDate(record.disabledAt) : undefined,
   });
 }
 

@@ -2,6 +2,7 @@ import { AGENT_SLUG } from '../domain/event.js';
 import { ALL_EVENTS, EVENT_TYPES, isEventType, TEST_EVENT_TYPE } from '../domain/event-types.js';
 import { invalidArgument, notFound } from '../domain/errors.js';
 import { ID_PATTERNS } from '../domain/ids.js';
+import { isOperationalType, OPERATIONAL_EVENT_TYPES } from '../domain/operational-events.js';
 import { SIGNATURE_SCHEMES, type SignatureScheme } from '../domain/signing.js';
 import type { DeliveryStatus, WebhookStatus } from '../pipeline/ports.js';
 
@@ -15,9 +16,9 @@ export function validateEvents(events: readonly string[]): string[] {
     throw invalidArgument(`events must list at least one event type, or "${ALL_EVENTS}" for all of them`, 'events');
   }
   events.forEach((event, i) => {
-    if (event !== ALL_EVENTS && !isEventType(event)) {
+    if (event !== ALL_EVENTS && !isEventType(event) && !isOperationalType(event)) {
       throw invalidArgument(
-        `events[${i}]: unknown event type ${JSON.stringify(event)}; valid types are ${EVENT_TYPES.join(', ')} or "${ALL_EVENTS}"`,
+        `events[${i}]: unknown event type ${JSON.stringify(event)}; valid types are ${EVENT_TYPES.join(', ')} or "${ALL_EVENTS}", and the operational ${OPERATIONAL_EVENT_TYPES.join(', ')}`,
         `events[${i}]`,
       );
     }
@@ -66,7 +67,7 @@ export function validateDeliveryStatus(status: string): DeliveryStatus | undefin
 /** Empty means any type; test deliveries (SendTestEvent) can be filtered too. */
 export function validateEventTypeFilter(eventType: string): string | undefined {
   if (eventType === '') return undefined;
-  if (!isEventType(eventType) && eventType !== TEST_EVENT_TYPE) {
+  if (!isEventType(eventType) && eventType !== TEST_EVENT_TYPE && !isOperationalType(eventType)) {
     throw invalidArgument(`event_type ${JSON.stringify(eventType)} is not a known event type`, 'event_type');
   }
   return eventType;

@@ -4,7 +4,8 @@ import { DomainError } from '../domain/errors.js';
 import { parseExactJson } from '../domain/event.js';
 import { traceHeaders } from '../domain/trace-context.js';
 import { Batcher } from '../pipeline/batcher.js';
-import type { AttemptRecord, DeadLetter, DeliveryTask, DomainEvent, TaskQueue } from '../pipeline/ports.js';
+import type { AttemptRecord, DeadLetter, DeliveryTask, DomainEvent, OperationalTopic, TaskQueue } from '../pipeline/ports.js';
+import { operationalRecord, type OperationalEvent } from '../domain/operational-events.js';
 import type { Topics } from './topics.js';
 import type { WorkerMessage } from './worker-consumer.js';
 
@@ -109,7 +110,7 @@ export function splitBySize<T extends { message: Message }>(items: T[], maxBytes
 export type QuarantinedRecord = Omit<WorkerMessage, 'headers'>;
 
 /** The Kafka side of the pipeline: produces are batched, and each caller waits for its own ack. */
-export class KafkaTaskQueue implements TaskQueue {
+export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
   private readonly producer: Producer;
   private readonly batcher: Batcher<Outgoing, DomainError | null>;
 
@@ -222,6 +223,14 @@ export class KafkaTaskQueue implements TaskQueue {
       const failed = new DomainError('unavailable', 'Kafka did not take the event in time: send it again shortly', { retryable: true, cause: error });
       return events.map(() => failed);
     }
+  }
+
+  /** Keyed by the webhook it is about, so one webhook's notices stay in order. */
+  publishOperational(event: OperationalEvent): Promise<void> {
+    return this.put({
+      topic: this.topics.operational,
+      message: { key: event.webhookId, value: operationalRecord(event), headers: { 'x-humiris-event': event.type, 'x-humiris-workspace': event.workspace } },
+    });
   }
 
   /** An event that cannot be accepted, kept with the reason and where it came from. */

@@ -31,6 +31,7 @@ export async function ensureTopics(admin: Admin, topics: Topics, setup: TopicSet
     })),
     { topic: topics.dlq, numPartitions: setup.workPartitions, configEntries: config(30 * DAY_MS) },
     { topic: topics.invalidEvents, numPartitions: 1, configEntries: config(30 * DAY_MS) },
+    { topic: topics.operational, numPartitions: setup.workPartitions, configEntries: config(30 * DAY_MS) },
   ];
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));

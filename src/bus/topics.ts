@@ -14,6 +14,8 @@ export interface Topics {
   retryTopic(step: number): string;
   dlq: string;
   invalidEvents: string;
+  /** Operational events (README: Operational events). */
+  operational: string;
   groups: { matcher: string; dispatcher: string; retry: string };
 }
 
@@ -39,6 +41,7 @@ export function topicNames(prefix: string, schedule: readonly RetryStep[]): Topi
     },
     dlq: `${prefix}.webhooks.dlq`,
     invalidEvents: `${prefix}.webhooks.invalid-events`,
+    operational: `${prefix}.webhooks.operational`,
     groups: { matcher: group('matcher'), dispatcher: group('dispatcher'), retry: group('retry') },
   };
 }

@@ -6,6 +6,7 @@ import { activeSecrets, signatureHeaders } from '../domain/signing.js';
 import { traceHeaders } from '../domain/trace-context.js';
 import { PropagatingTracing } from './trace-propagation.js';
 import type { Logger } from '../log/logger.js';
+import type { DeadLetter, DispatchObserver } from './ports.js';
 import { noMetrics, type Metrics } from './metrics.js';
 import type {
   AttemptRecord,
@@ -30,6 +31,8 @@ export interface DispatcherOptions {
   logger: Logger;
   /** Sends per webhook: holds back the ones whose endpoint hangs. */
   lanes: EndpointLanes;
+  /** Told of every attempt and dead letter: failure streaks, auto-disable, operational events. */
+  observer?: DispatchObserver;
   now?: () => Date;
   /** Spans of sends and store writes; receivers get the send span as their traceparent. */
   tracing?: Tracing;
@@ -121,6 +124,7 @@ export class Dispatcher {
       manual: task.manual,
     };
     const finishedAt = this.now();
+    await this.options.observer?.attempted(webhook, task, result, finishedAt);
     const decision = decide(result.ok, task.attempt, schedule, finishedAt, task.manual, result.retryAfterMs);
     const attempts = [...task.attempts, attempt];
     const outcome = outcomeOf(task, 'failed', finishedAt);
@@ -139,7 +143,7 @@ export class Dispatcher {
         break;
       case 'failed':
         // A manual attempt never starts a new chain, and its delivery was dead-lettered already.
-        if (!task.manual) forward = () => this.queue.deadLetter({ task: resolved, attempts, failedAt: finishedAt, lastError: result.error });
+        if (!task.manual) forward = () => this.deadLetter({ task: resolved, attempts, failedAt: finishedAt, lastError: result.error });
         break;
     }
     this.metrics.deliveryOutcome(task.eventType, outcome.status);
@@ -226,7 +230,12 @@ export class Dispatcher {
     this.metrics.deliveryOutcome(task.eventType, 'failed');
     await this.record(task, outcome);
     // A manual attempt's delivery was dead-lettered already.
-    if (!task.manual) await this.persist(task, () => this.queue.deadLetter({ task: resolved, attempts: task.attempts, failedAt, lastError: reason }));
+    if (!task.manual) await this.persist(task, () => this.deadLetter({ task: resolved, attempts: task.attempts, failedAt, lastError: reason }));
+  }
+
+  private async deadLetter(letter: DeadLetter): Promise<void> {
+    await this.queue.deadLetter(letter);
+    this.options.observer?.deadLettered(letter);
   }
 
   private async persist(task: DeliveryTask, write: () => Promise<void>): Promise<void> {

@@ -2,6 +2,8 @@ import type { DomainError } from '../domain/errors.js';
 import type { ValidEvent } from '../domain/event.js';
 import type { AttemptOutcome } from '../domain/retry-policy.js';
 import type { SignatureScheme } from '../domain/signing.js';
+import type { HealthState } from '../domain/endpoint-health.js';
+import type { OperationalEvent } from '../domain/operational-events.js';
 import type { TraceContext } from '../domain/trace-context.js';
 
 /**
@@ -33,6 +35,11 @@ export interface WebhookRecord {
   signatureScheme: SignatureScheme;
   createdAt: Date;
   updatedAt: Date;
+  /** Why the service disabled it (sustained failure, 410 Gone); '' or absent otherwise. */
+  disabledReason?: string;
+  disabledAt?: Date | null;
+  /** When it was last enabled through the API: earlier failures are no part of its failure streak. */
+  enabledAt?: Date | null;
 }
 
 export interface AttemptRecord {
@@ -292,6 +299,32 @@ export interface SendResult extends AttemptOutcome {
 /** Outgoing HTTP (dispatch/http-sender.ts implements it). */
 export interface Sender {
   send(request: SendRequest): Promise<SendResult>;
+}
+
+/** What the dispatcher tells of each attempt and dead letter (pipeline/endpoint-health.ts implements it). */
+export interface DispatchObserver {
+  /** After each attempt, before its outcome is recorded; resolves quickly unless it disables the webhook. */
+  attempted(webhook: WebhookRecord, task: DeliveryTask, result: SendResult, finishedAt: Date): Promise<void>;
+  /** Once a dead-letter record is written. */
+  deadLettered(letter: DeadLetter): void;
+}
+
+/** Failure streaks by webhook id, one small document each (store/webhook-health-store.ts implements it). */
+export interface HealthStates {
+  load(webhookId: string): Promise<HealthState | null>;
+  /** Writes the streaks given, removes the ids given with null (no streak left); one batch. */
+  save(states: Array<{ webhookId: string; workspace: string; state: HealthState | null }>): Promise<void>;
+}
+
+/** Disables a webhook on the service's own account (store/webhook-store.ts implements it). */
+export interface WebhookDisabler {
+  /** The webhook as disabled, or null when it was no longer active (disabled or deleted meanwhile). */
+  disableFor(workspace: string, webhookId: string, reason: string, at: Date): Promise<WebhookRecord | null>;
+}
+
+/** The operational topic (bus/task-queue.ts implements it). */
+export interface OperationalTopic {
+  publishOperational(event: OperationalEvent): Promise<void>;
 }
 
 export type SpanAttributes = Record<string, string | number | boolean>;

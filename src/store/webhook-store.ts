@@ -3,7 +3,7 @@ import type { Collection, Db } from 'mongodb';
 import { DomainError, notFound } from '../domain/errors.js';
 import { newSigningSecret, newWebhookId } from '../domain/ids.js';
 import type { SignatureScheme } from '../domain/signing.js';
-import type { Page, SigningSecret, WebhookLookup, WebhookRecord } from '../pipeline/ports.js';
+import type { Page, SigningSecret, WebhookDisabler, WebhookLookup, WebhookRecord } from '../pipeline/ports.js';
 import { isDuplicateKey, markChanged, type VersionDoc } from './mongo.js';
 import { decodeCursor, pageSizeOf, toPage } from './paging.js';
 
@@ -52,7 +52,7 @@ interface ListSnapshot {
  * or write of one workspace scans another's: FerretDB scans a whole collection for every query
  * but an exact `_id`. Hard delete, so a deleted id is simply gone.
  */
-export class WebhookStore implements WebhookLookup {
+export class WebhookStore implements WebhookLookup, WebhookDisabler {
   /** One counter per workspace, changed on every change, so matchers and list pages know when to reload. */
   private readonly versions: Collection<VersionDoc>;
   private readonly indexed = new Map<string, Promise<Collection<WebhookDoc>>>();
@@ -234,8 +234,24 @@ export class WebhookStore implements WebhookLookup {
     }
   }
 
+  /** A status set through the API clears the service's reason; enabling also starts a new failure streak. */
   update(workspace: string, id: string, changes: WebhookChanges): Promise<WebhookRecord> {
-    return this.set(workspace, id, { ...changes, updatedAt: new Date() });
+    const now = new Date();
+    const status: Partial<WebhookDoc> =
+      changes.status === undefined ? {} : { disabledReason: '', disabledAt: null, ...(changes.status === 'active' ? { enabledAt: now } : {}) };
+    return this.set(workspace, id, { ...changes, ...status, updatedAt: now });
+  }
+
+  /** Disabled on the service's own account, with the reason; null when it was not active (or is gone). */
+  async disableFor(workspace: string, id: string, reason: string, at: Date): Promise<WebhookRecord | null> {
+    const doc = await this.collectionOf(workspace).findOneAndUpdate(
+      { _id: id, status: 'active' },
+      { $set: { status: 'disabled', disabledReason: reason, disabledAt: at, updatedAt: at } },
+      { returnDocument: 'after' },
+    );
+    if (!doc) return null;
+    await this.changed(workspace);
+    return toRecord(doc);
   }
 
   private async set(workspace: string, id: string, fields: Partial<WebhookDoc>): Promise<WebhookRecord> {

@@ -1,0 +1,66 @@
+import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
+import type { HealthState } from '../domain/endpoint-health.js';
+import type { HealthStates } from '../pipeline/ports.js';
+
+/** One webhook's failure streak; only failing webhooks have one, so the collection stays small. */
+interface HealthDoc {
+  _id: string;
+  workspace: string;
+  resetAt: Date;
+  failures: Array<{ id: string; at: Date }>;
+  lastFailureAt: Date;
+  lastResponseStatus: number;
+  lastError: string;
+  updatedAt: Date;
+}
+
+const toState = (doc: HealthDoc): HealthState => ({
+  resetAt: doc.resetAt.getTime(),
+  failures: doc.failures.map((f) => ({ id: f.id, at: f.at.getTime() })),
+  lastFailureAt: doc.lastFailureAt.getTime(),
+  lastResponseStatus: doc.lastResponseStatus,
+  lastError: doc.lastError,
+});
+
+/**
+ * Failure streaks in `webhook_health`, read by exact `_id` (the webhook id) and written in
+ * batches. A webhook whose streak ended has no document: FerretDB scans a collection for every
+ * update, so this one holds the failing webhooks only.
+ */
+export class WebhookHealthStore implements HealthStates {
+  private readonly docs: Collection<HealthDoc>;
+
+  constructor(db: Db) {
+    this.docs = db.collection<HealthDoc>('webhook_health');
+  }
+
+  async load(webhookId: string): Promise<HealthState | null> {
+    const doc = await this.docs.findOne({ _id: webhookId });
+    return doc ? toState(doc) : null;
+  }
+
+  async save(states: Array<{ webhookId: string; workspace: string; state: HealthState | null }>): Promise<void> {
+    if (states.length === 0) return;
+    const now = new Date();
+    const operations: AnyBulkWriteOperation<HealthDoc>[] = states.map(({ webhookId, workspace, state }) =>
+      state === null
+        ? { deleteOne: { filter: { _id: webhookId } } }
+        : {
+            replaceOne: {
+              filter: { _id: webhookId },
+              upsert: true,
+              replacement: {
+                workspace,
+                resetAt: new Date(state.resetAt),
+                failures: state.failures.map((f) => ({ id: f.id, at: new Date(f.at) })),
+                lastFailureAt: new Date(state.lastFailureAt),
+                lastResponseStatus: state.lastResponseStatus,
+                lastError: state.lastError,
+                updatedAt: now,
+              },
+            },
+          },
+    );
+    await this.docs.bulkWrite(operations, { ordered: false });
+  }
+}
