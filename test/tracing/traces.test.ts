@@ -1,52 +1,10 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
+import { startOtlpReceiver, type ExportedSpan } from '../helpers/otlp-receiver.js';
 import { startReceiver, type ReceivedRequest } from '../helpers/receiver.js';
 import { useKafka } from '../helpers/servers.js';
 import { settle, until } from '../helpers/wait.js';
-
-interface ExportedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
-  attributes: Record<string, unknown>;
-  status: { code?: number; message?: string };
-  serviceName: unknown;
-}
-
-type AnyValue = { stringValue?: string; intValue?: number | string; boolValue?: boolean; doubleValue?: number };
-const valueOf = (v: AnyValue) => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : (v.boolValue ?? v.doubleValue));
-const attributesOf = (list: Array<{ key: string; value: AnyValue }> = []) => Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
-
-/** An OTLP/HTTP collector on 127.0.0.1 that keeps the spans of every JSON export request it gets. */
-async function startOtlpReceiver() {
-  const spans: ExportedSpan[] = [];
-  const paths: string[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk) => chunks.push(chunk));
-    req.on('end', () => {
-      paths.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      for (const rs of body.resourceSpans ?? []) {
-        const serviceName = attributesOf(rs.resource?.attributes)['service.name'];
-        for (const ss of rs.scopeSpans ?? []) {
-          for (const s of ss.spans ?? []) {
-            spans.push({ ...s, parentSpanId: s.parentSpanId ?? '', attributes: attributesOf(s.attributes), status: s.status ?? {}, serviceName });
-          }
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, paths };
-}
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
