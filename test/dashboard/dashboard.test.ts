@@ -9,6 +9,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARD_DIR } from '../../src/api/dashboard-static.js';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
+import { WebhookStore } from '../../src/store/webhook-store.js';
 import { mongodbUri } from '../helpers/servers.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
@@ -161,6 +162,67 @@ describe('dashboard in Chromium', () => {
     await expectVisible(page.locator('.page-head .badge', { hasText: 'succeeded' }));
     expect(await attempts.count()).toBe(4);
     await shot('delivery-detail-replay.png');
+  });
+
+  it('recovers the failed deliveries since a chosen time, showing the job and its counts', async () => {
+    receiver.state.failing = true;
+    await page.getByRole('link', { name: 'Humiris Webhooks' }).click();
+    await createWebhook(`${receiver.url}/flaky-ledger`, ['wallet.transfer.in'], 'Ledger (recovered)');
+    await page.getByRole('link', { name: /continue/ }).click();
+    await expectVisible(page.getByRole('heading', { name: 'Deliveries' }));
+
+    for (let i = 0; i < 3; i++) await publishEvent('wallet.transfer.in', { amount: 100 + i, currency: 'EUR' });
+    const failedRows = page.locator('tr.row-failed', { hasText: 'wallet.transfer.in' });
+    await expect.poll(() => failedRows.count(), { timeout: 90_000, interval: 500 }).toBe(3);
+
+    receiver.state.failing = false;
+    const toLedger = () => receiver.received.filter((r) => r.path === '/flaky-ledger');
+    const sentBefore = toLedger().length;
+    // Ten minutes ago, in the browser's own time zone, as the picker takes it.
+    const since = await page.evaluate<string>(
+      "(() => { const d = new Date(Date.now() - 600000); const p = (n) => String(n).padStart(2, '0'); return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; })()",
+    );
+    await page.getByLabel('Recover failed deliveries since').fill(since);
+    await page.getByRole('button', { name: 'Recover failed deliveries' }).click();
+    const done = page.getByText(/Recovery rcv_[0-9A-Za-z]{24} done: 3 found, 3 queued, 0 skipped/);
+    await expectVisible(done, 60_000);
+    const succeededRows = page.locator('tr.row-succeeded', { hasText: 'wallet.transfer.in' });
+    await expect.poll(() => succeededRows.count(), { timeout: 60_000, interval: 500 }).toBe(3);
+    // The 24 h chart (slower refresh) counts them too before the picture is taken.
+    await page.locator('.legend li', { hasText: /succeeded\s*3$/ }).waitFor({ timeout: 30_000 });
+    await shot('webhook-recovery.png');
+    const recovered = toLedger().slice(sentBefore);
+    expect(recovered).toHaveLength(3);
+    expect(new Set(recovered.map((r) => r.headers['x-humiris-delivery'])).size).toBe(3);
+    expect(recovered.every((r) => r.headers['x-humiris-attempt'] === '4')).toBe(true);
+
+    // The same time again is the same job: shown as it ended, nothing sent twice.
+    const jobText = await done.textContent();
+    await page.getByRole('button', { name: 'Recover failed deliveries' }).click();
+    await expectVisible(page.getByText(jobText!.split(':')[0]!));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(toLedger().length).toBe(sentBefore + 3);
+  });
+
+  it('shows why the service disabled a webhook, until it is enabled again', async () => {
+    const webhookId = /whk_[0-9A-Za-z]{24}/.exec(page.url())?.[0];
+    expect(webhookId).toBeDefined();
+    const mongo = await MongoClient.connect(mongodbUri());
+    try {
+      const reason = 'every delivery failed for 5 days (12 failed deliveries)';
+      const disabled = await new WebhookStore(mongo.db(svc.config.mongodbDatabase)).disableFor('dashboard-e2e', webhookId!, reason, new Date());
+      expect(disabled?.status).toBe('disabled');
+    } finally {
+      await mongo.close();
+    }
+    await page.reload();
+    await expectVisible(page.locator('.page-head .badge', { hasText: 'disabled' }));
+    await expectVisible(page.getByText(/Disabled by the service on \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}: every delivery failed for 5 days \(12 failed deliveries\)/));
+    await shot('webhook-disabled-reason.png');
+
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await expectVisible(page.locator('.page-head .badge', { hasText: 'active' }));
+    expect(await page.getByText('Disabled by the service').count()).toBe(0);
   });
 
   it('edits, disables and enables, rotates the secret, sends a test event and deletes with confirmation', async () => {

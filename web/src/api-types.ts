@@ -19,6 +19,24 @@ export interface Webhook {
   signing_secret?: string;
   created_at?: string;
   updated_at?: string;
+  /** Why the service disabled it (sustained failures, `410 Gone`); empty when disabled through the API. */
+  disabled_reason?: string;
+  disabled_at?: string | null;
+}
+
+/** A bulk recovery of a webhook's failed deliveries created in [since, until). */
+export interface Recovery {
+  id: string;
+  webhook_id: string;
+  since: string;
+  until: string;
+  status: 'running' | 'done';
+  found: number;
+  queued: number;
+  skipped: number;
+  created_at?: string;
+  updated_at?: string;
+  finished_at?: string | null;
 }
 
 export interface Attempt {

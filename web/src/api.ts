@@ -1,4 +1,4 @@
-import type { Delivery, DeliveryStatus, Page, Webhook, WebhookInput, WebhookStatus } from './api-types.js';
+import type { Delivery, DeliveryStatus, Page, Recovery, Webhook, WebhookInput, WebhookStatus } from './api-types.js';
 
 /** Where the REST routes live; same origin unless the build sets VITE_API_BASE. */
 const API_BASE: string = (import.meta.env.VITE_API_BASE ?? '').replace(/\/+$/, '');
@@ -77,6 +77,9 @@ export function createApi(key: string, onUnauthorized: () => void = () => {}) {
       request<Delivery>('GET', `/v1/webhooks/${id(webhookId)}/deliveries/${id(deliveryId)}`),
     retryDelivery: (webhookId: string, deliveryId: string) =>
       request<Delivery>('POST', `/v1/webhooks/${id(webhookId)}/deliveries/${id(deliveryId)}/retry`, {}),
+    recoverDeliveries: (webhookId: string, since: Date) =>
+      request<Recovery>('POST', `/v1/webhooks/${id(webhookId)}/recover`, { since: since.toISOString() }),
+    getRecovery: (webhookId: string, recoveryId: string) => request<Recovery>('GET', `/v1/webhooks/${id(webhookId)}/recoveries/${id(recoveryId)}`),
   };
 }
 

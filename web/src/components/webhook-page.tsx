@@ -1,11 +1,13 @@
 import { useState } from 'preact/hooks';
 import type { Delivery } from '../api-types.js';
 import { useApi, useResource } from '../hooks.js';
+import { formatTime } from '../format.js';
 import { Link, navigate, paths } from '../router.js';
 import { ConfirmDialog } from './confirm-dialog.js';
 import { DeliveriesTable } from './deliveries-table.js';
 import { DeliveryChart } from './delivery-chart.js';
 import { ErrorNotice, Loading } from './notice.js';
+import { RecoveryPanel } from './recovery-panel.js';
 import { SecretNotice } from './secret-notice.js';
 import { StatusBadge } from './status-badge.js';
 import { WebhookFacts } from './webhook-facts.js';
@@ -80,6 +82,11 @@ export function WebhookPage({ id }: { id: string }) {
         <h1 class="break">{w.url}</h1>
         <StatusBadge status={w.status} />
       </div>
+      {w.status === 'disabled' && w.disabled_reason && (
+        <p class="notice notice-error" data-testid="disabled-reason">
+          Disabled by the service{w.disabled_at ? ` on ${formatTime(w.disabled_at)}` : ''}: {w.disabled_reason}. Enable it once the endpoint works again.
+        </p>
+      )}
       <WebhookFacts webhook={w} />
 
       <div class="actions wrap" role="group" aria-label="Webhook actions">
@@ -118,6 +125,7 @@ export function WebhookPage({ id }: { id: string }) {
         </>
       )}
 
+      <RecoveryPanel webhookId={id} onProgress={() => setRefreshKey((n) => n + 1)} />
       <DeliveryChart webhookId={id} refreshMs={CHART_REFRESH_MS} />
       <DeliveriesTable webhookId={id} refreshMs={REFRESH_MS} refreshKey={refreshKey} />
 
