@@ -113,6 +113,23 @@ describe('traces', () => {
     expectDeliveryTrace(spans, parent.spanId, [received.parentId]);
   });
 
+  it('continues the traceparent of a gRPC PublishEvent call (request metadata)', async () => {
+    const receiver = await startReceiver();
+    const { key } = await webhookTo(api, receiver.url);
+    const parent = newTraceparent();
+    await api.events('grpc-h2', key).publishEvent(
+      { event: { type: 'email.received', data: { n: 3 } } },
+      { headers: { traceparent: `00-${parent.traceId}-${parent.spanId}-01`, tracestate: 'vendor=grpc' } },
+    );
+
+    const [request] = await receiver.waitFor(1);
+    const received = traceparentOf(request!);
+    expect(received.traceId).toBe(parent.traceId);
+    expect(request!.headers.tracestate).toBe('vendor=grpc');
+    const spans = await spansOf(parent.traceId, { match: 1, send: 1 });
+    expectDeliveryTrace(spans, parent.spanId, [received.parentId]);
+  });
+
   it('keeps the trace on a retried delivery, each attempt a send span of its own', async () => {
     const receiver = await startReceiver((_, index) => (index === 0 ? { status: 503 } : { status: 200 }));
     const { workspace } = await webhookTo(api, receiver.url);
