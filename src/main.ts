@@ -28,12 +28,15 @@ import { EndpointHealth } from './pipeline/endpoint-health.js';
 import { OperationalNotifier } from './pipeline/operational-notifier.js';
 import { WebhookHealthStore } from './store/webhook-health-store.js';
 import { startTracing } from './tracing/tracing.js';
+import { ServiceMonitoring, startMetricsServer } from './metrics/index.js';
 
 const SERVICE_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 export interface Service {
   /** The API port when the `api` role runs (useful with PORT=0). */
   apiPort?: number;
+  /** The port of GET /metrics when METRICS_PORT moves it off the API port. */
+  metricsPort?: number;
   stop(): Promise<void>;
   /** The parts whose stop has not finished yet, in stopping order (for a shutdown that runs out of time). */
   unfinished(): string[];
@@ -80,6 +83,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
 
     // --- pipeline (matcher, dispatcher, retry) ---
     const topics = topicNames(config.topicPrefix, config.retrySchedule);
+    const monitoring = new ServiceMonitoring();
+    monitoring.watchLag(admin, topics, config.retrySchedule, (error) => logger.warn({ err: error }, 'consumer lag not read for /metrics'));
     await slow.watch('creating the Kafka topics', () =>
       ensureTopics(admin, topics, {
         eventPartitions: config.eventPartitions,
@@ -90,17 +95,18 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     const deliveryStore = new DeliveryStore(mongo.db);
     await deliveryStore.ensureIndexes();
     onStop('delivery records not yet written to MongoDB', () => deliveryStore.close());
-    const queue = new KafkaTaskQueue(kafka, topics);
+    const queue = new KafkaTaskQueue(monitoring.kafka(kafka, topics), topics);
     await queue.connect();
     onStop('tasks not yet produced to Kafka', () => queue.close());
     const actions = new PipelineActions(deliveryStore, queue, new ReplayClaimStore(mongo.db));
     const recoveries = new Recoveries(new RecoveryStore(mongo.db), deliveryStore, actions, { logger });
     onStop('recoveries: the chunk in hand (each job is resumed from its cursor)', () => recoveries.stop());
     const webhookLookup = new CachedWebhookLookup(webhookStore);
+    const timedDeliveries = monitoring.writer(deliveryStore);
     const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
 
     if (roles.includes('matcher')) {
-      const matcher = new Matcher(webhookLookup, deliveryStore, queue, tracing);
+      const matcher = new Matcher(webhookLookup, timedDeliveries, queue, tracing);
       const consumer = await slow.watch('joining the matcher consumer group', () =>
         startMatcherConsumer({ ...consumerDeps, semaphore: new Semaphore(Math.min(config.maxInFlight, 100)), matcher, queue }),
       );
@@ -117,7 +123,15 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       onStop('failure streaks not yet written to MongoDB, operational events not yet sent', () => observer.close());
       // Send slots per webhook, workspace and process, from the first request (README: Send slots, per webhook and per workspace).
       const lanes = new EndpointLanes(laneLimits(config.maxInFlight));
-      const dispatcher = new Dispatcher(webhookLookup, sender, deliveryStore, queue, new CachedEventBodies(deliveryStore), { schedule: config.retrySchedule, userAgent, logger, lanes, tracing, observer });
+      const dispatcher = new Dispatcher(webhookLookup, monitoring.sender(sender), timedDeliveries, queue, new CachedEventBodies(deliveryStore), {
+        schedule: config.retrySchedule,
+        userAgent,
+        logger,
+        lanes,
+        observer,
+        metrics: monitoring.metrics,
+        tracing,
+      });
       // One bound for all tasks in hand, first attempts and retries alike: the sends, and those waiting their turn.
       const semaphore = new Semaphore(tasksInHand(config.maxInFlight));
       for (const role of dispatchRoles) {
@@ -136,11 +150,13 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       const api = await startApiServer({
         config,
         logger,
+        metrics: config.metricsPort === undefined ? monitoring.respond : undefined,
         deps: {
           webhooks: webhookStore,
           apiKeys: apiKeyStore,
           deliveries: deliveryStore,
           actions,
+          metrics: monitoring.metrics,
           recoveries,
           ready: async () => {
             await mongo.db.command({ ping: 1 });
@@ -154,8 +170,15 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       if (config.localStack) await ensureDevKey(apiKeyStore, (text) => process.stdout.write(`${text}\n`));
     }
 
-    logger.info({ roles, apiPort }, 'service started');
-    return { apiPort, stop, unfinished: () => [...unfinished] };
+    let metricsPort: number | undefined;
+    if (config.metricsPort !== undefined) {
+      const server = await startMetricsServer(config.metricsPort, monitoring.respond);
+      onStop('metrics port', () => server.close());
+      metricsPort = server.port;
+    }
+
+    logger.info({ roles, apiPort, metricsPort }, 'service started');
+    return { apiPort, metricsPort, stop, unfinished: () => [...unfinished] };
   } catch (error) {
     await stop();
     throw error;
