@@ -5,24 +5,21 @@ import { createLogger } from '../../src/log/logger.js';
 import { startService, type Service } from '../../src/main.js';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
 import { startReceiver } from '../helpers/receiver.js';
-import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers.js';
+import { mongodbUri } from '../helpers/servers.js';
+import { serviceProcessEnv } from '../helpers/service.js';
 import { settle, until } from '../helpers/wait.js';
 
 // A failure streak outlives its process: a restarted service goes on from the stored streak
 // (webhook_health) instead of counting 10 failures and the whole window again.
-const [{ prefix }, { database }] = await Promise.all([useKafka('streak'), useMongo('streak')]);
-const config = loadConfig({
-  PORT: '0',
-  KAFKA_BROKERS: kafkaBrokers().join(','),
-  MONGODB_URI: mongodbUri(),
-  MONGODB_DATABASE: database,
-  WEBHOOKS_TOPIC_PREFIX: prefix,
-  WEBHOOKS_EVENT_PARTITIONS: '1',
-  WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
-  WEBHOOKS_RETRY_SCHEDULE: '100ms,100ms',
-  WEBHOOKS_DISABLE_AFTER: '3s',
-  LOG_LEVEL: 'error',
-});
+const config = loadConfig(
+  await serviceProcessEnv('streak', {
+    WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
+    WEBHOOKS_RETRY_SCHEDULE: '100ms,100ms',
+    WEBHOOKS_DISABLE_AFTER: '3s',
+    LOG_LEVEL: 'error',
+  }),
+);
+const database = config.mongodbDatabase;
 const logger = createLogger({ level: config.logLevel, name: 'streak' });
 const client = await MongoClient.connect(mongodbUri());
 afterAll(() => client.close());
