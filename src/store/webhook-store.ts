@@ -34,6 +34,8 @@ const LEGACY_COLLECTION = 'webhooks';
 const SNAPSHOT_DOC_LIMIT = 50_000;
 /** Places a create tries, from what it knows, before it reads which are taken. */
 const SLOT_GUESSES = 4;
+/** How soon a refused version write is sent again. */
+const VERSION_RETRY_MS = 1_000;
 
 const toRecord = ({ _id, slot: _slot, signatureScheme = 'humiris', ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ...rest, signatureScheme });
 const newestFirst = (a: WebhookDoc, b: WebhookDoc): number =>
@@ -59,6 +61,8 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   /** List pages are cut from one read of the workspace, kept while its version stands (least recently used first). */
   private readonly snapshots = new Map<string, ListSnapshot>();
   private readonly slotReads = new Map<string, Promise<number[]>>();
+  /** Version writes sent and not yet acknowledged, per workspace: this instance's own reads wait for them. */
+  private readonly unacknowledged = new Map<string, Set<Promise<void>>>();
 
   constructor(private readonly db: Db) {
     this.versions = db.collection('webhook_versions');
@@ -100,7 +104,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
           if (!isDuplicateKey(error) || tries === 3) throw error;
         }
       }
-      await this.changed(workspace);
+      this.changed(workspace);
     }
     if (docs.length > 0) await legacy.deleteMany({ _id: { $in: docs.map((d) => d._id) } });
   }
@@ -156,7 +160,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
         taken.add(slot);
       }
     }
-    await this.changed(workspace);
+    this.changed(workspace);
     return toRecord(doc);
   }
 
@@ -250,14 +254,14 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
       { returnDocument: 'after' },
     );
     if (!doc) return null;
-    await this.changed(workspace);
+    this.changed(workspace);
     return toRecord(doc);
   }
 
   private async set(workspace: string, id: string, fields: Partial<WebhookDoc>): Promise<WebhookRecord> {
     const doc = await this.collectionOf(workspace).findOneAndUpdate({ _id: id }, { $set: fields }, { returnDocument: 'after' });
     if (!doc) throw notFound(`webhook ${id}`);
-    await this.changed(workspace);
+    this.changed(workspace);
     return toRecord(doc);
   }
 
@@ -265,7 +269,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   async delete(workspace: string, id: string): Promise<void> {
     const { deletedCount } = await this.collectionOf(workspace).deleteOne({ _id: id });
     if (deletedCount === 0) throw notFound(`webhook ${id}`);
-    await this.changed(workspace);
+    this.changed(workspace);
   }
 
   /**
@@ -285,13 +289,40 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
     return (await this.collectionOf(workspace).find({ status: 'active' }).toArray()).map(toRecord);
   }
 
-  /** A lookup by _id: cheap on every MongoDB wire server, where a scan of all webhooks is not. */
+  /**
+   * A lookup by _id: cheap on every MongoDB wire server, where a scan of all webhooks is not.
+   * Waits for this instance's own version writes, so it never reads a version older than a change it answered.
+   */
   async version(workspace: string): Promise<number> {
+    const pending = this.unacknowledged.get(workspace);
+    if (pending) await Promise.all(pending);
     return (await this.versions.findOne({ _id: workspace }))?.version ?? 0;
   }
 
-  private changed(workspace: string): Promise<void> {
-    return markChanged(this.versions, workspace);
+  /**
+   * Sent before the caller answers but not waited for, so a change costs one round trip to the
+   * store: the write is on its way when the answer leaves (a crash after it still lands it), other
+   * instances see it a round trip later, well within their freshness check. A refused write is
+   * sent again until it lands, since a change nobody is told of would stay unseen elsewhere.
+   */
+  private changed(workspace: string): void {
+    let pending = this.unacknowledged.get(workspace);
+    if (!pending) this.unacknowledged.set(workspace, (pending = new Set()));
+    const set = pending;
+    const forget = () => {
+      set.delete(write);
+      if (set.size === 0 && this.unacknowledged.get(workspace) === set) this.unacknowledged.delete(workspace);
+    };
+    const write: Promise<void> = markChanged(this.versions, workspace).then(forget, () => {
+      forget();
+      setTimeout(() => this.changed(workspace), VERSION_RETRY_MS).unref();
+    });
+    set.add(write);
+  }
+
+  /** Resolves once every version write sent so far has landed (for a clean stop). */
+  async settled(): Promise<void> {
+    while (this.unacknowledged.size > 0) await Promise.all([...this.unacknowledged.values()].flatMap((set) => [...set]));
   }
 
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { newSigningSecret, newWebhookId } from '../../src/domain/ids.js';
 import { webhookCollectionName, WebhookStore } from '../../src/store/webhook-store.js';
+import type { WebhookRecord } from '../../src/pipeline/ports.js';
 import { useMongo } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
 
 const { db } = await useMongo('webhook-store');
 const hook = { url: 'https://example.com/h', events: ['*'], agent: null, description: '' };
@@ -39,17 +41,42 @@ describe('WebhookStore', () => {
     await expect(store.create('acme', hook, 4)).rejects.toMatchObject({ code: 'failed_precondition' });
   });
 
-  it('lists a change made through another store at once: pages follow the version, not a timer', async () => {
+  it('lists a change at once on the store that made it, and within a second on another', async () => {
     const [one, two] = [new WebhookStore(db), new WebhookStore(db)];
+    const ids = async (store: WebhookStore) => (await store.list('initech', 10, '')).items.map((w) => w.id);
+    // Seen by the other store once its version write lands: polled, as other instances poll.
+    const seenByTwo = (what: string, expected: (items: WebhookRecord[]) => boolean) =>
+      until(what, async () => (expected((await two.list('initech', 10, '')).items) ? true : undefined), 1_000);
+
     const first = await one.create('initech', hook, 100);
-    expect((await two.list('initech', 10, '')).items.map((w) => w.id)).toEqual([first.id]);
+    expect(await ids(one)).toEqual([first.id]);
+    await seenByTwo('the first create', (items) => items.length === 1 && items[0]!.id === first.id);
     const second = await one.create('initech', hook, 100);
-    expect((await two.list('initech', 10, '')).items.map((w) => w.id)).toEqual([second.id, first.id]);
+    expect(await ids(one)).toEqual([second.id, first.id]);
+    await seenByTwo('the second create', (items) => items.map((w) => w.id).join() === [second.id, first.id].join());
     await one.update('initech', first.id, { description: 'renamed' });
-    expect((await two.list('initech', 10, '')).items[1]!.description).toBe('renamed');
+    expect((await one.list('initech', 10, '')).items[1]!.description).toBe('renamed');
+    await seenByTwo('the update', (items) => items[1]?.description === 'renamed');
     await one.delete('initech', second.id);
-    expect((await two.list('initech', 10, '')).items.map((w) => w.id)).toEqual([first.id]);
+    expect(await ids(one)).toEqual([first.id]);
+    await seenByTwo('the delete', (items) => items.length === 1);
     // The deleted one's place is free again.
     await two.create('initech', hook, 2);
+    await one.settled();
+    await two.settled();
+  });
+
+  it('answers a create after one store write: the version mark is sent, not waited for, and lands', async () => {
+    const store = new WebhookStore(db);
+    const versions = db.collection<{ _id: string; version: number }>('webhook_versions');
+    const before = (await versions.findOne({ _id: 'umbrella' }))?.version;
+    const created = await store.create('umbrella', hook, 100);
+    // Its own reads wait for its marks, so matching on this instance sees the webhook at once.
+    expect(await store.version('umbrella')).not.toBe(before ?? 0);
+    expect((await store.listActive('umbrella')).map((w) => w.id)).toContain(created.id);
+    await store.settled();
+    const after = (await versions.findOne({ _id: 'umbrella' }))?.version;
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
   });
 });
