@@ -59,7 +59,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
 
   try {
     // Stopped last: the spans of the work that drains while stopping are exported too.
-    const { tracing, shutdown: stopTracing } = await startTracing(config.tracing, SERVICE_VERSION);
+    const { tracing, shutdown: stopTracing } = await startTracing(config.tracing, SERVICE_VERSION, (message) => logger.warn(message));
     onStop('traces not yet exported', stopTracing);
 
     const mongo = await connectMongo(config.mongodbUri, config.mongodbDatabase);

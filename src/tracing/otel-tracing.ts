@@ -1,4 +1,4 @@
-import { createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { createTraceState, diag, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -60,6 +60,30 @@ export interface OtlpTracingOptions {
   url: string;
   serviceName: string;
   serviceVersion: string;
+  /** Told when spans could not be exported (collector away, refused): at most once a minute. */
+  warn(message: string): void;
+}
+
+const WARN_INTERVAL_MS = 60_000;
+
+/** OpenTelemetry's own warnings and errors (a failed export), throttled: a collector that is away fails every batch. */
+function reportDiagnostics(warn: (message: string) => void): (message: string, ...args: unknown[]) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  const report = (message: string, ...args: unknown[]) => {
+    const now = Date.now();
+    if (now - last < WARN_INTERVAL_MS) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    const detail = args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
+    warn(`traces: ${message}${detail ? ` ${detail}` : ''}${suppressed > 0 ? ` (${suppressed} more since the last report)` : ''}`);
+    suppressed = 0;
+  };
+  const quiet = () => {};
+  diag.setLogger({ error: report, warn: report, info: quiet, debug: quiet, verbose: quiet }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  return report;
 }
 
 /**
@@ -71,9 +95,13 @@ export function startOtlpTracing(options: OtlpTracingOptions): { tracing: Tracin
   const resource = resourceFromAttributes({ 'service.version': options.serviceVersion })
     .merge(detectResources({ detectors: [envDetector] }))
     .merge(resourceFromAttributes({ 'service.name': options.serviceName }));
+  const report = reportDiagnostics(options.warn);
   const provider = new BasicTracerProvider({
     resource,
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.url }))],
   });
-  return { tracing: new OtelTracing(provider.getTracer('humiris-webhooks', options.serviceVersion)), shutdown: () => provider.shutdown() };
+  return {
+    tracing: new OtelTracing(provider.getTracer('humiris-webhooks', options.serviceVersion)),
+    shutdown: () => provider.shutdown().catch((error) => report('the last spans could not be exported:', error)),
+  };
 }

@@ -14,8 +14,8 @@ export interface TracingRuntime {
 }
 
 /** OpenTelemetry is loaded only when traces are exported: without an endpoint tracing costs a random id per span. */
-export async function startTracing(config: TracingConfig, serviceVersion: string): Promise<TracingRuntime> {
+export async function startTracing(config: TracingConfig, serviceVersion: string, warn: (message: string) => void): Promise<TracingRuntime> {
   if (!config.otlpTracesUrl) return { tracing: new PropagatingTracing(), shutdown: async () => {} };
   const { startOtlpTracing } = await import('./otel-tracing.js');
-  return startOtlpTracing({ url: config.otlpTracesUrl, serviceName: config.serviceName, serviceVersion });
+  return startOtlpTracing({ url: config.otlpTracesUrl, serviceName: config.serviceName, serviceVersion, warn });
 }
