@@ -10,7 +10,7 @@ const readme = await readFile(new URL('README.md', root), 'utf8');
 
 /** Series names the service exports: each metric, and a histogram's _bucket, _sum and _count. */
 const metrics = await defineMetrics().registry.getMetricsAsJSON();
-const exported = new Set(metrics.flatMap((m) => (m.type === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => m.name + s) : [m.name])));
+const exported = new Set(metrics.flatMap((m) => (String(m.type) === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => m.name + s) : [m.name])));
 const ours = metrics.map((m) => m.name).filter((name) => name.startsWith('humiris_webhooks_'));
 
 /** The metric names a PromQL expression reads (ours and the process/runtime ones). */
