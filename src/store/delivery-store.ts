@@ -1,8 +1,9 @@
-import type { Collection, Db, Filter } from 'mongodb';
+import type { Collection, Db, Document, Filter } from 'mongodb';
 import { duplicatesOf } from './mongo.js';
 import { Batcher } from '../pipeline/batcher.js';
 import { currentState, matchedDelivery, newestOutcome } from '../pipeline/delivery-state.js';
-import { afterCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
+import { afterCursor, decodeCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
+import { HOUR_MS, hourOf, partitionOfId, Partitions, startOf } from './partitions.js';
 import type {
   DeliveryFilter,
   DeliveryOutcome,
@@ -45,10 +46,12 @@ export interface Settlement {
 
 /** Deliveries per chunk of a bulk read (recovery, redrive): bounds the memory and each outcomes read. */
 const BULK_CHUNK = 500;
-/** Deliveries read per round while a status filter looks for a page's worth of matches. */
-const FILTER_CHUNK = 200;
-/** A filtered page stops after reading this many deliveries and returns what it found, with a cursor. */
-const FILTER_SCAN_LIMIT = 10_000;
+/** A page stops after reading this many hours of records and returns what it found, with a cursor to go on from. */
+const PAGE_SCAN_HOURS = 72;
+/** Or after this many deliveries read (a status filter reads whole hours). */
+const PAGE_SCAN_LIMIT = 20_000;
+/** Records of one kind copied per write when records kept in single collections are moved into hours. */
+const CONVERT_CHUNK = 1_000;
 
 const toDoc = (record: DeliveryRecord, source: string): DeliveryDoc => ({
   _id: record.id,
@@ -67,34 +70,77 @@ const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc, payload = ''):
 
 const toOutcome = ({ _id, ...doc }: OutcomeDoc): DeliveryOutcome => ({ ...doc, id: _id });
 
+
+export interface DeliveryStoreOptions {
+  /** Records older than this are removed (WEBHOOKS_RETENTION): TTL indexes on MongoDB, and `sweep()` everywhere. */
+  retentionMs?: number;
+}
+
+/** What one retention sweep removed. */
+export interface SweepResult {
+  /** Hour collections dropped (deliveries, outcomes and bodies together). */
+  partitions: number;
+  /** Records they held. */
+  records: number;
+}
+
+/** The single collections records were kept in before they were kept by hour. */
+const LEGACY = { deliveries: 'deliveries', outcomes: 'delivery_outcomes', payloads: 'event_payloads' } as const;
+
 /**
- * Deliveries, their outcomes and their events' bodies. The hot path only inserts: a delivery
- * (and its event's body, once per event) when it is matched, an outcome when an attempt ends.
- * Reads fold them together (pipeline/delivery-state.ts). Inserts stay
- * fast however large the collections grow, on FerretDB too, whose SQLite backend scans a table
- * for every update, even by `_id`.
+ * Deliveries, their outcomes and their events' bodies, in collections of one UTC hour each
+ * (store/partitions.ts), named by the delivery's id: a delivery, its outcomes and its body share
+ * the hour its id carries, so reading one delivery reads one hour, and a page of one webhook
+ * reads the newest hours until it is full. The hot path only inserts (one insert per hour and
+ * batch, as before): a delivery and its event's body when matched, an outcome when an attempt
+ * ends. Reads fold them together (pipeline/delivery-state.ts). Retention drops whole hours.
  */
 export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodies {
-  private readonly deliveries: Collection<DeliveryDoc>;
-  private readonly outcomes: Collection<OutcomeDoc>;
-  private readonly payloads: Collection<PayloadDoc>;
+  private readonly deliveries: Partitions<DeliveryDoc>;
+  private readonly outcomes: Partitions<OutcomeDoc>;
+  private readonly payloads: Partitions<PayloadDoc>;
   private readonly newDeliveries: Batcher<NewDelivery, InsertResult>;
   private readonly newOutcomes: Batcher<DeliveryOutcome>;
+  /** MongoDB: indexes serve every query and TTL indexes expire old records; FerretDB has neither use nor TTL. */
+  private server: Promise<{ mongodb: boolean }> | undefined;
 
-  constructor(db: Db) {
-    this.deliveries = db.collection<DeliveryDoc>('deliveries');
-    this.outcomes = db.collection<OutcomeDoc>('delivery_outcomes');
-    this.payloads = db.collection<PayloadDoc>('event_payloads');
+  constructor(
+    private readonly db: Db,
+    private readonly options: DeliveryStoreOptions = {},
+  ) {
+    const ttl = (field: string) => (options.retentionMs ? [{ key: { [field]: 1 }, name: `${field}_ttl`, expireAfterSeconds: Math.ceil(options.retentionMs / 1000) }] : []);
+    this.deliveries = new Partitions<DeliveryDoc>(db, LEGACY.deliveries, (c) =>
+      this.indexes(c as unknown as Collection<Document>, [{ key: { webhookId: 1, eventId: 1 }, name: 'webhook_event_unique', unique: true }], [
+        { key: { workspace: 1, webhookId: 1, createdAt: -1, _id: -1 }, name: 'by_webhook_newest' },
+        { key: { eventId: 1 }, name: 'by_event' },
+        ...ttl('createdAt'),
+      ]),
+    );
+    this.outcomes = new Partitions<OutcomeDoc>(db, LEGACY.outcomes, (c) =>
+      this.indexes(c as unknown as Collection<Document>, [], [{ key: { deliveryId: 1 }, name: 'by_delivery' }, { key: { eventId: 1 }, name: 'by_event' }, ...ttl('recordedAt')]),
+    );
+    this.payloads = new Partitions<PayloadDoc>(db, LEGACY.payloads, (c) => this.indexes(c as unknown as Collection<Document>, [], ttl('createdAt')));
     // One insert for many events' deliveries, and one for many finished attempts: FerretDB
     // writes one command at a time, so a few large inserts go much faster than many small ones.
     this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 2 });
     this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
   }
 
+  private isMongoDb(): Promise<{ mongodb: boolean }> {
+    this.server ??= this.db.command({ buildInfo: 1 }).then((info) => ({ mongodb: !info.ferretdbVersion }));
+    return this.server;
+  }
+
+  /** `always` everywhere; `mongodb` only where an index is used (FerretDB's SQLite backend scans instead, and each index costs its writes). */
+  private async indexes(collection: Collection<Document>, always: IndexSpec[], mongodb: IndexSpec[]): Promise<void> {
+    const specs = [...always, ...((await this.isMongoDb()).mongodb ? mongodb : [])];
+    if (specs.length > 0) await collection.createIndexes(specs);
+  }
+
+  /** Prepares the store: records kept in the single collections of earlier versions are moved into hours once. */
   async ensureIndexes(): Promise<void> {
-    await this.deliveries.createIndex({ webhookId: 1, eventId: 1 }, { unique: true, name: 'webhook_event_unique' });
-    await this.deliveries.createIndex({ workspace: 1, webhookId: 1, createdAt: -1, _id: -1 }, { name: 'by_webhook_newest' });
-    await this.outcomes.createIndex({ deliveryId: 1 }, { name: 'by_delivery' });
+    await this.isMongoDb();
+    await this.convertLegacy();
   }
 
   async insertPending(records: DeliveryRecord[], source: string, digest: string): Promise<PendingInsert> {
@@ -104,23 +150,28 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const conflict = results.find((r) => r.kind === 'conflict');
     if (conflict) return { existing: [], conflictWith: conflict.firstSource };
 
-    // What is left is rare (a resend, a replayed record, an id used twice) and may need a scan on
-    // FerretDB: it is read here, by this caller alone, never while holding the write every
-    // workspace's new deliveries go through.
+    // What is left is rare (a resend, a replayed record, an id used twice) and reads a whole hour
+    // on FerretDB: it is read here, by this caller alone, never while holding the write every
+    // workspace's new deliveries go through. A pair or a body is unique within its hour.
     const pairExists = docs.filter((_, i) => results[i]!.kind === 'pair-exists');
     const bodyExists = docs.filter((_, i) => results[i]!.kind === 'body-exists');
     if (bodyExists.length > 0) {
-      const keys = [...new Set(bodyExists.map((d) => payloadKey(d.workspace, d.eventId)))];
-      const firsts = await this.payloads.find({ _id: { $in: keys } }, { projection: { payload: 0 } }).toArray();
+      const firsts = await this.bodiesIn(bodyExists, { payload: 0 });
       // Bodies stored before digests were kept are taken as the same event.
       const other = firsts.find((first) => first.digest !== undefined && first.digest !== digest);
       if (other) return { existing: [], conflictWith: other.source ?? '' };
-      const refused = await duplicatesOf(this.deliveries.insertMany(bodyExists, { ordered: false }));
-      pairExists.push(...refused.map((i) => bodyExists[i]!));
+      for (const [partition, group] of byPartition(bodyExists, (d) => d._id)) {
+        const collection = await this.deliveries.forWrite(partition);
+        const refused = await duplicatesOf(collection.insertMany(group, { ordered: false }));
+        pairExists.push(...refused.map((i) => group[i]!));
+      }
     }
     if (pairExists.length === 0) return { existing: [] };
     const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
-    const stored = await this.deliveries.find({ eventId: { $in: [...new Set(pairExists.map((d) => d.eventId))] } }).toArray();
+    const stored: DeliveryDoc[] = [];
+    for (const [partition, group] of byPartition(pairExists, (d) => d._id)) {
+      stored.push(...(await this.deliveries.collection(partition).find({ eventId: { $in: [...new Set(group.map((d) => d.eventId))] } }).toArray()));
+    }
     const byPair = new Map(stored.map((doc) => [pair(doc), doc]));
     const existing = pairExists.map((doc) => {
       const found = byPair.get(pair(doc));
@@ -132,31 +183,52 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     return { existing: states.map((state, i) => ({ ...state, source: existing[i]!.source ?? '' })) };
   }
 
+  /** The body of an event: the newest hours first, each by `_id` (the one read FerretDB narrows). */
   async bodyOf(workspace: string, eventId: string): Promise<string | null> {
-    return (await this.payloads.findOne({ _id: payloadKey(workspace, eventId) }))?.payload ?? null;
+    for (const partition of await this.payloads.list()) {
+      const found = await this.payloads.collection(partition).findOne({ _id: payloadKey(workspace, eventId) });
+      if (found) return found.payload;
+    }
+    return null;
   }
 
-  /** One insert of many events' bodies and one of their deliveries; nothing here reads. */
+  /** The stored bodies of these deliveries' events, each read by `_id` in its delivery's hour. */
+  private async bodiesIn(docs: DeliveryDoc[], projection: Document = {}): Promise<PayloadDoc[]> {
+    const keys = new Map(docs.map((d) => [`${partitionOfId(d._id)}\u0000${payloadKey(d.workspace, d.eventId)}`, d]));
+    const found = await Promise.all(
+      [...keys.values()].map((d) => this.payloads.collection(partitionOfId(d._id)).findOne({ _id: payloadKey(d.workspace, d.eventId) }, { projection })),
+    );
+    return found.filter((b): b is PayloadDoc => b !== null);
+  }
+
+  /** One insert of many events' bodies and one of their deliveries per hour; nothing here reads. */
   private async insertDeliveries(batch: NewDelivery[]): Promise<InsertResult[]> {
     const results: InsertResult[] = batch.map(() => ({ kind: 'inserted' }));
     // Bodies first: a delivery is never readable without its body.
-    const bodies = new Map<string, PayloadDoc>();
+    const bodies = new Map<string, { partition: string; doc: PayloadDoc }>();
+    const bodyKey = (doc: DeliveryDoc) => `${partitionOfId(doc._id)}\u0000${payloadKey(doc.workspace, doc.eventId)}`;
     batch.forEach(({ doc, payload, digest }, i) => {
+      const key = bodyKey(doc);
+      const first = bodies.get(key);
       const _id = payloadKey(doc.workspace, doc.eventId);
-      const first = bodies.get(_id);
-      if (!first) bodies.set(_id, { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt, source: doc.source, digest });
-      else if (first.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.source ?? '' };
+      if (!first) bodies.set(key, { partition: partitionOfId(doc._id), doc: { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt, source: doc.source, digest } });
+      else if (first.doc.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.doc.source ?? '' };
     });
-    const ids = [...bodies.keys()];
-    const storedBefore = new Set((await duplicatesOf(this.payloads.insertMany([...bodies.values()], { ordered: false }))).map((i) => ids[i]!));
+    const storedBefore = new Set<string>();
+    for (const [partition, group] of byPartition([...bodies.entries()], ([, b]) => b.partition, true)) {
+      const collection = await this.payloads.forWrite(partition);
+      for (const i of await duplicatesOf(collection.insertMany(group.map(([, b]) => b.doc), { ordered: false }))) storedBefore.add(group[i]![0]);
+    }
     batch.forEach(({ doc }, i) => {
-      if (results[i]!.kind === 'inserted' && storedBefore.has(payloadKey(doc.workspace, doc.eventId))) results[i] = { kind: 'body-exists' };
+      if (results[i]!.kind === 'inserted' && storedBefore.has(bodyKey(doc))) results[i] = { kind: 'body-exists' };
     });
 
     const accepted = batch.flatMap(({ doc }, i) => (results[i]!.kind === 'inserted' ? [{ doc, i }] : []));
-    if (accepted.length === 0) return results;
-    const refused = await duplicatesOf(this.deliveries.insertMany(accepted.map((a) => a.doc), { ordered: false }));
-    for (const j of refused) results[accepted[j]!.i] = { kind: 'pair-exists' };
+    for (const [partition, group] of byPartition(accepted, (a) => a.doc._id)) {
+      const collection = await this.deliveries.forWrite(partition);
+      const refused = await duplicatesOf(collection.insertMany(group.map((a) => a.doc), { ordered: false }));
+      for (const j of refused) results[group[j]!.i] = { kind: 'pair-exists' };
+    }
     return results;
   }
 
@@ -165,89 +237,77 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   }
 
   private async insertOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
-    // Written already by an earlier try whose answer was lost: the same outcome, stored once.
-    await duplicatesOf(this.outcomes.insertMany(
-      outcomes.map(({ id, ...rest }) => ({ _id: id, ...rest })),
-      { ordered: false },
-    ));
+    for (const [partition, group] of byPartition(outcomes, (o) => o.deliveryId)) {
+      const collection = await this.outcomes.forWrite(partition);
+      // Written already by an earlier try whose answer was lost: the same outcome, stored once.
+      await duplicatesOf(collection.insertMany(group.map(({ id, ...rest }) => ({ _id: id, ...rest })), { ordered: false }));
+    }
   }
 
-  async list(
-    workspace: string,
-    webhookId: string,
-    filter: DeliveryFilter,
-    pageSize: number,
-    cursor: string,
-  ): Promise<Page<DeliveryRecord>> {
+  async list(workspace: string, webhookId: string, filter: DeliveryFilter, pageSize: number, cursor: string): Promise<Page<DeliveryRecord>> {
+    const at = cursor === '' ? null : decodeCursor(cursor, 'cursor');
+    // A cursor names the hour to go on in: its last delivery's, or (no id) the hour before its time.
+    const from = at === null ? null : at.id !== '' ? partitionOfId(at.id) : hourOf(at.t - 1);
     const base: Filter<DeliveryDoc> = { workspace, webhookId };
     if (filter.eventType) base.eventType = filter.eventType;
-    const read = async (after: string, limit: number) => {
-      const docs = await this.deliveries
-        .find({ ...base, ...afterCursor<DeliveryDoc>(after) })
-        .sort(NEWEST_FIRST)
-        .limit(limit)
-        .toArray();
-      return this.withOutcomes(docs, { attempts: false });
-    };
-    if (!filter.status) {
-      const states = await read(cursor, pageSize + 1);
-      const items = states.slice(0, pageSize);
-      return { items, nextCursor: states.length > pageSize ? cursorOf(items[items.length - 1]!) : '' };
-    }
-
-    // The status is derived, so a filtered page reads newest first until it has enough.
     const items: DeliveryRecord[] = [];
-    let after = cursor;
-    for (let scanned = 0; scanned < FILTER_SCAN_LIMIT; ) {
-      const chunk = await read(after, FILTER_CHUNK);
-      scanned += chunk.length;
-      for (const state of chunk) {
-        if (state.status !== filter.status) continue;
+    let read = 0;
+    let hours = 0;
+    for (const partition of await this.deliveries.list()) {
+      if (from !== null && partition > from) continue;
+      if (hours >= PAGE_SCAN_HOURS || read >= PAGE_SCAN_LIMIT) {
+        // Read as far as one request may: the caller goes on from this hour.
+        return { items, nextCursor: encodeCursor(new Date(startOf(partition) + HOUR_MS), '') };
+      }
+      hours++;
+      const query = partition === from && at!.id !== '' ? { ...base, ...afterCursor<DeliveryDoc>(cursor) } : base;
+      // Unfiltered, the hour's newest are enough; a status filter folds the whole hour (status is derived).
+      let find = this.deliveries.collection(partition).find(query).sort(NEWEST_FIRST);
+      if (!filter.status) find = find.limit(pageSize + 1 - items.length);
+      const docs = await find.toArray();
+      read += docs.length;
+      for (const state of await this.withOutcomes(docs, { attempts: false })) {
+        if (filter.status && state.status !== filter.status) continue;
         if (items.length === pageSize) return { items, nextCursor: cursorOf(items[items.length - 1]!) };
         items.push(state);
       }
-      const last = chunk[chunk.length - 1];
-      if (chunk.length < FILTER_CHUNK || !last) return { items, nextCursor: '' };
-      after = cursorOf(last);
     }
-    // Read as far as one request may: the caller goes on from here.
-    return { items, nextCursor: after };
+    return { items, nextCursor: '' };
   }
 
   async get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null> {
-    const doc = await this.deliveries.findOne({ _id: deliveryId, workspace, webhookId });
-    if (!doc) return null;
+    // By `_id` alone, in its hour: the one filter FerretDB narrows in SQL; the rest is checked here.
+    const doc = await this.deliveries.collection(partitionOfId(deliveryId)).findOne({ _id: deliveryId });
+    if (!doc || doc.workspace !== workspace || doc.webhookId !== webhookId) return null;
     const [state] = await this.withOutcomes([doc], { payloads: true });
     return state ?? null;
   }
 
   async *failedDeliveries(workspace: string, webhookId: string, since: Date, until: Date): AsyncIterable<DeliveryRecord[]> {
-    // One query through its cursor (one collection scan on FerretDB, however many chunks), and
-    // per chunk one read of its outcomes, so that each chunk's statuses are current.
-    const cursor = this.deliveries
-      .find({ workspace, webhookId, createdAt: { $gte: since, $lt: until } })
-      .sort({ createdAt: 1, _id: 1 })
-      .batchSize(BULK_CHUNK);
-    const failed = async (docs: DeliveryDoc[]) => (await this.withOutcomes(docs)).filter((d) => d.status === 'failed');
-    try {
-      let chunk: DeliveryDoc[] = [];
-      for await (const doc of cursor) {
-        chunk.push(doc);
-        if (chunk.length < BULK_CHUNK) continue;
-        yield await failed(chunk);
-        chunk = [];
+    // The hours of the window, oldest first; per hour one query, and per chunk one read of its
+    // outcomes, so that each chunk's statuses are current.
+    const hours = (await this.deliveries.list()).filter((p) => startOf(p) < until.getTime() && startOf(p) + HOUR_MS > since.getTime()).reverse();
+    for (const partition of hours) {
+      const docs = await this.deliveries
+        .collection(partition)
+        .find({ workspace, webhookId, createdAt: { $gte: since, $lt: until } })
+        .sort({ createdAt: 1, _id: 1 })
+        .toArray();
+      for (let i = 0; i < docs.length; i += BULK_CHUNK) {
+        yield (await this.withOutcomes(docs.slice(i, i + BULK_CHUNK))).filter((d) => d.status === 'failed');
       }
-      if (chunk.length > 0) yield await failed(chunk);
-    } finally {
-      await cursor.close();
     }
   }
 
   async byIds(deliveryIds: string[]): Promise<DeliveryRecord[]> {
     const found: DeliveryRecord[] = [];
-    for (let i = 0; i < deliveryIds.length; i += BULK_CHUNK) {
-      const docs = await this.deliveries.find({ _id: { $in: deliveryIds.slice(i, i + BULK_CHUNK) } }).toArray();
-      found.push(...(await this.withOutcomes(docs)));
+    for (const [partition, ids] of byPartition(deliveryIds, (id) => id)) {
+      for (let i = 0; i < ids.length; i += BULK_CHUNK) {
+        const chunk = ids.slice(i, i + BULK_CHUNK);
+        const collection = this.deliveries.collection(partition);
+        const docs = chunk.length === 1 ? [await collection.findOne({ _id: chunk[0]! })].filter((d) => d !== null) : await collection.find({ _id: { $in: chunk } }).toArray();
+        found.push(...(await this.withOutcomes(docs)));
+      }
     }
     return found;
   }
@@ -255,36 +315,100 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   /** Every delivery of events whose id starts with `eventIdPrefix`, counted by status (for operators and benchmarks). */
   async settlement(eventIdPrefix = ''): Promise<Settlement> {
     const match = eventIdPrefix ? { eventId: { $regex: `^${eventIdPrefix.replace(/[^A-Za-z0-9_-]/g, '\\$&')}` } } : {};
-    const [docs, outcomes] = await Promise.all([
-      this.deliveries.find(match, { projection: { _id: 1 } }).toArray(),
-      this.outcomes.find(match, { projection: { attempt: 0 } }).toArray(),
-    ]);
-    const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
     const byStatus: Record<DeliveryStatus, number> = { pending: 0, succeeded: 0, retrying: 0, failed: 0 };
     const unsettled: Settlement['unsettled'] = [];
-    for (const { _id } of docs) {
-      const newest = newestOutcome(byDelivery.get(_id) ?? []);
-      const status = newest?.status ?? 'pending';
-      byStatus[status]++;
-      if (status !== 'succeeded') unsettled.push({ id: _id, status, nextAttemptAt: newest?.nextAttemptAt ?? null });
+    let total = 0;
+    for (const partition of await this.deliveries.list(0)) {
+      const [docs, outcomes] = await Promise.all([
+        this.deliveries.collection(partition).find(match, { projection: { _id: 1 } }).toArray(),
+        this.outcomes.collection(partition).find(match, { projection: { attempt: 0 } }).toArray(),
+      ]);
+      const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
+      total += docs.length;
+      for (const { _id } of docs) {
+        const newest = newestOutcome(byDelivery.get(_id) ?? []);
+        const status = newest?.status ?? 'pending';
+        byStatus[status]++;
+        if (status !== 'succeeded') unsettled.push({ id: _id, status, nextAttemptAt: newest?.nextAttemptAt ?? null });
+      }
     }
-    return { total: docs.length, byStatus, unsettled };
+    return { total, byStatus, unsettled };
   }
 
+  /** The deliveries as they stand: per hour, one read of their outcomes (and their bodies by `_id`). */
   private async withOutcomes(docs: DeliveryDoc[], { attempts = true, payloads = false } = {}): Promise<DeliveryRecord[]> {
     if (docs.length === 0) return [];
+    const projection = attempts ? {} : { projection: { 'attempt.responseBodyExcerpt': 0 } };
     const [outcomes, bodies] = await Promise.all([
-      this.outcomes
-        .find({ deliveryId: { $in: docs.map((d) => d._id) } }, attempts ? {} : { projection: { 'attempt.responseBodyExcerpt': 0 } })
-        .toArray(),
-      payloads ? this.payloads.find({ _id: { $in: [...new Set(docs.map((d) => payloadKey(d.workspace, d.eventId)))] } }).toArray() : [],
+      Promise.all(
+        [...byPartition(docs, (d) => d._id)].map(([partition, group]) =>
+          this.outcomes
+            .collection(partition)
+            .find(group.length === 1 ? { deliveryId: group[0]!._id } : { deliveryId: { $in: group.map((d) => d._id) } }, projection)
+            .toArray(),
+        ),
+      ),
+      payloads ? this.bodiesIn(docs) : [],
     ]);
-    const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
+    const byDelivery = groupBy(outcomes.flat().map(toOutcome), (o) => o.deliveryId);
     const bodyOf = new Map(bodies.map((b) => [b._id, b.payload]));
+    // A body stored in an earlier hour (the event matched again later) is looked for there.
+    for (const d of docs) {
+      const key = payloadKey(d.workspace, d.eventId);
+      if (payloads && !bodyOf.has(key)) bodyOf.set(key, (await this.bodyOf(d.workspace, d.eventId)) ?? '');
+    }
     return docs.map((doc) => {
       const state = currentState(asMatched(doc, bodyOf.get(payloadKey(doc.workspace, doc.eventId))), byDelivery.get(doc._id) ?? []);
       return attempts ? state : { ...state, attempts: [] };
     });
+  }
+
+  /**
+   * Removes the hours that ended more than the retention period ago (deliveries, outcomes and
+   * bodies), at most `maxHours` per kind in one sweep so that one sweep stays short.
+   */
+  async sweep(now = Date.now(), maxHours = 24): Promise<SweepResult> {
+    const result: SweepResult = { partitions: 0, records: 0 };
+    if (!this.options.retentionMs) return result;
+    const cutoff = now - this.options.retentionMs;
+    for (const kind of [this.outcomes, this.payloads, this.deliveries] as unknown as Array<Partitions<Document>>) {
+      const old = (await kind.list(0)).filter((p) => startOf(p) + HOUR_MS <= cutoff).reverse().slice(0, maxHours);
+      for (const partition of old) {
+        const records = await kind.collection(partition).estimatedDocumentCount();
+        if (await kind.drop(partition)) {
+          result.partitions++;
+          result.records += records;
+        }
+      }
+    }
+    return result;
+  }
+
+  /** Moves what the single collections of earlier versions hold into hours, then drops them (once, at start). */
+  private async convertLegacy(): Promise<void> {
+    const present = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    const kinds: Array<[string, Partitions<Document>, (doc: Document) => string]> = [
+      [LEGACY.payloads, this.payloads as unknown as Partitions<Document>, (doc) => hourOf(new Date(doc.createdAt).getTime())],
+      [LEGACY.deliveries, this.deliveries as unknown as Partitions<Document>, (doc) => partitionOfId(String(doc._id))],
+      [LEGACY.outcomes, this.outcomes as unknown as Partitions<Document>, (doc) => partitionOfId(String(doc.deliveryId))],
+    ];
+    for (const [name, kind, partitionOf] of kinds) {
+      if (!present.has(name)) continue;
+      const legacy = this.db.collection(name);
+      let chunk: Document[] = [];
+      const write = async () => {
+        for (const [partition, group] of byPartition(chunk, partitionOf, true)) {
+          await duplicatesOf((await kind.forWrite(partition)).insertMany(group, { ordered: false }));
+        }
+        chunk = [];
+      };
+      for await (const doc of legacy.find({})) {
+        chunk.push(doc);
+        if (chunk.length >= CONVERT_CHUNK) await write();
+      }
+      await write();
+      await legacy.drop().catch(() => false);
+    }
   }
 
   async close(): Promise<void> {
@@ -292,7 +416,17 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   }
 }
 
+type IndexSpec = { key: Record<string, number>; name: string; unique?: boolean; expireAfterSeconds?: number };
+
 const cursorOf = (state: DeliveryRecord): string => encodeCursor(state.createdAt, state.id);
+
+/**
+ * Items by the hour their delivery id names (`key` gives the id), or, with `named`, by the
+ * partition `key` gives itself.
+ */
+function byPartition<T>(items: T[], key: (item: T) => string, named = false): Map<string, T[]> {
+  return groupBy(items, named ? key : (item) => partitionOfId(key(item)));
+}
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useMongo } from '../helpers/servers.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
+import { partitionOfId } from '../../src/store/partitions.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
 
 let store: DeliveryStore;
@@ -165,13 +166,15 @@ describe('DeliveryStore', () => {
   it('looks up a duplicate outside the write that every workspace\'s new deliveries share', async () => {
     // Many stored deliveries: on FerretDB the look-up by event id scans them all.
     const filler = Array.from({ length: 20_000 }, (_, i) => ({ _id: `dlv_fill${i}`, workspace: 'ws_fill', webhookId: 'whk_fill', eventId: `evt_fill${i}`, eventType: 'sms.sent', agent: null, createdAt: base, source: 'fill' }));
-    for (let i = 0; i < filler.length; i += 5_000) await db.collection('deliveries').insertMany(filler.slice(i, i + 5_000) as never[]);
     const d = delivery('whk_stall', 0);
+    // In the hour the delivery's id names (these ids all share the first one).
+    const hour = db.collection(`deliveries_${partitionOfId(d.id)}`);
+    for (let i = 0; i < filler.length; i += 5_000) await hour.insertMany(filler.slice(i, i + 5_000) as never[]);
     await store.insertPending([d], 't:5:1', 'digest');
 
     // What one look-up of a duplicate costs here: at least one scan of the deliveries.
     let started = Date.now();
-    await db.collection('deliveries').find({ eventId: { $in: [d.eventId] } }).toArray();
+    await hour.find({ eventId: { $in: [d.eventId] } }).toArray();
     const lookupMs = Date.now() - started;
 
     const duplicate = store.insertPending([{ ...delivery('whk_stall', 1), eventId: d.eventId }], 't:5:2', 'digest');
