@@ -78,6 +78,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
 
     // --- stores ---
     const webhookStore = new WebhookStore(mongo.db);
+    onStop('webhook changes not yet marked for other instances', () => webhookStore.settled());
     const apiKeyStore = new ApiKeyStore(mongo.db);
     await slow.watch('preparing the MongoDB collections', () => Promise.all([webhookStore.init(), apiKeyStore.init()]));
 
@@ -135,7 +136,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       // One bound for all tasks in hand, first attempts and retries alike: the sends, and those waiting their turn.
       const semaphore = new Semaphore(tasksInHand(config.maxInFlight));
       for (const role of dispatchRoles) {
-        const consumer = await slow.watch(`joining the ${role} consumer group`, () => startDispatchConsumer({ ...consumerDeps, semaphore, dispatcher, role }));
+        const consumer = await slow.watch(`joining the ${role} consumer group`, () => startDispatchConsumer({ ...consumerDeps, semaphore, dispatcher, role, schedule: config.retrySchedule }));
         onStop(`${role}: tasks in hand (offsets not committed, redelivered)`, async () => {
           dispatcher.stop();
           lanes.close();

@@ -1,4 +1,5 @@
 import type { IHeaders, Kafka } from 'kafkajs';
+import type { RetrySchedule } from '../domain/retry-policy.js';
 import type { Logger } from '../log/logger.js';
 import type { Dispatcher } from '../pipeline/dispatcher.js';
 import type { Matcher } from '../pipeline/matcher.js';
@@ -54,13 +55,21 @@ export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; qu
   });
 }
 
+/**
+ * A retry partition paused until its next record is due is fetched again after the fetch in
+ * progress ends: that wait stays small beside the schedule's first step (1 s of the default 30 s).
+ */
+export const resumeWaitMs = (schedule: RetrySchedule): number =>
+  Math.min(1_000, Math.max(50, Math.round((schedule[0]?.delayMs ?? 0) / 20)));
+
 /** The deliveries topic (role `dispatcher`) or the retry topics (role `retry`) → dispatcher. */
 export function startDispatchConsumer(
-  deps: ConsumerDeps & { dispatcher: Dispatcher; role: 'dispatcher' | 'retry' },
+  deps: ConsumerDeps & { dispatcher: Dispatcher; role: 'dispatcher' | 'retry'; schedule: RetrySchedule },
 ): Promise<WorkerConsumer> {
   const { topics, logger, dispatcher, role } = deps;
   return startWorkerConsumer({
     ...deps,
+    fetchWaitMs: role === 'retry' ? resumeWaitMs(deps.schedule) : undefined,
     groupId: role === 'dispatcher' ? topics.groups.dispatcher : topics.groups.retry,
     topics: role === 'dispatcher' ? [topics.deliveries] : topics.retries,
     dueAt: role === 'retry' ? (message) => Number(header(message.headers, DUE_AT_HEADER) ?? 0) : undefined,

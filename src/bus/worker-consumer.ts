@@ -26,6 +26,8 @@ export interface WorkerConsumerOptions {
   dueAt?(message: WorkerMessage): number;
   /** How long stop() waits for in-flight work before handing it back uncommitted. */
   drainTimeoutMs: number;
+  /** The longest one fetch waits for records: a partition resumed meanwhile is fetched after it [1 s]. */
+  fetchWaitMs?: number;
 }
 
 export interface WorkerConsumer {
@@ -33,6 +35,11 @@ export interface WorkerConsumer {
 }
 
 const COMMIT_INTERVAL_MS = 500;
+/**
+ * Fetches are long polls: the broker answers as soon as a record arrives, so a long wait costs
+ * new records nothing and saves an idle service most of its fetch round trips.
+ */
+const LONG_POLL_MS = 1_000;
 
 /**
  * A consumer group member that handles messages concurrently (bounded), commits each
@@ -47,8 +54,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     // A member that died (kill -9) hands its partitions over within this.
     sessionTimeout: 10_000,
     heartbeatInterval: 3_000,
-    // Short fetch waits: a resumed partition or a new message is picked up quickly.
-    maxWaitTimeInMs: 100,
+    maxWaitTimeInMs: options.fetchWaitMs ?? LONG_POLL_MS,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
   const { semaphore } = options;
