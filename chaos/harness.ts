@@ -4,7 +4,6 @@
  * without disturbing anyone else, service processes spawned from the built dist, a receiver
  * that keeps the ledger, and a producer of numbered events.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -12,16 +11,13 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { loadConfig } from '../src/config/config.js';
 import { stackDown, stackUp, type StackDirs, type StackInfo } from '../src/stack/stack.js';
 import { ApiKeyStore } from '../src/store/api-key-store.js';
 import { DeliveryStore } from '../src/store/delivery-store.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin/humiris-webhooks.js');
+import { killLeftoverServices, spawnService as spawnServiceProcess, type ServiceEnv, type ServiceProcess } from '../bench/service-process.js';
 
 const uniqueName = (label: string) => `c${Date.now().toString(36)}${randomBytes(3).toString('hex')}_${label}`;
 
@@ -70,110 +66,18 @@ export async function startPrivateStack(): Promise<PrivateStack> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Service processes: `node bin/humiris-webhooks.js serve` from the built dist.
+// Service processes: `node bin/humiris-webhooks.js serve` from the built dist (bench/service-process.ts).
 
-export interface ServiceProcess {
-  name: string;
-  child: ChildProcess;
-  apiPort: number;
-  baseUrl: string;
-  /** Everything it wrote to stdout and stderr. */
-  output(): string;
-  /** Resolves with the exit code/signal once the process is gone. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-  kill(signal: NodeJS.Signals): void;
-}
+export { killLeftoverServices, type ServiceEnv, type ServiceProcess } from '../bench/service-process.js';
 
-export interface ServiceEnv {
-  KAFKA_BROKERS: string;
-  MONGODB_URI: string;
-  MONGODB_DATABASE: string;
-  WEBHOOKS_TOPIC_PREFIX: string;
-  [name: string]: string;
-}
-
-/** Every service process spawned here, so none outlives a run that was cut short. */
-const spawned = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of spawned) child.kill('SIGKILL');
-});
-
-/** SIGKILLs any service process still running (end of a run, or after a timed-out scenario). */
-export function killLeftoverServices(): void {
-  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
-/** Spawns the service and resolves once it logged `service started` (with its API port). */
-export async function spawnService(name: string, env: ServiceEnv, startTimeoutMs = 90_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      WEBHOOKS_EVENT_PARTITIONS: '3',
-      WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  spawned.add(child);
-  child.once('exit', () => spawned.delete(child));
-  const chunks: string[] = [];
-  let apiPort = -1;
-  let started: () => void;
-  const ready = new Promise<void>((resolve) => (started = resolve));
-  let pending = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    chunks.push(chunk);
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) {
-      if (!line.includes('"service started"')) continue;
-      try {
-        apiPort = JSON.parse(line).apiPort ?? 0;
-        started();
-      } catch {
-        // not a JSON log line
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => chunks.push(chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-  );
-  const output = () => chunks.join('');
-  const outcome = await Promise.race([
-    ready.then(() => 'ready' as const),
-    exited.then(() => 'exited' as const),
-    sleep(startTimeoutMs).then(() => 'timeout' as const),
-  ]);
-  if (outcome !== 'ready') {
-    child.kill('SIGKILL');
-    throw new Error(`service ${name} did not start (${outcome}):\n${output().split('\n').slice(-30).join('\n')}`);
-  }
-  return {
-    name,
-    child,
-    apiPort,
-    baseUrl: `http://127.0.0.1:${apiPort}`,
-    output,
-    exited,
-    kill: (signal) => void child.kill(signal),
-  };
+/** Spawns the service (3 partitions per event topic) and resolves once it logged `service started`. */
+export function spawnService(name: string, env: ServiceEnv, startTimeoutMs = 90_000): Promise<ServiceProcess> {
+  return spawnServiceProcess(name, { WEBHOOKS_EVENT_PARTITIONS: '3', ...env }, { startTimeoutMs });
 }
 
 /** SIGTERM, then SIGKILL if it lingers; resolves when gone. */
-export async function stopService(service: ServiceProcess, graceMs = 20_000): Promise<void> {
-  if (service.child.exitCode !== null || service.child.signalCode !== null) return;
-  service.kill('SIGTERM');
-  const gone = await Promise.race([service.exited.then(() => true), sleep(graceMs).then(() => false)]);
-  if (!gone) {
-    service.kill('SIGKILL');
-    await service.exited;
-  }
+export function stopService(service: ServiceProcess, graceMs = 20_000): Promise<void> {
+  return service.stop(graceMs);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ export async function runCli(argv: string[]): Promise<number> {
       case 'api-key':
         return await apiKeyCommand(loadConfig(), rest);
       case 'bench':
-        return await benchCommand(loadConfig(), rest);
+        return await benchCommand(rest);
       case 'dlq':
         return await dlqCommand(loadConfig(), rest);
       case 'listen':
