@@ -250,29 +250,51 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const from = at === null ? null : at.id !== '' ? partitionOfId(at.id) : hourOf(at.t - 1);
     const base: Filter<DeliveryDoc> = { workspace, webhookId };
     if (filter.eventType) base.eventType = filter.eventType;
+    const hours = (await this.deliveries.list()).filter((p) => from === null || p <= from);
     const items: DeliveryRecord[] = [];
     let read = 0;
-    let hours = 0;
-    for (const partition of await this.deliveries.list()) {
-      if (from !== null && partition > from) continue;
-      if (hours >= PAGE_SCAN_HOURS || read >= PAGE_SCAN_LIMIT) {
+    let next = 0;
+    // One hour first (a busy webhook's page is in it), then 2, 4, 8 at once: a quiet webhook's
+    // page spans many hours, and FerretDB answers several small reads side by side.
+    for (let width = 1; next < hours.length; width = Math.min(width * 2, 8)) {
+      if (next >= PAGE_SCAN_HOURS || read >= PAGE_SCAN_LIMIT) {
         // Read as far as one request may: the caller goes on from this hour.
-        return { items, nextCursor: encodeCursor(new Date(startOf(partition) + HOUR_MS), '') };
+        return { items, nextCursor: encodeCursor(new Date(startOf(hours[next]!) + HOUR_MS), '') };
       }
-      hours++;
-      const query = partition === from && at!.id !== '' ? { ...base, ...afterCursor<DeliveryDoc>(cursor) } : base;
-      // Unfiltered, the hour's newest are enough; a status filter folds the whole hour (status is derived).
-      let find = this.deliveries.collection(partition).find(query).sort(NEWEST_FIRST);
-      if (!filter.status) find = find.limit(pageSize + 1 - items.length);
-      const docs = await find.toArray();
-      read += docs.length;
-      for (const state of await this.withOutcomes(docs, { attempts: false })) {
+      const batch = hours.slice(next, next + width);
+      next += batch.length;
+      const states = await Promise.all(
+        batch.map((partition) => {
+          const query = partition === from && at!.id !== '' ? { ...base, ...afterCursor<DeliveryDoc>(cursor) } : base;
+          // Unfiltered, the hour's newest are enough; a status filter folds the whole hour (status is derived).
+          return this.statesIn(partition, query, filter.status ? 0 : pageSize + 1 - items.length);
+        }),
+      );
+      for (const state of states.flat()) {
+        read++;
         if (filter.status && state.status !== filter.status) continue;
         if (items.length === pageSize) return { items, nextCursor: cursorOf(items[items.length - 1]!) };
         items.push(state);
       }
     }
     return { items, nextCursor: '' };
+  }
+
+  /**
+   * One webhook's deliveries of one hour matching `query`, newest first, as they stand (without
+   * attempts). On FerretDB, which reads the whole hour for any query, its outcomes are read beside
+   * them; on MongoDB, after them by delivery id through the index.
+   */
+  private async statesIn(partition: string, query: Filter<DeliveryDoc>, limit: number): Promise<DeliveryRecord[]> {
+    let find = this.deliveries.collection(partition).find(query).sort(NEWEST_FIRST);
+    if (limit > 0) find = find.limit(limit);
+    if ((await this.isMongoDb()).mongodb) return this.withOutcomes(await find.toArray(), { attempts: false });
+    const [docs, outcomes] = await Promise.all([
+      find.toArray(),
+      this.outcomes.collection(partition).find({ webhookId: query.webhookId as string }, { projection: { 'attempt.responseBodyExcerpt': 0 } }).toArray(),
+    ]);
+    const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
+    return docs.map((doc) => ({ ...currentState(asMatched(doc), byDelivery.get(doc._id) ?? []), attempts: [] }));
   }
 
   async get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null> {
