@@ -9,6 +9,27 @@ describe('Batcher', () => {
     expect(writes).toEqual([[1, 2, 3, 4]]);
   });
 
+  it('with maxDelayMs 0, writes what one event-loop turn added at once, and gathers what arrives during a write', async () => {
+    const writes: number[][] = [];
+    let release: () => void = () => {};
+    const batcher = new Batcher<number>(
+      async (items) => {
+        writes.push(items);
+        if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      { maxItems: 100, maxDelayMs: 0 },
+    );
+    const first = Promise.all([batcher.add(1), batcher.add(2)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual([[1, 2]]);
+    const second = Promise.all([batcher.add(3), batcher.add(4)]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(writes).toEqual([[1, 2]]);
+    release();
+    await Promise.all([first, second]);
+    expect(writes).toEqual([[1, 2], [3, 4]]);
+  });
+
   it('flushes early at maxItems', async () => {
     const writes: number[][] = [];
     const batcher = new Batcher<number>(async (items) => void writes.push(items), { maxItems: 2, maxDelayMs: 10_000 });

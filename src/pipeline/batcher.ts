@@ -1,7 +1,10 @@
 export interface BatcherOptions {
   /** Write once this many items wait; also the most one write takes. */
   maxItems: number;
-  /** Or once the oldest waiting item is this old. */
+  /**
+   * Or once the oldest waiting item is this old. 0: at the end of the current event-loop turn,
+   * since a write that is running gathers what arrives meanwhile anyway; no timer adds latency.
+   */
   maxDelayMs: number;
 }
 
@@ -23,6 +26,7 @@ export class Batcher<T, R = void> {
   private items: T[] = [];
   private waiters: Waiter<R>[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Immediate | undefined;
   private writing: Promise<void> | undefined;
 
   constructor(
@@ -40,6 +44,7 @@ export class Batcher<T, R = void> {
       this.waiters.push({ from: this.items.length, count: items.length, resolve, reject });
       this.items.push(...items);
       if (this.items.length >= this.options.maxItems) void this.flush();
+      else if (this.options.maxDelayMs === 0) this.soon ??= setImmediate(() => void this.flush());
       else this.timer ??= setTimeout(() => void this.flush(), this.options.maxDelayMs);
     });
   }
@@ -47,7 +52,9 @@ export class Batcher<T, R = void> {
   /** Writes everything waiting now (and whatever arrives before that ends); never rejects. */
   flush(): Promise<void> {
     clearTimeout(this.timer);
+    clearImmediate(this.soon);
     this.timer = undefined;
+    this.soon = undefined;
     this.writing ??= this.drain().finally(() => (this.writing = undefined));
     return this.writing;
   }
