@@ -20,6 +20,7 @@ import { Dispatcher } from './pipeline/dispatcher.js';
 import { CachedEventBodies } from './pipeline/event-bodies.js';
 import { Matcher } from './pipeline/matcher.js';
 import { DeliveryStore } from './store/delivery-store.js';
+import { startRetention } from './store/retention.js';
 import { ReplayClaimStore } from './store/replay-claims.js';
 import { RecoveryStore } from './store/recovery-store.js';
 import { Recoveries } from './pipeline/recovery.js';
@@ -93,9 +94,11 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         schedule: config.retrySchedule,
       }),
     );
-    const deliveryStore = new DeliveryStore(mongo.db);
-    await deliveryStore.ensureIndexes();
+    const deliveryStore = new DeliveryStore(mongo.db, { retentionMs: config.retentionMs });
+    await slow.watch('preparing the delivery records', () => deliveryStore.ensureIndexes());
     onStop('delivery records not yet written to MongoDB', () => deliveryStore.close());
+    const retention = startRetention(deliveryStore, { retentionMs: config.retentionMs, logger, onSweep: (result, at) => monitoring.retentionSwept(result, at) });
+    onStop('retention sweep', () => retention.stop());
     const queue = new KafkaTaskQueue(monitoring.kafka(kafka, topics), topics);
     await queue.connect();
     onStop('tasks not yet produced to Kafka', () => queue.close());

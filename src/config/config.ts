@@ -21,6 +21,8 @@ export interface Config {
   maxInFlight: number;
   /** A webhook whose attempts have all failed this long (10 at least) is disabled. */
   disableAfterMs: number;
+  /** Deliveries, outcomes and event bodies older than this are removed (WEBHOOKS_RETENTION). */
+  retentionMs: number;
   allowPrivateUrls: boolean;
   /** WEBHOOKS_ALLOW_PRIVATE_URLS was given: the local stack's default (allowed) does not override it. */
   allowPrivateUrlsSet: boolean;
@@ -165,6 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: read(env, 'WEBHOOKS_REQUEST_TIMEOUT', 10_000, parseDuration),
     maxInFlight: read(env, 'WEBHOOKS_MAX_IN_FLIGHT', 500, integer(1, 100_000)),
     disableAfterMs: read(env, 'WEBHOOKS_DISABLE_AFTER', 5 * 86_400_000, parseDuration),
+    retentionMs: read(env, 'WEBHOOKS_RETENTION', 30 * 86_400_000, parseDuration),
     allowPrivateUrls: read(env, 'WEBHOOKS_ALLOW_PRIVATE_URLS', false, boolean),
     allowPrivateUrlsSet: (env.WEBHOOKS_ALLOW_PRIVATE_URLS ?? '').trim() !== '',
     maxWebhooksPerWorkspace: read(env, 'WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE', 10_000, integer(1, 10_000_000)),
@@ -202,6 +205,7 @@ export const CONFIG_VARIABLES = [
   'WEBHOOKS_REQUEST_TIMEOUT',
   'WEBHOOKS_MAX_IN_FLIGHT',
   'WEBHOOKS_DISABLE_AFTER',
+  'WEBHOOKS_RETENTION',
   'WEBHOOKS_ALLOW_PRIVATE_URLS',
   'WEBHOOKS_MAX_WEBHOOKS_PER_WORKSPACE',
   'WEBHOOKS_RATE_LIMIT_PER_MINUTE',

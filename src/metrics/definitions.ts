@@ -77,6 +77,17 @@ export function defineMetrics(registry = new Registry()) {
       help: 'Records written to the invalid-events topic (events that could not be accepted).',
       registers,
     }),
+    retentionRemoved: new Counter({
+      name: `${PREFIX}retention_removed_records_total`,
+      help: 'Delivery records (deliveries, outcomes and event bodies) removed by the retention sweep as past WEBHOOKS_RETENTION, by kind of record.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    retentionLastSweep: new Gauge({
+      name: `${PREFIX}retention_last_sweep_timestamp_seconds`,
+      help: 'When the retention sweep of this process last finished (Unix time).',
+      registers,
+    }),
     storeWriteDuration: new Histogram({
       name: `${PREFIX}store_write_duration_seconds`,
       help: 'Delivery store writes as the pipeline waits for them (batched writes included), by operation.',

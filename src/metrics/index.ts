@@ -33,6 +33,12 @@ export class ServiceMonitoring {
     return countProducedRecords(kafka, topics, this.set);
   }
 
+  /** One retention sweep's removed records (store/retention.ts). */
+  retentionSwept(result: { removed: Record<string, number> }, at: Date): void {
+    for (const [kind, records] of Object.entries(result.removed)) this.set.retentionRemoved.inc({ kind }, records);
+    this.set.retentionLastSweep.set(at.getTime() / 1000);
+  }
+
   /** Consumer lag and retry-topic depth, read from Kafka offsets on scrape. */
   watchLag(admin: Admin, topics: Topics, schedule: readonly RetryStep[], onError: (error: unknown) => void): void {
     watchConsumerLag(admin, topics, schedule, this.set, onError);

@@ -82,6 +82,8 @@ export interface SweepResult {
   partitions: number;
   /** Records they held. */
   records: number;
+  /** The same, by kind of record. */
+  removed: { deliveries: number; outcomes: number; payloads: number };
 }
 
 /** The single collections records were kept in before they were kept by hour. */
@@ -250,7 +252,9 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const from = at === null ? null : at.id !== '' ? partitionOfId(at.id) : hourOf(at.t - 1);
     const base: Filter<DeliveryDoc> = { workspace, webhookId };
     if (filter.eventType) base.eventType = filter.eventType;
-    const hours = (await this.deliveries.list()).filter((p) => from === null || p <= from);
+    // Hours prepared ahead (retention.ts) hold nothing yet.
+    const ahead = hourOf(Date.now() + 5 * 60_000);
+    const hours = (await this.deliveries.list()).filter((p) => p <= ahead && (from === null || p <= from));
     const items: DeliveryRecord[] = [];
     let read = 0;
     let next = 0;
@@ -390,20 +394,32 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
    * bodies), at most `maxHours` per kind in one sweep so that one sweep stays short.
    */
   async sweep(now = Date.now(), maxHours = 24): Promise<SweepResult> {
-    const result: SweepResult = { partitions: 0, records: 0 };
+    const result: SweepResult = { partitions: 0, records: 0, removed: { deliveries: 0, outcomes: 0, payloads: 0 } };
     if (!this.options.retentionMs) return result;
     const cutoff = now - this.options.retentionMs;
-    for (const kind of [this.outcomes, this.payloads, this.deliveries] as unknown as Array<Partitions<Document>>) {
-      const old = (await kind.list(0)).filter((p) => startOf(p) + HOUR_MS <= cutoff).reverse().slice(0, maxHours);
+    const kinds: Array<[keyof SweepResult['removed'], Partitions<Document>]> = [
+      ['outcomes', this.outcomes as unknown as Partitions<Document>],
+      ['payloads', this.payloads as unknown as Partitions<Document>],
+      ['deliveries', this.deliveries as unknown as Partitions<Document>],
+    ];
+    for (const [kind, partitions] of kinds) {
+      const old = (await partitions.list(0)).filter((p) => startOf(p) + HOUR_MS <= cutoff).reverse().slice(0, maxHours);
       for (const partition of old) {
-        const records = await kind.collection(partition).estimatedDocumentCount();
-        if (await kind.drop(partition)) {
+        const records = await partitions.collection(partition).estimatedDocumentCount();
+        if (await partitions.drop(partition)) {
           result.partitions++;
           result.records += records;
+          result.removed[kind] += records;
         }
       }
     }
     return result;
+  }
+
+  /** Creates the collections (and indexes) of the hour of `at`, ahead of its first write. */
+  async prepareHour(at: number): Promise<void> {
+    const hour = hourOf(at);
+    await Promise.all([this.deliveries.forWrite(hour), this.outcomes.forWrite(hour), this.payloads.forWrite(hour)]);
   }
 
   /** Moves what the single collections of earlier versions hold into hours, then drops them (once, at start). */
