@@ -46,10 +46,13 @@ export interface Settlement {
 
 /** Deliveries per chunk of a bulk read (recovery, redrive): bounds the memory and each outcomes read. */
 const BULK_CHUNK = 500;
-/** A page stops after reading this many hours of records and returns what it found, with a cursor to go on from. */
-const PAGE_SCAN_HOURS = 72;
-/** Or after this many deliveries read (a status filter reads whole hours). */
-const PAGE_SCAN_LIMIT = 20_000;
+/**
+ * A page starts no further hour once it has read this many, or read for this long, and returns
+ * what it found with a cursor to go on from: a quiet webhook, or a status filter that few
+ * deliveries match, answers within a bounded time however far back its matches are.
+ */
+const PAGE_SCAN_HOURS = 24;
+const PAGE_SCAN_MS = 300;
 /** Records of one kind copied per write when records kept in single collections are moved into hours. */
 const CONVERT_CHUNK = 1_000;
 
@@ -256,12 +259,12 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const ahead = hourOf(Date.now() + 5 * 60_000);
     const hours = (await this.deliveries.list()).filter((p) => p <= ahead && (from === null || p <= from));
     const items: DeliveryRecord[] = [];
-    let read = 0;
+    const started = Date.now();
     let next = 0;
     // One hour first (a busy webhook's page is in it), then 2, 4, 8 at once: a quiet webhook's
     // page spans many hours, and FerretDB answers several small reads side by side.
     for (let width = 1; next < hours.length; width = Math.min(width * 2, 8)) {
-      if (next >= PAGE_SCAN_HOURS || read >= PAGE_SCAN_LIMIT) {
+      if (next > 0 && (next >= PAGE_SCAN_HOURS || Date.now() - started >= PAGE_SCAN_MS)) {
         // Read as far as one request may: the caller goes on from this hour.
         return { items, nextCursor: encodeCursor(new Date(startOf(hours[next]!) + HOUR_MS), '') };
       }
@@ -275,7 +278,6 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         }),
       );
       for (const state of states.flat()) {
-        read++;
         if (filter.status && state.status !== filter.status) continue;
         if (items.length === pageSize) return { items, nextCursor: cursorOf(items[items.length - 1]!) };
         items.push(state);

@@ -1,0 +1,184 @@
+import { MongoClient } from 'mongodb';
+import { newDeliveryId } from '../../src/domain/ids.js';
+import type { DeliveryOutcome, DeliveryRecord } from '../../src/pipeline/ports.js';
+import { DeliveryStore } from '../../src/store/delivery-store.js';
+
+/**
+ * Reads at scale: fills a delivery store to `fill` deliveries (with one outcome each) through the
+ * store's own writes, spread evenly over `days` days to `webhooks` webhooks of one workspace, as
+ * the service would have stored them, then times the reads the API and the dashboard make.
+ */
+export interface StoreReadsOptions {
+  mongoUri: string;
+  /** Dropped afterwards unless `keep`. */
+  database?: string;
+  fill: number;
+  webhooks?: number;
+  /** How long the filled deliveries span, ending now (the issue's retained week). */
+  days?: number;
+  /** One delivery in this many ends failed. */
+  failedEvery?: number;
+  /** Timed runs per read (the median is reported). */
+  repeats?: number;
+  keep?: boolean;
+  /** A read still running after this long is reported as this long, marked missed, and not repeated. */
+  timeoutMs?: number;
+  say?: (line: string) => void;
+}
+
+export interface StoreReadsRow {
+  metric: string;
+  value: number;
+  target?: string;
+  ok?: boolean;
+}
+
+const WORKSPACE = 'ws_store_reads';
+/** Events stored per round: enough for the store's batched inserts to fill their batches. */
+const EVENTS_PER_ROUND = 100;
+const DAY_MS = 86_400_000;
+
+export async function runStoreReads(options: StoreReadsOptions): Promise<StoreReadsRow[]> {
+  const { mongoUri, fill, webhooks = 10, days = 7, failedEvery = 10, repeats = 3, timeoutMs = 120_000, say = () => {} } = options;
+  const database = options.database ?? `store_reads_${Date.now().toString(36)}`;
+  const client = new MongoClient(mongoUri, { maxPoolSize: 20 });
+  await client.connect();
+  const rows: StoreReadsRow[] = [];
+  try {
+    const db = client.db(database);
+    const store = new DeliveryStore(db);
+    await store.ensureIndexes();
+    const webhookIds = Array.from({ length: webhooks }, (_, i) => `whk_storereads${String(i).padStart(4, '0')}`);
+    const now = Date.now();
+    const start = now - days * DAY_MS;
+    const events = Math.ceil(fill / webhooks);
+    const step = (days * DAY_MS) / events;
+
+    // --- fill, through the store's own batched writes ---
+    const filled = Date.now();
+    const sample: DeliveryRecord[] = [];
+    for (let first = 0; first < events; first += EVENTS_PER_ROUND) {
+      const round: Array<Promise<unknown>> = [];
+      const outcomes: DeliveryOutcome[] = [];
+      for (let e = first; e < Math.min(events, first + EVENTS_PER_ROUND); e++) {
+        const createdAt = new Date(Math.floor(start + e * step));
+        const eventId = `evt_storereads${e}`;
+        const payload = JSON.stringify({ id: eventId, type: 'message.received', created_at: createdAt.toISOString(), agent: null, data: { n: e, text: 'a message of typical length for a webhook body' } });
+        const records = webhookIds.map((webhookId) => delivery(webhookId, eventId, createdAt, payload));
+        round.push(store.insertPending(records, `bench:0:${e}`, 'digest'));
+        records.forEach((d, i) => outcomes.push(outcome(d, (e + i) % failedEvery === 0)));
+        if (e === Math.floor(events / 2)) sample.push(records[0]!);
+      }
+      await Promise.all(round);
+      await store.recordOutcomes(outcomes);
+      if ((first / EVENTS_PER_ROUND) % 100 === 0) say(`   filled ${Math.min(events, first + EVENTS_PER_ROUND) * webhooks} of ${events * webhooks} deliveries`);
+    }
+    const fillSeconds = (Date.now() - filled) / 1000;
+    rows.push({ metric: 'deliveries stored (with one outcome each)', value: events * webhooks });
+    rows.push({ metric: 'fill: deliveries and outcomes stored per second', value: (events * webhooks * 2) / fillSeconds });
+
+    // --- reads ---
+    const webhookId = webhookIds[Math.floor(webhooks / 2)]!;
+    const time = async (metric: string, read: () => Promise<unknown>, targetMs?: number) => {
+      const ms: number[] = [];
+      for (let i = 0; i < repeats; i++) {
+        const t0 = performance.now();
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([read().then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)))]);
+        clearTimeout(timer);
+        ms.push(performance.now() - t0);
+        if (timedOut) break;
+      }
+      const value = ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)]!;
+      const row: StoreReadsRow = { metric, value };
+      if (targetMs !== undefined) Object.assign(row, { target: `≤ ${targetMs} ms`, ok: value <= targetMs });
+      rows.push(row);
+      say(`   ${metric}: ${value.toFixed(0)} ms`);
+    };
+    const page = await store.list(WORKSPACE, webhookId, {}, 50, '');
+    const newest = page.items[0]!;
+    await time('deliveries page: newest 50 of one webhook, with status (ms)', () => store.list(WORKSPACE, webhookId, {}, 50, ''), 300);
+    await time('next deliveries page, by its cursor (ms)', () => store.list(WORKSPACE, webhookId, {}, 50, page.nextCursor), 300);
+    await time('one delivery with attempts, newest (ms)', () => store.get(WORKSPACE, webhookId, newest.id), 100);
+    await time(`one delivery with attempts, ${days / 2} days old (ms)`, () => store.get(WORKSPACE, sample[0]!.webhookId, sample[0]!.id), 100);
+    let failedFound = 0;
+    await time("status filter 'failed': newest 50 of one webhook (ms)", async () => (failedFound = (await store.list(WORKSPACE, webhookId, { status: 'failed' }, 50, '')).items.length), 500);
+    rows.push({ metric: "status filter 'failed': deliveries on that first page", value: failedFound });
+    let charted = 0;
+    await time('dashboard 24 h chart: pages of 500 back 24 h, at most 4 (ms)', async () => (charted = await lastDay(store, webhookId, Date.now())), 500);
+    rows.push({ metric: 'dashboard 24 h chart: deliveries read', value: charted });
+    return rows;
+  } finally {
+    if (!options.keep) await client.db(database).dropDatabase().catch(() => {});
+    await client.close();
+  }
+}
+
+/** What the dashboard's chart reads (web/src/components/delivery-chart.tsx). */
+async function lastDay(store: DeliveryStore, webhookId: string, now: number): Promise<number> {
+  let cursor = '';
+  let read = 0;
+  for (let page = 0; page < 4; page++) {
+    const result = await store.list(WORKSPACE, webhookId, {}, 500, cursor);
+    read += result.items.length;
+    const last = result.items[result.items.length - 1];
+    if (!result.nextCursor || (last && last.createdAt.getTime() < now - DAY_MS)) break;
+    cursor = result.nextCursor;
+  }
+  return read;
+}
+
+function delivery(webhookId: string, eventId: string, createdAt: Date, payload: string): DeliveryRecord {
+  return {
+    id: newDeliveryId(createdAt.getTime()),
+    workspace: WORKSPACE,
+    webhookId,
+    eventId,
+    eventType: 'message.received',
+    agent: null,
+    status: 'pending',
+    attemptCount: 0,
+    nextAttemptAt: createdAt,
+    lastResponseStatus: 0,
+    lastError: '',
+    payload,
+    attempts: [],
+    createdAt,
+    updatedAt: createdAt,
+  };
+}
+
+function outcome(d: DeliveryRecord, failed: boolean): DeliveryOutcome {
+  const recordedAt = new Date(d.createdAt.getTime() + 40);
+  const status = failed ? 500 : 200;
+  return {
+    id: `out_${d.id.slice(4)}`,
+    deliveryId: d.id,
+    workspace: d.workspace,
+    webhookId: d.webhookId,
+    eventId: d.eventId,
+    number: 1,
+    status: failed ? 'failed' : 'succeeded',
+    nextAttemptAt: null,
+    recordedAt,
+    attempt: { number: 1, startedAt: d.createdAt, durationMs: 40, responseStatus: status, responseBodyExcerpt: failed ? 'internal error' : 'ok', error: failed ? `HTTP ${status}` : '', manual: false },
+  };
+}
+
+/** Alone, until the benchmark runner takes `--fill`: `node <built>/bench/scenarios/store-reads.js --fill 100000 [--webhooks 10] [--days 7]`. */
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  const arg = (name: string, fallback: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  };
+  const rows = await runStoreReads({
+    mongoUri: process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017/',
+    fill: arg('fill', 100_000),
+    webhooks: arg('webhooks', 10),
+    days: arg('days', 7),
+    repeats: arg('repeats', 3),
+    timeoutMs: arg('timeout', 120_000),
+    say: (line) => process.stdout.write(`${line}\n`),
+  });
+  for (const r of rows) process.stdout.write(`${r.metric.padEnd(72)} ${r.value.toFixed(0).padStart(9)}  ${r.target ?? ''} ${r.ok === undefined ? '' : r.ok ? 'ok' : 'MISSED'}\n`);
+}
