@@ -1,4 +1,6 @@
-import type { Collection, Document, FindCursor } from 'mongodb';
+import type { Document, FindCursor } from 'mongodb';
+
+type Doc = { _id: string } & Document;
 import { describe, expect, it } from 'vitest';
 import { newDeliveryId } from '../../src/domain/ids.js';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
@@ -12,7 +14,7 @@ const info = await mongo.db.command({ buildInfo: 1 });
 const onFerretDb = Boolean(info.ferretdbVersion);
 
 /** The stages of a query's winning plan, from its explain output. */
-async function stagesOf(cursor: FindCursor<Document>): Promise<string[]> {
+async function stagesOf(cursor: FindCursor<Doc>): Promise<string[]> {
   const plan = (await cursor.explain('queryPlanner')) as Document;
   const stages: string[] = [];
   const walk = (node: unknown): void => {
@@ -44,14 +46,14 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
     await apiKeys.init();
 
     const hour = partitionOfId(id);
-    const d: Collection<Document> = mongo.db.collection(`deliveries_${hour}`);
-    const o: Collection<Document> = mongo.db.collection(`delivery_outcomes_${hour}`);
-    const p: Collection<Document> = mongo.db.collection(`event_payloads_${hour}`);
-    const keys: Collection<Document> = mongo.db.collection('api_keys');
+    const d = mongo.db.collection<Doc>(`deliveries_${hour}`);
+    const o = mongo.db.collection<Doc>(`delivery_outcomes_${hour}`);
+    const p = mongo.db.collection<Doc>(`event_payloads_${hour}`);
+    const keys = mongo.db.collection<Doc>('api_keys');
     const cursor = encodeCursor(now, id);
-    const shapes: Record<string, FindCursor<Document>> = {
+    const shapes: Record<string, FindCursor<Doc>> = {
       'deliveries page': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix' }).sort(NEWEST_FIRST).limit(51),
-      'deliveries page by cursor': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix', ...(afterCursor(cursor) as Document) }).sort(NEWEST_FIRST).limit(51),
+      'deliveries page by cursor': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix', ...(afterCursor(cursor) as object) }).sort(NEWEST_FIRST).limit(51),
       'deliveries page of one event type': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix', eventType: 'sms.sent' }).sort(NEWEST_FIRST),
       'one delivery': d.find({ _id: id }).limit(1),
       'deliveries by id': d.find({ _id: { $in: [id, 'dlv_other'] } }),
