@@ -10,6 +10,7 @@ import { serveCommand } from './serve-command.js';
 const USAGE = `Usage: humiris-webhooks <command>
 
   serve [--roles api,matcher,dispatcher,retry]   run the service (default: all roles)
+        [--workers N|auto]                       ...in N processes on the same port (default 1, WEBHOOKS_WORKERS)
   stack up|down|status                           the local Kafka + MongoDB stack
   api-key create|list|revoke                     API keys of a workspace (api-key --help)
   bench [--quick]                                end-to-end benchmark on the local stack (bench --help)
@@ -24,7 +25,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve':
-        return await serveCommand(loadConfig(), parseArgs({ args: rest, options: { roles: { type: 'string' } } }).values);
+        return await serveCommand(loadConfig(), parseArgs({ args: rest, options: { roles: { type: 'string' }, workers: { type: 'string' } } }).values);
       case 'stack':
         return await stackCommand(loadConfig(), rest);
       case 'api-key':

@@ -1,6 +1,8 @@
-import { ALL_ROLES, ConfigError, type Config, type Role } from '../config/config.js';
-import { createLogger } from '../log/logger.js';
-import { startService } from '../main.js';
+import cluster from 'node:cluster';
+import { ALL_ROLES, ConfigError, workerCount, type Config, type Role } from '../config/config.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { startService, type Service } from '../main.js';
+import { servePrimary, serveWorker } from './serve-cluster.js';
 import { withServers } from './servers.js';
 
 /** Shutdown may take the send timeout (in-flight sends finish) plus this; then what is left is abandoned. */
@@ -18,14 +20,38 @@ function parseRoles(raw: string | undefined): Role[] {
   return [...new Set(roles)] as Role[];
 }
 
-export async function serveCommand(config: Config, flags: { roles?: string }): Promise<number> {
+export async function serveCommand(config: Config, flags: { roles?: string; workers?: string }): Promise<number> {
   const roles = parseRoles(flags.roles);
+  if (cluster.isWorker) return serveWorker((effective, logger, hooks) => runService(effective, roles, logger, hooks));
+  const workers = flags.workers === undefined ? config.workers : parseWorkers(flags.workers);
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty || undefined });
   const effective = await withServers(config, (line) => logger.info(line));
+  if (workers > 1) return servePrimary(effective, workers, logger, { shutdownMs: effective.requestTimeoutMs + SHUTDOWN_GRACE_MS, exitAbandoned: EXIT_ABANDONED });
+  return runService(effective, roles, logger);
+}
+
+function parseWorkers(raw: string): number {
+  try {
+    return workerCount(raw.trim());
+  } catch (error) {
+    throw new ConfigError('--workers', `got "${raw}", ${(error as Error).message} or auto`);
+  }
+}
+
+/** What a worker of `serve --workers` tells its primary. */
+export interface RunHooks {
+  started?(service: Service): void;
+  /** Before exiting on a shutdown that ran out of time. */
+  abandoned?(parts: string[]): Promise<void>;
+}
+
+/** Runs the service until SIGINT or SIGTERM, then stops it within bounds; returns the exit code. */
+export async function runService(effective: Config, roles: Role[], logger: Logger, hooks: RunHooks = {}): Promise<number> {
   const service = await startService(effective, roles, logger).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new ConfigError('PORT', `port ${effective.port} is already in use`);
     throw error;
   });
+  hooks.started?.(service);
 
   await new Promise<void>((resolve) => {
     // Ctrl-C under `npm start` arrives twice (from the terminal, and relayed by npm): later
@@ -49,6 +75,7 @@ export async function serveCommand(config: Config, flags: { roles?: string }): P
     const abandoned = service.unfinished();
     logger.error({ deadlineMs, abandoned }, `shutdown did not finish within ${deadlineMs} ms; exiting and abandoning: ${abandoned.join('; ')}`);
     logger.flush();
+    await hooks.abandoned?.(abandoned);
     process.exit(EXIT_ABANDONED);
   }
   logger.info('stopped');

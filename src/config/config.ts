@@ -30,6 +30,8 @@ export interface Config {
   rateLimitPerMinute: number;
   logLevel: string;
   logPretty: boolean;
+  /** Processes that each run the whole service on the same port (WEBHOOKS_WORKERS, `serve --workers`); 1 = no cluster. */
+  workers: number;
   /** Limits of the API port against slow, idle and greedy clients. */
   apiLimits: ApiLimits;
   /** Traces: exported over OTLP/HTTP when a URL is set; a traceparent is sent to receivers either way. */
@@ -80,6 +82,12 @@ function integer(min: number, max: number) {
     if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`expected a whole number from ${min} to ${max}`);
     return n;
   };
+}
+
+/** A worker count: a whole number, or `auto` for one per CPU. */
+export function workerCount(raw: string): number {
+  if (raw === 'auto') return os.availableParallelism();
+  return integer(1, 256)(raw);
 }
 
 function boolean(raw: string): boolean {
@@ -174,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: read(env, 'WEBHOOKS_RATE_LIMIT_PER_MINUTE', 6_000, integer(0, 10_000_000)),
     logLevel: read(env, 'LOG_LEVEL', 'info', logLevel),
     logPretty: read(env, 'LOG_PRETTY', false, boolean),
+    workers: read(env, 'WEBHOOKS_WORKERS', 1, workerCount),
     apiLimits: {
       maxConnections: read(env, 'WEBHOOKS_API_MAX_CONNECTIONS', DEFAULT_API_LIMITS.maxConnections, integer(1, 1_000_000)),
       headersTimeoutMs: read(env, 'WEBHOOKS_API_HEADERS_TIMEOUT', DEFAULT_API_LIMITS.headersTimeoutMs, parseDuration),
@@ -215,6 +224,7 @@ export const CONFIG_VARIABLES = [
   'WEBHOOKS_API_IDLE_TIMEOUT',
   'LOG_LEVEL',
   'LOG_PRETTY',
+  'WEBHOOKS_WORKERS',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
   'OTEL_SERVICE_NAME',

@@ -23,6 +23,9 @@ export function defineMetrics(registry = new Registry()) {
   const registers = [registry];
   // Process and Node.js runtime metrics under their standard names (process_…, nodejs_…), so stock dashboards read them.
   collectDefaultMetrics({ register: registry });
+  // Summed over the workers of `serve --workers` this would be dropped: the oldest worker's start stands for the service.
+  const startTime = registry.getSingleMetric('process_start_time_seconds') as { aggregator: string } | undefined;
+  if (startTime) startTime.aggregator = 'min';
   return {
     registry,
     deliveries: new Counter({
@@ -59,12 +62,15 @@ export function defineMetrics(registry = new Registry()) {
       name: `${PREFIX}consumer_lag`,
       help: 'Records not yet committed by a consumer group, per topic and partition (Kafka offsets, read at most every few seconds on scrape).',
       labelNames: ['group', 'topic', 'partition'] as const,
+      // Every worker of `serve --workers` reads the same offsets: one reading, not their sum.
+      aggregator: 'max',
       registers,
     }),
     retryDepth: new Gauge({
       name: `${PREFIX}retry_topic_depth`,
       help: 'Tasks waiting in each retry topic (the retry group\'s lag summed over partitions), by schedule step delay.',
       labelNames: ['step', 'topic'] as const,
+      aggregator: 'max',
       registers,
     }),
     dlqRecords: new Counter({
@@ -86,6 +92,7 @@ export function defineMetrics(registry = new Registry()) {
     retentionLastSweep: new Gauge({
       name: `${PREFIX}retention_last_sweep_timestamp_seconds`,
       help: 'When the retention sweep of this process last finished (Unix time).',
+      aggregator: 'max',
       registers,
     }),
     storeWriteDuration: new Histogram({

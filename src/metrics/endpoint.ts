@@ -1,12 +1,17 @@
 import http from 'node:http';
 import type http2 from 'node:http2';
 import type net from 'node:net';
-import type { Registry } from 'prom-client';
 
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 
-/** Answers GET /metrics with the registry in the Prometheus text format. */
-export function metricsResponder(registry: Registry): (res: NodeResponse) => void {
+/** What GET /metrics writes: a registry, or the sum over the workers of `serve --workers`. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/** Answers GET /metrics with the source in the Prometheus text format. */
+export function metricsResponder(registry: MetricsSource): (res: NodeResponse) => void {
   return (res) => {
     registry.metrics().then(
       (text) => {

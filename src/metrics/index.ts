@@ -1,14 +1,17 @@
+import cluster from 'node:cluster';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Topics } from '../bus/topics.js';
 import type { RetryStep } from '../domain/retry-policy.js';
 import type { Metrics } from '../pipeline/metrics.js';
 import type { DeliveryWriter, Sender } from '../pipeline/ports.js';
 import { defineMetrics, type MetricSet } from './definitions.js';
+import { workerMetrics } from './cluster.js';
 import { metricsResponder } from './endpoint.js';
 import { watchConsumerLag } from './kafka-lag.js';
 import { countProducedRecords, instrumentSender, instrumentWriter, ServiceMetrics } from './service-metrics.js';
 
 export { startMetricsServer, type MetricsServer } from './endpoint.js';
+export { answerWorkerScrapes } from './cluster.js';
 
 /**
  * One service's metrics: the port the pipeline and API call, and the wrappers main.ts puts
@@ -17,8 +20,8 @@ export { startMetricsServer, type MetricsServer } from './endpoint.js';
 export class ServiceMonitoring {
   readonly set: MetricSet = defineMetrics();
   readonly metrics: Metrics = new ServiceMetrics(this.set);
-  /** Writes the current metrics as GET /metrics answers. */
-  readonly respond = metricsResponder(this.set.registry);
+  /** Writes the current metrics as GET /metrics answers: in a worker of `serve --workers`, those of all workers. */
+  readonly respond = metricsResponder(cluster.isWorker ? workerMetrics(this.set.registry) : this.set.registry);
 
   sender(sender: Sender): Sender {
     return instrumentSender(sender, this.set);
