@@ -15,7 +15,7 @@ import { startTestApi } from '../helpers/api.js';
 const api = await startTestApi('security-isolation');
 const SERVICES = [WebhookService, EventService] as const;
 const ID_FIELDS: Record<string, 'webhook' | 'delivery'> = { id: 'webhook', webhook_id: 'webhook', delivery_id: 'delivery' };
-const WORKSPACE_SCOPED_WITHOUT_ID = new Set(['CreateWebhook', 'ListWebhooks', 'PublishEvent']);
+const WORKSPACE_SCOPED_WITHOUT_ID = new Set(['CreateWebhook', 'ListWebhooks', 'PublishEvent', 'PublishEvents']);
 
 const codeOf = (promise: Promise<unknown>) =>
   promise.then(
@@ -68,6 +68,10 @@ describe('tenant isolation, enumerated from the service descriptors', () => {
     // envelope): naming B's does not reach B's webhooks, so nothing new appears in B's deliveries.
     const published = await api.rest('POST', '/v1/events', keyA, { type: 'email.sent', data: {}, workspace: (await api.keys.verify(keyB))!.workspace });
     expect(published.status).toBe(200);
+    const batch = await api.rest('POST', '/v1/events:batch', keyA, {
+      events: [{ type: 'email.sent', data: {}, workspace: (await api.keys.verify(keyB))!.workspace }],
+    });
+    expect(batch.status).toBe(200);
     expect((await owner.listDeliveries({ webhookId: victim.id })).deliveries.map((d) => d.id)).toEqual([victimDelivery.id]);
   });
 
