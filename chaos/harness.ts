@@ -476,6 +476,25 @@ export async function setWebhookStatus(service: ServiceProcess, run: Run, id: st
   if (!res.ok) throw new Error(`set webhook ${id} ${status}: ${res.status} ${await res.text()}`);
 }
 
+/** A GET of the service's REST API with the run's key, as JSON. */
+export async function apiGet(service: ServiceProcess, run: Run, path: string): Promise<any> {
+  const res = await fetch(`${service.baseUrl}${path}`, { headers: { authorization: `Bearer ${run.key}` } });
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** Every delivery of a webhook as the API lists them, all pages. */
+export async function listDeliveries(service: ServiceProcess, run: Run, webhookId: string): Promise<any[]> {
+  const all: any[] = [];
+  let cursor = '';
+  do {
+    const page = await apiGet(service, run, `/v1/webhooks/${webhookId}/deliveries?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    all.push(...(page.data ?? []));
+    cursor = page.next_cursor ?? '';
+  } while (cursor);
+  return all;
+}
+
 /** Records in the run's dead-letter topic (`<prefix>.webhooks.dlq`), from its partitions' offsets. */
 export async function deadLetterCount(run: Run): Promise<number> {
   const admin = run.kafka.admin();

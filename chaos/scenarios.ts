@@ -23,6 +23,8 @@ import {
   startHangingServer,
   startLedgerReceiver,
   setWebhookStatus,
+  apiGet,
+  listDeliveries,
   stopService,
   type Ledger,
   type LedgerReceiver,
@@ -253,19 +255,14 @@ export function receiverOutage(stack: PrivateStack, events: number, outageMs: nu
     await sleep(outageMs);
     await receiver.up();
     await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS);
-    // One delivery that needed a retry, as the API shows it.
-    const outcomes = run.mongo.db(run.database).collection<{ deliveryId: string; number: number; status: string }>('delivery_outcomes');
-    // A receipt comes before its outcome is stored (outcome writes are batched): wait for one.
-    let retried = null;
-    for (const deadline = Date.now() + 20_000; !retried && Date.now() < deadline; await sleep(250)) {
-      retried = await outcomes.findOne({ number: { $gt: 1 }, status: 'succeeded' });
-    }
-    facts.retriedDeliveries = (await outcomes.distinct('deliveryId', { number: { $gt: 1 } })).length;
-    if (retried) {
-      const res = await fetch(`${a.baseUrl}/v1/webhooks/${webhook.id}/deliveries/${retried.deliveryId}`, {
-        headers: { authorization: `Bearer ${run.key}` },
-      });
-      const delivery = (await res.json()) as any;
+    // The deliveries that needed a retry, as the API lists them: a receipt comes before its outcome
+    // is stored (outcome writes are batched), so wait until one shows succeeded.
+    const retried = async () => (await listDeliveries(a, run, webhook.id)).filter((d) => d.attempt_count > 1 && d.status === 'succeeded');
+    let ids: string[] = [];
+    for (const deadline = Date.now() + 20_000; ids.length === 0 && Date.now() < deadline; await sleep(250)) ids = (await retried()).map((d) => d.id);
+    facts.retriedDeliveries = ids.length;
+    if (ids[0] !== undefined) {
+      const delivery = await apiGet(a, run, `/v1/webhooks/${webhook.id}/deliveries/${ids[0]}`);
       facts.firstAttemptError = String(delivery.attempts?.[0]?.error);
       facts.firstAttemptStatus = Number(delivery.attempts?.[0]?.response_status);
       facts.lastAttemptStatus = Number(delivery.attempts?.at(-1)?.response_status);
@@ -456,15 +453,13 @@ export function disableDuringRetries(stack: PrivateStack, events: number, say: S
       await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS, say);
       const ok = receiver.requests.filter((r) => r.status < 300);
       facts.secondsFromEnableToLastReceipt = Math.round((Math.max(...ok.map((r) => r.at)) - enabling) / 100) / 10;
-      // Sent as the attempt it was paused at: each delivery's recorded attempts are numbered 1..n, no gap.
-      const attempts = await run.mongo
-        .db(run.database)
-        .collection<{ deliveryId: string; attempt?: { number: number } }>('delivery_outcomes')
-        .find({ attempt: { $exists: true } }, { projection: { deliveryId: 1, attempt: 1 } })
-        .toArray();
-      const numbers = new Map<string, Set<number>>();
-      for (const o of attempts) numbers.set(o.deliveryId, (numbers.get(o.deliveryId) ?? new Set()).add(o.attempt!.number));
-      facts.attemptNumberGaps = [...numbers.values()].filter((n) => Math.max(...n) !== n.size).length;
+      // Sent as the attempt it was paused at: each delivery's attempts, as the API shows them, are numbered 1..n, no gap.
+      const deliveries = await listDeliveries(a, run, webhook.id);
+      const numbers = await Promise.all(
+        deliveries.map(async (d) => ((await apiGet(a, run, `/v1/webhooks/${webhook.id}/deliveries/${d.id}`)).attempts ?? []).map((t: { number: number }) => t.number)),
+      );
+      facts.deliveriesWithAttempts = numbers.filter((n) => n.length >= 2).length;
+      facts.attemptNumberGaps = numbers.filter((n) => n.length === 0 || Math.max(...n) !== new Set(n).size).length;
       facts.dlqRecords = await deadLetterCount(run);
     },
     { env: { WEBHOOKS_RETRY_SCHEDULE: DISABLE_RETRY_SCHEDULE } },

@@ -78,7 +78,7 @@ describe.sequential('faults, with two service processes sharing the consumer gro
   it('a webhook disabled while its deliveries wait for a retry: nothing sent meanwhile, all arrive as the paused attempt once enabled, none dead-lettered', async () => {
     const result = await disableDuringRetries(stack, CI_SIZES.disable, say);
     expectNothingLost(result);
-    expect(result.facts).toMatchObject({ retryingAtDisable: CI_SIZES.disable, sendsWhileDisabled: 0, attemptNumberGaps: 0, dlqRecords: 0 });
+    expect(result.facts).toMatchObject({ retryingAtDisable: CI_SIZES.disable, sendsWhileDisabled: 0, deliveriesWithAttempts: CI_SIZES.disable, attemptNumberGaps: 0, dlqRecords: 0 });
     expect(result.facts.shownPaused).toMatch(/^(\d+) of \1$/);
   }, 180_000);
 });
