@@ -3,7 +3,7 @@ import { duplicatesOf } from './mongo.js';
 import { Batcher } from '../pipeline/batcher.js';
 import { currentState, matchedDelivery, newestOutcome } from '../pipeline/delivery-state.js';
 import { afterCursor, decodeCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
-import { HOUR_MS, hourOf, partitionOfId, Partitions, startOf } from './partitions.js';
+import { HOUR_MS, hourOf, partitionOf, partitionOfId, Partitions, shardOf, shardsOf, startOf } from './partitions.js';
 import type {
   DeliveryFilter,
   DeliveryOutcome,
@@ -127,7 +127,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     this.payloads = new Partitions<PayloadDoc>(db, LEGACY.payloads, (c) => this.indexes(c as unknown as Collection<Document>, [], ttl('createdAt')));
     // One insert for many events' deliveries, and one for many finished attempts: FerretDB
     // writes one command at a time, so a few large inserts go much faster than many small ones.
-    this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 2 });
+    this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0 });
     this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
   }
 
@@ -165,7 +165,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       // Bodies stored before digests were kept are taken as the same event.
       const other = firsts.find((first) => first.digest !== undefined && first.digest !== digest);
       if (other) return { existing: [], conflictWith: other.source ?? '' };
-      for (const [partition, group] of byPartition(bodyExists, (d) => d._id)) {
+      for (const [partition, group] of groupBy(bodyExists, (d) => partitionOf(d._id, d.webhookId))) {
         const collection = await this.deliveries.forWrite(partition);
         const refused = await duplicatesOf(collection.insertMany(group, { ordered: false }));
         pairExists.push(...refused.map((i) => group[i]!));
@@ -174,7 +174,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     if (pairExists.length === 0) return { existing: [] };
     const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
     const stored: DeliveryDoc[] = [];
-    for (const [partition, group] of byPartition(pairExists, (d) => d._id)) {
+    for (const [partition, group] of groupBy(pairExists, (d) => partitionOf(d._id, d.webhookId))) {
       stored.push(...(await this.deliveries.collection(partition).find({ eventId: { $in: [...new Set(group.map((d) => d.eventId))] } }).toArray()));
     }
     const byPair = new Map(stored.map((doc) => [pair(doc), doc]));
@@ -220,7 +220,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       else if (first.doc.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.doc.source ?? '' };
     });
     const storedBefore = new Set<string>();
-    for (const [partition, group] of byPartition([...bodies.entries()], ([, b]) => b.partition, true)) {
+    for (const [partition, group] of groupBy([...bodies.entries()], ([, b]) => b.partition)) {
       const collection = await this.payloads.forWrite(partition);
       for (const i of await duplicatesOf(collection.insertMany(group.map(([, b]) => b.doc), { ordered: false }))) storedBefore.add(group[i]![0]);
     }
@@ -229,11 +229,14 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     });
 
     const accepted = batch.flatMap(({ doc }, i) => (results[i]!.kind === 'inserted' ? [{ doc, i }] : []));
-    for (const [partition, group] of byPartition(accepted, (a) => a.doc._id)) {
-      const collection = await this.deliveries.forWrite(partition);
-      const refused = await duplicatesOf(collection.insertMany(group.map((a) => a.doc), { ordered: false }));
-      for (const j of refused) results[group[j]!.i] = { kind: 'pair-exists' };
-    }
+    // One insert per shard of the hour, side by side.
+    await Promise.all(
+      [...groupBy(accepted, (a) => partitionOf(a.doc._id, a.doc.webhookId))].map(async ([partition, group]) => {
+        const collection = await this.deliveries.forWrite(partition);
+        const refused = await duplicatesOf(collection.insertMany(group.map((a) => a.doc), { ordered: false }));
+        for (const j of refused) results[group[j]!.i] = { kind: 'pair-exists' };
+      }),
+    );
     return results;
   }
 
@@ -242,22 +245,25 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   }
 
   private async insertOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
-    for (const [partition, group] of byPartition(outcomes, (o) => o.deliveryId)) {
-      const collection = await this.outcomes.forWrite(partition);
-      // Written already by an earlier try whose answer was lost: the same outcome, stored once.
-      await duplicatesOf(collection.insertMany(group.map(({ id, ...rest }) => ({ _id: id, ...rest })), { ordered: false }));
-    }
+    await Promise.all(
+      [...groupBy(outcomes, (o) => partitionOf(o.deliveryId, o.webhookId))].map(async ([partition, group]) => {
+        const collection = await this.outcomes.forWrite(partition);
+        // Written already by an earlier try whose answer was lost: the same outcome, stored once.
+        await duplicatesOf(collection.insertMany(group.map(({ id, ...rest }) => ({ _id: id, ...rest })), { ordered: false }));
+      }),
+    );
   }
 
   async list(workspace: string, webhookId: string, filter: DeliveryFilter, pageSize: number, cursor: string): Promise<Page<DeliveryRecord>> {
     const at = cursor === '' ? null : decodeCursor(cursor, 'cursor');
     // A cursor names the hour to go on in: its last delivery's, or (no id) the hour before its time.
-    const from = at === null ? null : at.id !== '' ? partitionOfId(at.id) : hourOf(at.t - 1);
+    const shard = `_${shardOf(webhookId)}`;
+    const from = at === null ? null : at.id !== '' ? partitionOf(at.id, webhookId) : hourOf(at.t - 1) + shard;
     const base: Filter<DeliveryDoc> = { workspace, webhookId };
     if (filter.eventType) base.eventType = filter.eventType;
     // Hours prepared ahead (retention.ts) hold nothing yet.
     const ahead = hourOf(Date.now() + 5 * 60_000);
-    const hours = (await this.deliveries.list()).filter((p) => p <= ahead && (from === null || p <= from));
+    const hours = (await this.deliveries.list()).filter((p) => p.endsWith(shard) && p <= ahead && (from === null || p <= from));
     const items: DeliveryRecord[] = [];
     const started = Date.now();
     let next = 0;
@@ -305,7 +311,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 
   async get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null> {
     // By `_id` alone, in its hour: the one filter FerretDB narrows in SQL; the rest is checked here.
-    const doc = await this.deliveries.collection(partitionOfId(deliveryId)).findOne({ _id: deliveryId });
+    const doc = await this.deliveries.collection(partitionOf(deliveryId, webhookId)).findOne({ _id: deliveryId });
     if (!doc || doc.workspace !== workspace || doc.webhookId !== webhookId) return null;
     const [state] = await this.withOutcomes([doc], { payloads: true });
     return state ?? null;
@@ -314,7 +320,10 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   async *failedDeliveries(workspace: string, webhookId: string, since: Date, until: Date): AsyncIterable<DeliveryRecord[]> {
     // The hours of the window, oldest first; per hour one query, and per chunk one read of its
     // outcomes, so that each chunk's statuses are current.
-    const hours = (await this.deliveries.list()).filter((p) => startOf(p) < until.getTime() && startOf(p) + HOUR_MS > since.getTime()).reverse();
+    const shard = `_${shardOf(webhookId)}`;
+    const hours = (await this.deliveries.list())
+      .filter((p) => p.endsWith(shard) && startOf(p) < until.getTime() && startOf(p) + HOUR_MS > since.getTime())
+      .reverse();
     for (const partition of hours) {
       const docs = await this.deliveries
         .collection(partition)
@@ -329,12 +338,17 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 
   async byIds(deliveryIds: string[]): Promise<DeliveryRecord[]> {
     const found: DeliveryRecord[] = [];
-    for (const [partition, ids] of byPartition(deliveryIds, (id) => id)) {
+    // An id names its hour, not its webhook: each of the hour's shards is asked.
+    for (const [hour, ids] of groupBy(deliveryIds, partitionOfId)) {
       for (let i = 0; i < ids.length; i += BULK_CHUNK) {
         const chunk = ids.slice(i, i + BULK_CHUNK);
-        const collection = this.deliveries.collection(partition);
-        const docs = chunk.length === 1 ? [await collection.findOne({ _id: chunk[0]! })].filter((d) => d !== null) : await collection.find({ _id: { $in: chunk } }).toArray();
-        found.push(...(await this.withOutcomes(docs)));
+        const docs = await Promise.all(
+          shardsOf(hour).map(async (partition) => {
+            const collection = this.deliveries.collection(partition);
+            return chunk.length === 1 ? [await collection.findOne({ _id: chunk[0]! })].filter((d) => d !== null) : collection.find({ _id: { $in: chunk } }).toArray();
+          }),
+        );
+        found.push(...(await this.withOutcomes(docs.flat())));
       }
     }
     return found;
@@ -369,7 +383,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const projection = attempts ? {} : { projection: { 'attempt.responseBodyExcerpt': 0 } };
     const [outcomes, bodies] = await Promise.all([
       Promise.all(
-        [...byPartition(docs, (d) => d._id)].map(([partition, group]) =>
+        [...groupBy(docs, (d) => partitionOf(d._id, d.webhookId))].map(([partition, group]) =>
           this.outcomes
             .collection(partition)
             .find(group.length === 1 ? { deliveryId: group[0]!._id } : { deliveryId: { $in: group.map((d) => d._id) } }, projection)
@@ -421,7 +435,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   /** Creates the collections (and indexes) of the hour of `at`, ahead of its first write. */
   async prepareHour(at: number): Promise<void> {
     const hour = hourOf(at);
-    await Promise.all([this.deliveries.forWrite(hour), this.outcomes.forWrite(hour), this.payloads.forWrite(hour)]);
+    await Promise.all([...shardsOf(hour).flatMap((shard) => [this.deliveries.forWrite(shard), this.outcomes.forWrite(shard)]), this.payloads.forWrite(hour)]);
   }
 
   /** Moves what the single collections of earlier versions hold into hours, then drops them (once, at start). */
@@ -429,15 +443,15 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const present = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
     const kinds: Array<[string, Partitions<Document>, (doc: Document) => string]> = [
       [LEGACY.payloads, this.payloads as unknown as Partitions<Document>, (doc) => hourOf(new Date(doc.createdAt).getTime())],
-      [LEGACY.deliveries, this.deliveries as unknown as Partitions<Document>, (doc) => partitionOfId(String(doc._id))],
-      [LEGACY.outcomes, this.outcomes as unknown as Partitions<Document>, (doc) => partitionOfId(String(doc.deliveryId))],
+      [LEGACY.deliveries, this.deliveries as unknown as Partitions<Document>, (doc) => partitionOf(String(doc._id), String(doc.webhookId))],
+      [LEGACY.outcomes, this.outcomes as unknown as Partitions<Document>, (doc) => partitionOf(String(doc.deliveryId), String(doc.webhookId))],
     ];
     for (const [name, kind, partitionOf] of kinds) {
       if (!present.has(name)) continue;
       const legacy = this.db.collection(name);
       let chunk: Document[] = [];
       const write = async () => {
-        for (const [partition, group] of byPartition(chunk, partitionOf, true)) {
+        for (const [partition, group] of groupBy(chunk, partitionOf)) {
           await duplicatesOf((await kind.forWrite(partition)).insertMany(group, { ordered: false }));
         }
         chunk = [];
@@ -459,14 +473,6 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 type IndexSpec = { key: Record<string, number>; name: string; unique?: boolean; expireAfterSeconds?: number };
 
 const cursorOf = (state: DeliveryRecord): string => encodeCursor(state.createdAt, state.id);
-
-/**
- * Items by the hour their delivery id names (`key` gives the id), or, with `named`, by the
- * partition `key` gives itself.
- */
-function byPartition<T>(items: T[], key: (item: T) => string, named = false): Map<string, T[]> {
-  return groupBy(items, named ? key : (item) => partitionOfId(key(item)));
-}
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
