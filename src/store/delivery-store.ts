@@ -94,9 +94,10 @@ const LEGACY = { deliveries: 'deliveries', outcomes: 'delivery_outcomes', payloa
 
 /**
  * Deliveries, their outcomes and their events' bodies, in collections of one UTC hour each
- * (store/partitions.ts), named by the delivery's id: a delivery, its outcomes and its body share
- * the hour its id carries, so reading one delivery reads one hour, and a page of one webhook
- * reads the newest hours until it is full. The hot path only inserts (one insert per hour and
+ * (store/partitions.ts), named by the delivery's id, and deliveries and outcomes also by their
+ * webhook's shard: a delivery, its outcomes and its body share the hour its id carries, so
+ * reading one delivery reads one hour of one shard, and a page of one webhook reads the newest
+ * hours of its shard until it is full. The hot path only inserts (one insert per hour and
  * batch, as before): a delivery and its event's body when matched, an outcome when an attempt
  * ends. Reads fold them together (pipeline/delivery-state.ts). Retention drops whole hours.
  */
@@ -263,7 +264,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     if (filter.eventType) base.eventType = filter.eventType;
     // Hours prepared ahead (retention.ts) hold nothing yet.
     const ahead = hourOf(Date.now() + 5 * 60_000);
-    const hours = (await this.deliveries.list()).filter((p) => p.endsWith(shard) && p <= ahead && (from === null || p <= from));
+    const hours = (await this.deliveries.list()).filter((p) => p.endsWith(shard) && p.slice(0, 10) <= ahead && (from === null || p <= from));
     const items: DeliveryRecord[] = [];
     const started = Date.now();
     let next = 0;
@@ -446,12 +447,12 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       [LEGACY.deliveries, this.deliveries as unknown as Partitions<Document>, (doc) => partitionOf(String(doc._id), String(doc.webhookId))],
       [LEGACY.outcomes, this.outcomes as unknown as Partitions<Document>, (doc) => partitionOf(String(doc.deliveryId), String(doc.webhookId))],
     ];
-    for (const [name, kind, partitionOf] of kinds) {
+    for (const [name, kind, partitionOfDoc] of kinds) {
       if (!present.has(name)) continue;
       const legacy = this.db.collection(name);
       let chunk: Document[] = [];
       const write = async () => {
-        for (const [partition, group] of groupBy(chunk, partitionOf)) {
+        for (const [partition, group] of groupBy(chunk, partitionOfDoc)) {
           await duplicatesOf((await kind.forWrite(partition)).insertMany(group, { ordered: false }));
         }
         chunk = [];

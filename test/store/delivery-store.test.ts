@@ -2,7 +2,7 @@ import type { Db } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useMongo } from '../helpers/servers.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
-import { partitionOfId } from '../../src/store/partitions.js';
+import { partitionOf } from '../../src/store/partitions.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
 
 let store: DeliveryStore;
@@ -168,7 +168,7 @@ describe('DeliveryStore', () => {
     const filler = Array.from({ length: 20_000 }, (_, i) => ({ _id: `dlv_fill${i}`, workspace: 'ws_fill', webhookId: 'whk_fill', eventId: `evt_fill${i}`, eventType: 'sms.sent', agent: null, createdAt: base, source: 'fill' }));
     const d = delivery('whk_stall', 0);
     // In the hour the delivery's id names (these ids all share the first one).
-    const hour = db.collection(`deliveries_${partitionOfId(d.id)}`);
+    const hour = db.collection(`deliveries_${partitionOf(d.id, d.webhookId)}`);
     for (let i = 0; i < filler.length; i += 5_000) await hour.insertMany(filler.slice(i, i + 5_000) as never[]);
     await store.insertPending([d], 't:5:1', 'digest');
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { newDeliveryId } from '../../src/domain/ids.js';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
-import { partitionOfId } from '../../src/store/partitions.js';
+import { partitionOf, partitionOfId } from '../../src/store/partitions.js';
 import { NEWEST_FIRST, afterCursor, encodeCursor } from '../../src/store/paging.js';
 import { useMongo } from '../helpers/servers.js';
 
@@ -45,10 +45,10 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
     const apiKeys = new ApiKeyStore(mongo.db);
     await apiKeys.init();
 
-    const hour = partitionOfId(id);
-    const d = mongo.db.collection<Doc>(`deliveries_${hour}`);
-    const o = mongo.db.collection<Doc>(`delivery_outcomes_${hour}`);
-    const p = mongo.db.collection<Doc>(`event_payloads_${hour}`);
+    const shard = partitionOf(id, 'whk_ix');
+    const d = mongo.db.collection<Doc>(`deliveries_${shard}`);
+    const o = mongo.db.collection<Doc>(`delivery_outcomes_${shard}`);
+    const p = mongo.db.collection<Doc>(`event_payloads_${partitionOfId(id)}`);
     const keys = mongo.db.collection<Doc>('api_keys');
     const cursor = encodeCursor(now, id);
     const shapes: Record<string, FindCursor<Doc>> = {
@@ -83,14 +83,15 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
 });
 
 describe.runIf(onFerretDb)('on FerretDB', () => {
-  it('keeps one collection per hour, so a delivery and its outcomes are read from its hour alone', async () => {
+  it('keeps one collection per hour (and webhook shard), so a delivery and its outcomes are read from its hour alone', async () => {
     const store = new DeliveryStore(mongo.db);
     await store.ensureIndexes();
     const at = Date.parse('2026-03-01T10:20:00Z');
     const id = newDeliveryId(at);
     await store.insertPending([{ id, workspace: 'ws_ix', webhookId: 'whk_ix', eventId: 'evt_ixf', eventType: 'sms.sent', agent: null, status: 'pending', attemptCount: 0, nextAttemptAt: new Date(at), lastResponseStatus: 0, lastError: '', payload: '{}', attempts: [], createdAt: new Date(at), updatedAt: new Date(at) }], 't:0:2', 'digest');
     const names = (await mongo.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
-    expect(names).toEqual(expect.arrayContaining(['deliveries_2026030110', 'event_payloads_2026030110']));
+    expect(names).toEqual(expect.arrayContaining([`deliveries_${partitionOf(id, 'whk_ix')}`, 'event_payloads_2026030110']));
+    expect(partitionOf(id, 'whk_ix')).toMatch(/^2026030110_\d$/);
     expect(await store.get('ws_ix', 'whk_ix', id)).toMatchObject({ id, status: 'pending' });
     await store.close();
   });
