@@ -74,7 +74,7 @@ export async function servePrimary(
 
   answerWorkerScrapes(
     () => slots.filter((s) => s.ready && s.worker).map((s) => s.worker!),
-    (worker, error) => logger.warn({ worker: worker.process.pid, err: error }, 'a worker left out of /metrics: it did not answer'),
+    (worker, error) => logger.warn({ workerPid: worker.process.pid, err: error }, 'a worker left out of /metrics: it did not answer'),
   );
 
   const fork = (slot: Slot) => {
@@ -87,7 +87,7 @@ export async function servePrimary(
       if (message?.type === READY) {
         slot.ready = true;
         ports = { apiPort: message.apiPort, metricsPort: message.metricsPort };
-        logger.info({ worker: slot.index + 1, pid }, 'worker started');
+        logger.info({ worker: slot.index + 1, workerPid: pid }, 'worker started');
         change();
       } else if (message?.type === ABANDONED) {
         abandoned.push(`worker ${pid}: ${(message.parts ?? []).join('; ')}`);
@@ -105,7 +105,7 @@ export async function servePrimary(
         slot.quickDeaths = Date.now() - slot.startedAt >= RESTART_RESET_MS ? 0 : slot.quickDeaths;
         const delayMs = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** slot.quickDeaths);
         slot.quickDeaths++;
-        logger.error({ worker: slot.index + 1, pid, code, signal, restartInMs: delayMs }, `worker ${pid} exited unexpectedly (${signal ?? `code ${code}`}); starting another in ${delayMs} ms`);
+        logger.error({ worker: slot.index + 1, workerPid: pid, code, signal, restartInMs: delayMs }, `worker ${pid} exited unexpectedly (${signal ?? `code ${code}`}); starting another in ${delayMs} ms`);
         slot.restart = setTimeout(() => {
           slot.restart = undefined;
           if (!stopping) fork(slot);
@@ -147,7 +147,7 @@ export async function servePrimary(
   }
   if (failedStart && !stopping) {
     // A worker that cannot start (port taken, servers unreachable) said why; the others are stopped.
-    logger.error({ pid: failedStart.pid, code: failedStart.code, signal: failedStart.signal }, 'a worker failed to start; stopping the others');
+    logger.error({ workerPid: failedStart.pid, code: failedStart.code, signal: failedStart.signal }, 'a worker failed to start; stopping the others');
     onSignal('SIGTERM');
   }
 
