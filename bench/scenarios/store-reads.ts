@@ -107,6 +107,20 @@ export async function runStoreReads(options: StoreReadsOptions): Promise<StoreRe
     let charted = 0;
     await time('dashboard 24 h chart: pages of 500 back 24 h, at most 4 (ms)', async () => (charted = await lastDay(store, webhookId, Date.now())), 500);
     rows.push({ metric: 'dashboard 24 h chart: deliveries read', value: charted });
+
+    // After the reads, which they would crowd. --- writes in the current hour, as the matcher and dispatcher batch them (100 webhooks, as bench scenario 2) ---
+    const writers = Array.from({ length: 100 }, (_, i) => `whk_storewrites${String(i).padStart(4, '0')}`);
+    const wrote = Date.now();
+    let written = 0;
+    for (let round = 0; round < 40; round++) {
+      const createdAt = new Date();
+      const records = Array.from({ length: 5 }, (_, e) => writers.map((w) => delivery(w, `evt_storewrites${round}_${e}`, createdAt, '{"n":1}')));
+      await Promise.all(records.map((group, e) => store.insertPending(group, `bench:1:${round}_${e}`, 'digest')));
+      await store.recordOutcomes(records.flat().map((d) => outcome(d, false)));
+      written += records.flat().length * 2;
+    }
+    rows.push({ metric: 'writes: deliveries and outcomes stored per second in the current hour (100 webhooks)', value: written / ((Date.now() - wrote) / 1000) });
+
     return rows;
   } finally {
     if (!options.keep) await client.db(database).dropDatabase().catch(() => {});

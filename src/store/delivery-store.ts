@@ -268,9 +268,10 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const items: DeliveryRecord[] = [];
     const started = Date.now();
     let next = 0;
-    // One hour first (a busy webhook's page is in it), then 2, 4, 8 at once: a quiet webhook's
-    // page spans many hours, and FerretDB answers several small reads side by side.
-    for (let width = 1; next < hours.length; width = Math.min(width * 2, 8)) {
+    // One hour first (a busy webhook's page is in it), then as many more at once as the hours read
+    // so far say the page still needs (8 at most): a quiet webhook's page spans many hours, and
+    // FerretDB answers several small reads side by side.
+    for (let width = 1; next < hours.length; width = Math.max(1, Math.min(8, Math.ceil((pageSize + 1 - items.length) / Math.max(items.length / next, 1))))) {
       if (next > 0 && (next >= PAGE_SCAN_HOURS || Date.now() - started >= PAGE_SCAN_MS)) {
         // Read as far as one request may: the caller goes on from this hour.
         return { items, nextCursor: encodeCursor(new Date(startOf(hours[next]!) + HOUR_MS), '') };
