@@ -271,13 +271,17 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // One hour first (a busy webhook's page is in it), then as many more at once as the hours read
     // so far say the page still needs (8 at most): a quiet webhook's page spans many hours, and
     // FerretDB answers several small reads side by side.
-    for (let width = 1; next < hours.length; width = Math.max(1, Math.min(8, Math.ceil((pageSize + 1 - items.length) / Math.max(items.length / next, 1))))) {
+    // The current hour counts for the part of it that has passed.
+    let hoursRead = 0;
+    const needed = () => Math.max(1, Math.min(8, Math.ceil((pageSize + 1 - items.length) / Math.max(items.length / hoursRead, 1))));
+    for (let width = 1; next < hours.length; width = needed()) {
       if (next > 0 && (next >= PAGE_SCAN_HOURS || Date.now() - started >= PAGE_SCAN_MS)) {
         // Read as far as one request may: the caller goes on from this hour.
         return { items, nextCursor: encodeCursor(new Date(startOf(hours[next]!) + HOUR_MS), '') };
       }
       const batch = hours.slice(next, next + width);
       next += batch.length;
+      for (const partition of batch) hoursRead += Math.min(1, Math.max(0.05, (started - startOf(partition)) / HOUR_MS));
       const states = await Promise.all(
         batch.map((partition) => {
           const query = partition === from && at!.id !== '' ? { ...base, ...afterCursor<DeliveryDoc>(cursor) } : base;
