@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { newDeliveryId } from '../../src/domain/ids.js';
+import { matchedDelivery, outcomeOf } from '../../src/pipeline/delivery-state.js';
 import type { DeliveryOutcome, DeliveryRecord } from '../../src/pipeline/ports.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 
@@ -143,56 +144,11 @@ async function lastDay(store: DeliveryStore, webhookId: string, now: number): Pr
 }
 
 function delivery(webhookId: string, eventId: string, createdAt: Date, payload: string): DeliveryRecord {
-  return {
-    id: newDeliveryId(createdAt.getTime()),
-    workspace: WORKSPACE,
-    webhookId,
-    eventId,
-    eventType: 'message.received',
-    agent: null,
-    status: 'pending',
-    attemptCount: 0,
-    nextAttemptAt: createdAt,
-    lastResponseStatus: 0,
-    lastError: '',
-    payload,
-    attempts: [],
-    createdAt,
-    updatedAt: createdAt,
-  };
+  return matchedDelivery({ id: newDeliveryId(createdAt.getTime()), workspace: WORKSPACE, webhookId, eventId, eventType: 'message.received', agent: null, payload, createdAt });
 }
 
 function outcome(d: DeliveryRecord, failed: boolean): DeliveryOutcome {
-  const recordedAt = new Date(d.createdAt.getTime() + 40);
   const status = failed ? 500 : 200;
-  return {
-    id: `out_${d.id.slice(4)}`,
-    deliveryId: d.id,
-    workspace: d.workspace,
-    webhookId: d.webhookId,
-    eventId: d.eventId,
-    number: 1,
-    status: failed ? 'failed' : 'succeeded',
-    nextAttemptAt: null,
-    recordedAt,
-    attempt: { number: 1, startedAt: d.createdAt, durationMs: 40, responseStatus: status, responseBodyExcerpt: failed ? 'internal error' : 'ok', error: failed ? `HTTP ${status}` : '', manual: false },
-  };
-}
-
-/** Alone, until the benchmark runner takes `--fill`: `node <built>/bench/scenarios/store-reads.js --fill 100000 [--webhooks 10] [--days 7]`. */
-if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
-  const arg = (name: string, fallback: number) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : fallback;
-  };
-  const rows = await runStoreReads({
-    mongoUri: process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017/',
-    fill: arg('fill', 100_000),
-    webhooks: arg('webhooks', 10),
-    days: arg('days', 7),
-    repeats: arg('repeats', 3),
-    timeoutMs: arg('timeout', 120_000),
-    say: (line) => process.stdout.write(`${line}\n`),
-  });
-  for (const r of rows) process.stdout.write(`${r.metric.padEnd(72)} ${r.value.toFixed(0).padStart(9)}  ${r.target ?? ''} ${r.ok === undefined ? '' : r.ok ? 'ok' : 'MISSED'}\n`);
+  const attempt = { number: 1, startedAt: d.createdAt, durationMs: 40, responseStatus: status, responseBodyExcerpt: failed ? 'internal error' : 'ok', error: failed ? `HTTP ${status}` : '', manual: false };
+  return { ...outcomeOf({ ...d, deliveryId: d.id, attempt: 1 }, failed ? 'failed' : 'succeeded', new Date(d.createdAt.getTime() + 40)), attempt };
 }

@@ -1,6 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newDeliveryId } from '../../src/domain/ids.js';
+import { matchedDelivery, outcomeOf } from '../../src/pipeline/delivery-state.js';
 import type { DeliveryOutcome, DeliveryRecord } from '../../src/pipeline/ports.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { hourOf } from '../../src/store/partitions.js';
@@ -12,35 +13,11 @@ const HOUR = 3_600_000;
 const WORKSPACE = 'ws_retention';
 
 function delivery(webhookId: string, createdAt: Date, n: number): DeliveryRecord {
-  return {
-    id: newDeliveryId(createdAt.getTime()),
-    workspace: WORKSPACE,
-    webhookId,
-    eventId: `evt_retention${n}`,
-    eventType: 'message.received',
-    agent: null,
-    status: 'pending',
-    attemptCount: 0,
-    nextAttemptAt: createdAt,
-    lastResponseStatus: 0,
-    lastError: '',
-    payload: `{"n":${n}}`,
-    attempts: [],
-    createdAt,
-    updatedAt: createdAt,
-  };
+  return matchedDelivery({ id: newDeliveryId(createdAt.getTime()), workspace: WORKSPACE, webhookId, eventId: `evt_retention${n}`, eventType: 'message.received', agent: null, payload: `{"n":${n}}`, createdAt });
 }
 
 const failed = (d: DeliveryRecord): DeliveryOutcome => ({
-  id: `out_${d.id.slice(4)}`,
-  deliveryId: d.id,
-  workspace: d.workspace,
-  webhookId: d.webhookId,
-  eventId: d.eventId,
-  number: 1,
-  status: 'failed',
-  nextAttemptAt: null,
-  recordedAt: d.createdAt,
+  ...outcomeOf({ ...d, deliveryId: d.id, attempt: 1 }, 'failed', d.createdAt),
   attempt: { number: 1, startedAt: d.createdAt, durationMs: 3, responseStatus: 500, responseBodyExcerpt: '', error: 'HTTP 500', manual: false },
 });
 
