@@ -187,3 +187,22 @@ describe('DeliveryStore', () => {
     expect(freshMs, `fresh insert ${freshMs} ms, one look-up ${lookupMs} ms`).toBeLessThan(lookupMs / 2);
   });
 });
+
+describe('records of the single collections of earlier versions', () => {
+  it('are moved into hours at start, and the old collections dropped', async () => {
+    const old = (await useMongo('deliveries_legacy')).db;
+    const d = delivery('whk_legacy', 0);
+    const o = outcome(d, 1, 'failed', 500);
+    await old.collection('event_payloads').insertOne({ _id: `${d.workspace}/${d.eventId}`, workspace: d.workspace, eventId: d.eventId, payload: d.payload, createdAt: d.createdAt, source: 't:9:1', digest: 'digest' } as never);
+    await old.collection('deliveries').insertOne({ _id: d.id, workspace: d.workspace, webhookId: d.webhookId, eventId: d.eventId, eventType: d.eventType, agent: null, createdAt: d.createdAt, source: 't:9:1' } as never);
+    const { id, ...rest } = o;
+    await old.collection('delivery_outcomes').insertOne({ _id: id, ...rest } as never);
+
+    const converted = new DeliveryStore(old);
+    await converted.ensureIndexes();
+    expect(await converted.get('ws_store', 'whk_legacy', d.id)).toMatchObject({ status: 'failed', attemptCount: 1, payload: d.payload });
+    const names = (await old.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    expect(names.filter((n) => ['deliveries', 'delivery_outcomes', 'event_payloads'].includes(n))).toEqual([]);
+    await converted.close();
+  });
+});
