@@ -37,6 +37,7 @@ prints one table; the JSON goes to bench/results/<timestamp>.json.
   --api-latency-seconds <n> scenario 8, duration at each of 50 and 200 events/s through the API [20 | quick 5]
   --idle-seconds <n>        scenario 8, idle CPU window, no traffic, after the other figures [30 | quick 10]
   --fill <n>                store reads with <n> stored deliveries (bench/scenarios/store-reads.ts); only when given
+  --workers <n>             the service as \`serve --workers <n>\` (CPU and RSS of all its processes) [1]
   --profile                 run the service under node --cpu-prof (profiles under .data/bench/)
   --keep                    keep the run's topics and databases
   --out <file>              JSON path [bench/results/<timestamp>.json]
@@ -72,6 +73,8 @@ export interface BenchOptions {
   idleSeconds: number;
   /** Stored deliveries for the store-reads scenario; absent: it does not run. */
   fill?: number;
+  /** Service processes of \`serve --workers\`. */
+  workers: number;
   profile: boolean;
   keep: boolean;
   out?: string;
@@ -111,6 +114,7 @@ export function parseOptions(args: string[]): BenchOptions | 'help' {
       fill: number,
       'api-latency-seconds': number,
       'idle-seconds': number,
+      workers: number,
       profile: { type: 'boolean' },
       keep: { type: 'boolean' },
       out: { type: 'string' },
@@ -161,6 +165,7 @@ export function parseOptions(args: string[]): BenchOptions | 'help' {
     apiLatencySeconds: int('api-latency-seconds', 20, 5),
     idleSeconds: int('idle-seconds', 30, 10),
     fill: values.fill === undefined ? undefined : int('fill', 0),
+    workers: int('workers', 1),
     profile: values.profile ?? false,
     keep: values.keep ?? false,
     out: values.out,

@@ -71,7 +71,7 @@ export async function openService(run: BenchRun, label: string, env: Record<stri
       WEBHOOKS_REQUEST_TIMEOUT: opts.requestTimeout,
       ...env,
     },
-    { logFile, nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(runDir, `profile-${name}`)] : [] },
+    { logFile, workers: opts.workers, nodeArgs: profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(runDir, `profile-${name}`)] : [] },
   );
   run.services.push(service);
   run.cleanup.push(async () => {

@@ -30,7 +30,27 @@ export interface ProcSample {
   cpuSeconds: number;
 }
 
+/** The process and its children (the workers of `serve --workers`), each once. */
+async function processTree(pid: number): Promise<number[]> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  const below = await Promise.all(children.split(' ').filter(Boolean).map((child) => processTree(Number(child))));
+  return [pid, ...below.flat()];
+}
+
+/** The service's figures: with workers, those of the primary and every worker added up. */
 async function readProc(pid: number): Promise<ProcSample | undefined> {
+  const own = await readOneProc(pid);
+  if (!own) return undefined;
+  const pids = await processTree(pid);
+  if (pids.length === 1) return own;
+  const others = (await Promise.all(pids.slice(1).map(readOneProc))).filter((s) => s !== undefined);
+  return others.reduce(
+    (sum, s) => ({ rssBytes: sum.rssBytes + s.rssBytes, peakRssBytes: sum.peakRssBytes + s.peakRssBytes, cpuSeconds: sum.cpuSeconds + s.cpuSeconds }),
+    own,
+  );
+}
+
+async function readOneProc(pid: number): Promise<ProcSample | undefined> {
   try {
     const [status, stat] = await Promise.all([readFile(`/proc/${pid}/status`, 'utf8'), readFile(`/proc/${pid}/stat`, 'utf8')]);
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
@@ -75,6 +95,8 @@ export interface SpawnOptions {
   logFile?: string;
   /** Before the script, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
+  /** `serve --workers N`: ready once every worker started. */
+  workers?: number;
 }
 
 /** Every service process spawned here, so none outlives a run that was cut short. */
@@ -90,8 +112,9 @@ export function killLeftoverServices(): void {
 
 /** Spawns the service and resolves once it logged `service started` (with its API port). */
 export async function spawnService(name: string, env: ServiceEnv, options: SpawnOptions = {}): Promise<ServiceProcess> {
-  const { startTimeoutMs = 90_000, logFile, nodeArgs = [] } = options;
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve'], {
+  const { startTimeoutMs = 90_000, logFile, nodeArgs = [], workers = 1 } = options;
+  const readyLine = workers > 1 ? '"workers started"' : '"service started"';
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', ...(workers > 1 ? ['--workers', String(workers)] : [])], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
@@ -121,7 +144,7 @@ export async function spawnService(name: string, env: ServiceEnv, options: Spawn
     const lines = pending.split('\n');
     pending = lines.pop()!;
     for (const line of lines) {
-      if (!line.includes('"service started"')) continue;
+      if (!line.includes(readyLine)) continue;
       try {
         apiPort = JSON.parse(line).apiPort ?? 0;
         started();

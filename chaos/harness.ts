@@ -71,8 +71,8 @@ export async function startPrivateStack(): Promise<PrivateStack> {
 export { killLeftoverServices, type ServiceEnv, type ServiceProcess } from '../bench/service-process.js';
 
 /** Spawns the service (3 partitions per event topic) and resolves once it logged `service started`. */
-export function spawnService(name: string, env: ServiceEnv, startTimeoutMs = 90_000): Promise<ServiceProcess> {
-  return spawnServiceProcess(name, { WEBHOOKS_EVENT_PARTITIONS: '3', ...env }, { startTimeoutMs });
+export function spawnService(name: string, env: ServiceEnv, startTimeoutMs = 90_000, workers = 1): Promise<ServiceProcess> {
+  return spawnServiceProcess(name, { WEBHOOKS_EVENT_PARTITIONS: '3', ...env }, { startTimeoutMs, workers });
 }
 
 /** SIGTERM, then SIGKILL if it lingers; resolves when gone. */

@@ -15,7 +15,7 @@ const REQUEST_TIMEOUT_MS = 2_000;
 const SHUTDOWN_GRACE_MS = 5_000;
 
 /** Forwards TCP to `target` until frozen; then connections stay open and nothing passes either way. */
-async function freezableProxy(target: URL): Promise<{ uri: string; freeze(): void; close(): void }> {
+async function freezableProxy(target: URL): Promise<{ uri: string; freeze(): void; thaw(): void; close(): void }> {
   let frozen = false;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -38,6 +38,8 @@ async function freezableProxy(target: URL): Promise<{ uri: string; freeze(): voi
   return {
     uri: uri.href,
     freeze: () => (frozen = true),
+    /** New connections pass again (the frozen ones are the stopped service's). */
+    thaw: () => (frozen = false),
     close() {
       for (const socket of sockets) socket.destroy();
       server.close();
@@ -55,15 +57,17 @@ const keys = new ApiKeyStore(db);
 await keys.init();
 const { key } = await keys.create('shutdown', 'test');
 
-describe('shutdown', () => {
-  it('SIGTERM while MongoDB hangs: exits within the request timeout plus a few seconds, non-zero, naming what it abandoned', async () => {
-    const service = await spawnService('shutdown', {
+describe.sequential('shutdown', () => {
+  // With `serve --workers 2` each worker abandons its own parts; the primary exits 1 naming them.
+  it.for([1, 2])('SIGTERM while MongoDB hangs: exits within the request timeout plus a few seconds, non-zero, naming what it abandoned (serve --workers %i)', { timeout: 90_000 }, async (workers) => {
+    proxy.thaw();
+    const service = await spawnService(`shutdown-${workers}`, {
       KAFKA_BROKERS: kafkaBrokers().join(','),
       MONGODB_URI: proxy.uri,
       MONGODB_DATABASE: database,
       WEBHOOKS_TOPIC_PREFIX: prefix,
       WEBHOOKS_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms`,
-    });
+    }, 90_000, workers);
     const create = (url: string) =>
       fetch(`${service.baseUrl}/v1/webhooks`, {
         method: 'POST',
@@ -99,7 +103,12 @@ describe('shutdown', () => {
     process.stderr.write(`[shutdown] ${JSON.parse(line!).msg}\n`);
     expect(JSON.parse(line!).abandoned.length).toBeGreaterThan(0);
     expect(line).toMatch(/abandoning: .+/);
+    if (workers > 1) {
+      const summary = output.split('\n').find((l) => l.includes('workers did not stop cleanly'));
+      expect(summary, output.split('\n').slice(-15).join('\n')).toBeDefined();
+      expect(JSON.parse(summary!).msg).toMatch(/abandoned: worker \d+: .+/);
+    }
     // The create that hung was never acknowledged.
     expect(await hanging).not.toBe(201);
-  }, 90_000);
+  });
 });
