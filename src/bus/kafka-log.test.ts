@@ -29,6 +29,11 @@ describe('SettlingErrors', () => {
     expect(settling.level('error', [COORDINATOR])).toEqual({ level: 'debug' });
   });
 
+  it('keeps a group rebalancing for a joining member at debug', () => {
+    const settling = new SettlingErrors();
+    expect(settling.level('error', ['Response Heartbeat(key: 12, version: 3)', 'The group is rebalancing, so a rejoin is needed'])).toEqual({ level: 'debug' });
+  });
+
   it('leaves other errors and levels alone', () => {
     const settling = new SettlingErrors();
     expect(settling.level('error', ['Connection timeout', undefined])).toEqual({ level: 'error' });

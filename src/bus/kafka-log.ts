@@ -1,6 +1,6 @@
 /**
  * Errors a broker answers while it, a consumer group or a new topic settles (a broker just
- * started, a topic just created, a leader just moved). kafkajs logs each at ERROR and retries.
+ * started, a topic just created, a leader just moved, a member joined a group). kafkajs logs each at ERROR and retries.
  */
 const SETTLING = [
   'The group coordinator is not available',
@@ -9,6 +9,8 @@ const SETTLING = [
   'This server is not the leader for that topic-partition',
   'There is no leader for this topic-partition as we are in the middle of a leadership election',
   'This server does not host this topic-partition',
+  // A member joined or left (another instance, a worker of `serve --workers`): the others rejoin.
+  'The group is rebalancing',
 ];
 
 /** How long one of them may go on before it is logged at its own level. */

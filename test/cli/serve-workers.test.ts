@@ -155,6 +155,10 @@ describe.sequential('serve --workers', () => {
     expect(metrics.types.get('humiris_webhooks_consumer_lag')).toBe('gauge');
     expect(metrics.find('humiris_webhooks_consumer_lag').length).toBeGreaterThan(0);
 
+    // Workers joining the groups make them rebalance: that is not an error.
+    const errors = service.output().split('\n').filter((l) => l.includes('"level":50'));
+    expect(errors.slice(0, 3)).toEqual([]);
+
     // A worker killed: started again, and delivery goes on with nothing lost.
     const victim = started.pids[1]!;
     process.kill(victim, 'SIGKILL');
