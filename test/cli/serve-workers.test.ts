@@ -76,6 +76,15 @@ describe.sequential('serve --workers', () => {
     }
   }, 60_000);
 
+  it('Ctrl-C in a terminal (SIGINT to the process group, primary and workers at once) stops them all, exit 0', async () => {
+    const service = spawnLogged(process.execPath, ['bin/humiris-webhooks.js', 'serve', '--workers', '2'], { cwd: ROOT, env: { ...env, LOG_LEVEL: 'info' }, detached: true });
+    const started = JSON.parse(await service.line(/"msg":"workers started"/, 180_000)) as { pid: number; pids: number[] };
+    process.kill(-service.child.pid!, 'SIGINT');
+    expect(await service.exitsWithin(40_000), service.output().slice(-4_000)).toBe(true);
+    expect((await service.exited).code, service.output().slice(-4_000)).toBe(0);
+    expect(pidsOf(service, 'stopped')).toEqual(new Set([started.pid, ...started.pids]));
+  }, 240_000);
+
   it('two workers share the port and the consumer groups, deliver each event once per webhook, survive a SIGKILLed worker, sum /metrics, stop on SIGTERM', async () => {
     const service = spawnLogged(process.execPath, ['bin/humiris-webhooks.js', 'serve', '--workers', '2'], { cwd: ROOT, env });
     const started = JSON.parse(await service.line(/"msg":"workers started"/, 180_000)) as { pid: number; pids: number[]; apiPort: number };
