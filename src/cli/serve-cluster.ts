@@ -122,7 +122,7 @@ export async function servePrimary(
     stopping ??= signal;
     for (const slot of slots) {
       clearTimeout(slot.restart);
-      // A worker forked but not yet started takes the signal too: it stops once started.
+      // One still starting has no handler yet and ends at once: it had nothing in hand.
       slot.worker?.process.kill(signal);
     }
     change();
