@@ -37,7 +37,7 @@ export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; qu
         // The trace the producer put in the record's headers, or none (the match starts one).
         const event = { ...decoded.event, trace: traceContextFrom(header(message.headers, 'traceparent'), header(message.headers, 'tracestate')) };
         const source = `${message.topic}:${message.partition}:${message.offset}`;
-        const { duplicateOf, conflictWith, refused } = await matcher.match(event, source);
+        const { duplicateOf, conflictWith, refused } = await matcher.match(event, source, Number(message.timestamp));
         if (duplicateOf !== undefined) logger.info({ eventId: event.id, workspace: event.workspace, source, firstSource: duplicateOf }, 'duplicate event');
         if (conflictWith !== undefined) {
           reason = `event id ${event.id} is already used in this workspace by an event with another type, agent or data (first read from ${conflictWith})`;

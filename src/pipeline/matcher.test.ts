@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ValidEvent } from '../domain/event.js';
-import { Matcher } from './matcher.js';
+import { deliveryTime, Matcher, RECORD_TIME_WINDOW_MS } from './matcher.js';
 import type { DeliveryRecord, DeliveryTask, TaskQueue, WebhookRecord } from './ports.js';
 
 const webhook = (n: number): WebhookRecord => ({
@@ -50,5 +50,16 @@ describe('Matcher', () => {
     expect(tasks.every((t) => t.payload === null)).toBe(true);
     expect(growthMb).toBeGreaterThanOrEqual(0);
     expect(growthMb).toBeLessThan(64);
+  });
+
+  it('dates deliveries by their record within the plausible window, else by now', () => {
+    const now = 1_800_000_000_000;
+    expect(deliveryTime(now - 20_000, now)).toBe(now - 20_000);
+    expect(deliveryTime(now - RECORD_TIME_WINDOW_MS, now)).toBe(now - RECORD_TIME_WINDOW_MS);
+    expect(deliveryTime(now - RECORD_TIME_WINDOW_MS - 1, now)).toBe(now);
+    expect(deliveryTime(now + 30_000, now)).toBe(now + 30_000);
+    expect(deliveryTime(now + 3_600_000, now)).toBe(now);
+    expect(deliveryTime(undefined, now)).toBe(now);
+    expect(deliveryTime(Number('nope'), now)).toBe(now);
   });
 });

@@ -26,6 +26,22 @@ export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new
   });
 }
 
+/** How old a record's write time may be and still date its deliveries: a record matched again after a crash is well within it. */
+export const RECORD_TIME_WINDOW_MS = 60 * 60 * 1000;
+/** How far ahead of this clock a record's write time may be (another machine's clock). */
+const CLOCK_SKEW_MS = 60 * 1000;
+
+/**
+ * When an event's deliveries are created: the time its Kafka record was written, so that a record
+ * matched again (a process died before committing its offset) lands in the same hour's collections,
+ * where its deliveries are found and kept with their ids. A time outside a plausible window (a
+ * producer's clock, a backlog older than an hour) gives way to now.
+ */
+export function deliveryTime(writtenAt: number | undefined, now: number): number {
+  if (writtenAt === undefined || !Number.isFinite(writtenAt)) return now;
+  return writtenAt >= now - RECORD_TIME_WINDOW_MS && writtenAt <= now + CLOCK_SKEW_MS ? writtenAt : now;
+}
+
 export function firstTask(delivery: DeliveryRecord, { manual = false, inline = true } = {}): DeliveryTask {
   return {
     deliveryId: delivery.id,
@@ -60,25 +76,26 @@ export class Matcher {
     private readonly deliveries: DeliveryWriter,
     private readonly queue: TaskQueue,
     private readonly tracing: Tracing = new PropagatingTracing(),
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
    * Safe to repeat: the (webhook, event) pair is unique. `source` names the Kafka record the event
-   * came from. A span in the event's trace (or a new one); its tasks carry it to every attempt.
+   * came from, `writtenAt` when it was written (see deliveryTime). A span in the event's trace (or
+   * a new one); its tasks carry it to every attempt.
    */
-  match(event: DomainEvent, source: string): Promise<MatchResult> {
+  match(event: DomainEvent, source: string, writtenAt?: number): Promise<MatchResult> {
     const attributes = { 'humiris.event_id': event.id, 'humiris.event_type': event.type, 'humiris.source': source };
     return this.tracing.inSpan('match', { parent: event.trace, attributes }, async (span) => {
-      const result = await this.matchIn(span, event, source);
+      const result = await this.matchIn(span, event, source, new Date(deliveryTime(writtenAt, this.now())));
       span.setAttributes({ 'humiris.deliveries_queued': result.queued });
       return result;
     });
   }
 
-  private async matchIn(span: TraceSpan, event: ValidEvent, source: string): Promise<MatchResult> {
+  private async matchIn(span: TraceSpan, event: ValidEvent, source: string, now: Date): Promise<MatchResult> {
     const webhooks = await this.webhooks.findMatching(event.workspace, event.type, event.agent);
     if (webhooks.length === 0) return { queued: 0 };
-    const now = new Date();
     // One body for all: a 1 MiB event rendered once per webhook would be 10 GiB at 10,000 webhooks.
     const payload = eventPayload(event);
     const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now, payload));
