@@ -115,7 +115,8 @@ describe('RecoverDeliveries', () => {
     const job = await finished(key, webhookId, answer.json.id);
     expect(job).toMatchObject({ found: 5, queued: 5, skipped: 0 });
     await receiver.waitFor(before + 5);
-    await settle(2_000);
+    // A receipt comes before its outcome is stored (outcome writes are batched): the next job must see them succeeded.
+    await until('the recovered deliveries shown succeeded', async () => ((await store.settlement('evt_inside.')).byStatus.succeeded === 5 ? true : undefined), 60_000);
     expect(new Set(deliveryIdsSince(receiver, before))).toEqual(inside);
 
     // The same window is the same job; another end is another job (which finds no failed delivery inside it any more).
