@@ -55,7 +55,6 @@ export class PipelineActions implements DeliveryActions {
     }
   }
 
-
   async sendTestEvent(webhook: WebhookRecord): Promise<DeliveryRecord> {
     const now = new Date();
     const event = {
