@@ -2,21 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
 import { Dispatcher } from './dispatcher.js';
 import { EndpointLanes } from './endpoint-lanes.js';
-import type { DeliveryOutcome, DeliveryTask, SendResult, TaskQueue, WebhookRecord } from './ports.js';
+import { webhookRecord } from '../../test/helpers/doubles.js';
+import type { DeliveryOutcome, DeliveryTask, SendResult, TaskQueue } from './ports.js';
 
-const webhook = (id: string): WebhookRecord => ({
-  id,
-  workspace: 'acme',
-  url: `https://${id}.example.com/hook`,
-  events: ['*'],
-  agent: null,
-  description: '',
-  status: 'active',
-  secrets: [{ secret: 'whsec_test', expiresAt: null }],
-  signatureScheme: 'humiris',
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-});
+const webhook = (id: string) => webhookRecord(id);
 
 const task = (webhookId: string, n: number): DeliveryTask => ({
   deliveryId: `dlv_${webhookId}_${n}`,

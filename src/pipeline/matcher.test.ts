@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ValidEvent } from '../domain/event.js';
 import { deliveryTime, Matcher, RECORD_TIME_WINDOW_MS } from './matcher.js';
-import type { DeliveryRecord, DeliveryTask, TaskQueue, WebhookRecord } from './ports.js';
+import { enqueueInto, webhookRecord } from '../../test/helpers/doubles.js';
+import type { DeliveryRecord, DeliveryTask } from './ports.js';
 
-const webhook = (n: number): WebhookRecord => ({
-  id: `whk_${n}`,
-  workspace: 'acme',
-  url: `https://h${n}.example.com/hook`,
-  events: ['*'],
-  agent: null,
-  description: '',
-  status: 'active',
-  secrets: [{ secret: 'whsec_test', expiresAt: null }],
-  signatureScheme: 'humiris',
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-});
+const webhook = (n: number) => webhookRecord(`whk_${n}`);
 
 describe('Matcher', () => {
   it('renders a 1 MiB event once for all its webhooks, not once per webhook', async () => {
@@ -34,13 +23,7 @@ describe('Matcher', () => {
       recordOutcomes: async () => {},
     };
     const tasks: DeliveryTask[] = [];
-    const queue: TaskQueue = {
-      enqueue: async (t) => void tasks.push(...t),
-      scheduleRetry: async () => {},
-      deadLetter: async () => {},
-      publishEvent: async () => {},
-      publishEvents: async () => [],
-    };
+    const queue = enqueueInto(tasks);
 
     const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, queue).match(event, 'events:0:0');
 

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ValidEvent } from '../../src/domain/event.js';
 import { Matcher } from '../../src/pipeline/matcher.js';
-import type { DeliveryTask, TaskQueue, WebhookRecord } from '../../src/pipeline/ports.js';
+import type { DeliveryTask } from '../../src/pipeline/ports.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
+import { enqueueInto, webhookRecord } from '../helpers/doubles.js';
 import { useMongo } from '../helpers/servers.js';
 
 let store: DeliveryStore;
@@ -11,29 +12,7 @@ beforeAll(async () => {
   await store.ensureIndexes();
 });
 
-const webhook: WebhookRecord = {
-  id: 'whk_redelivered',
-  workspace: 'ws_redelivery',
-  url: 'https://example.com/hook',
-  events: ['*'],
-  agent: null,
-  description: '',
-  status: 'active',
-  secrets: [{ secret: 'whsec_test', expiresAt: null }],
-  signatureScheme: 'humiris',
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-};
-
-function capturingQueue(tasks: DeliveryTask[]): TaskQueue {
-  return {
-    enqueue: async (t) => void tasks.push(...t),
-    scheduleRetry: async () => {},
-    deadLetter: async () => {},
-    publishEvent: async () => {},
-    publishEvents: async () => [],
-  };
-}
+const webhook = webhookRecord('whk_redelivered', 'ws_redelivery');
 
 describe('a Kafka record matched again in a later hour', () => {
   it('keeps its deliveries and their ids: the hour comes from the record, not from when it was matched', async () => {
@@ -47,8 +26,8 @@ describe('a Kafka record matched again in a later hour', () => {
     const second: DeliveryTask[] = [];
     const findMatching = async () => [webhook];
 
-    await new Matcher({ findMatching }, store, capturingQueue(first), undefined, () => writtenAt + 100).match(event, source, writtenAt);
-    await new Matcher({ findMatching }, store, capturingQueue(second), undefined, () => writtenAt + 20_000).match(event, source, writtenAt);
+    await new Matcher({ findMatching }, store, enqueueInto(first), undefined, () => writtenAt + 100).match(event, source, writtenAt);
+    await new Matcher({ findMatching }, store, enqueueInto(second), undefined, () => writtenAt + 20_000).match(event, source, writtenAt);
 
     expect(first).toHaveLength(1);
     expect(second.map((t) => t.deliveryId)).toEqual(first.map((t) => t.deliveryId));
