@@ -103,6 +103,9 @@ describe('RecoverDeliveries', () => {
     const since = new Date();
     await failedDeliveries(workspace, 'evt_inside.', 5);
     const end = new Date();
+    // Deliveries are dated by their records' write time: the late ones must be written after the
+    // millisecond the wider window below (end + 1 ms) still takes in.
+    await settle(10);
     await failedDeliveries(workspace, 'evt_late.', 5);
     const inside = new Set(((await store.settlement('evt_inside.')).unsettled).map((d) => d.id));
     expect(inside.size).toBe(5);
