@@ -43,7 +43,7 @@ export function defineMetrics(registry = new Registry()) {
     }),
     firstAttemptLatency: new Histogram({
       name: `${PREFIX}first_attempt_latency_seconds`,
-      help: 'From an event being matched (its delivery created) to the start of the delivery\'s first attempt.',
+      help: 'From an event\'s Kafka record being written (its delivery\'s creation time; when it was matched if that was over an hour later) to the start of the delivery\'s first attempt.',
       buckets: LATENCY_BUCKETS,
       registers,
     }),
