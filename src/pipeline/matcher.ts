@@ -117,8 +117,8 @@ export class Matcher {
     } catch (error) {
       if (!(error instanceof DomainError) || error.retryable) throw error;
       // Kafka will never take these tasks: they end failed, with the reason, instead of pending forever.
-      const now = new Date();
-      await this.deliveries.recordOutcomes(tasks.map((task) => ({ ...outcomeOf(task, 'failed', now), lastError: `could not be queued: ${error.message}` })));
+      const failedAt = new Date();
+      await this.deliveries.recordOutcomes(tasks.map((task) => ({ ...outcomeOf(task, 'failed', failedAt), lastError: `could not be queued: ${error.message}` })));
       return { queued: 0, refused: error.message };
     }
     const duplicateOf = existing.find((d) => d.source !== source)?.source;
