@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
 import { startReceiver, type Receiver, type Reply } from '../helpers/receiver.js';
-import { settle } from '../helpers/wait.js';
+import { settle, until } from '../helpers/wait.js';
 
 // Retry-After of a 429 or 503 moves the next retry within [first step, this step]: with
 // `1s,6s,6s`, a 6s step can come as early as 1 s after the failure and never later than 6 s.
@@ -48,7 +48,12 @@ describe('Retry-After on 429 and 503', () => {
     expect(atFloor).toBeLessThan(unchanged! - 2);
     expect(unchanged).toBeGreaterThanOrEqual(6 - 0.05);
 
-    const deliveries = await api.rest('GET', `/v1/webhooks/${asked.requests[0]!.headers['x-humiris-webhook']}/deliveries`, key);
-    expect(deliveries.json.data[0].status).toBe('succeeded');
+    // A receipt comes before its outcome is stored (outcome writes are batched): wait for it to show.
+    const listed = () => api.rest('GET', `/v1/webhooks/${asked.requests[0]!.headers['x-humiris-webhook']}/deliveries`, key);
+    const status = await until('the delivery shown succeeded', async () => {
+      const s = (await listed()).json.data[0]?.status;
+      return s === 'succeeded' ? s : undefined;
+    }, 10_000).catch(async () => (await listed()).json.data[0]?.status);
+    expect(status).toBe('succeeded');
   }, 90_000);
 });
