@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { currentState, newestOutcome } from './delivery-state.js';
+import { currentState, newestOutcome, rankOf, stateRank, statusOfRank } from './delivery-state.js';
 import type { AttemptRecord, DeliveryOutcome, DeliveryRecord } from './ports.js';
 
 const created = new Date('2026-01-01T00:00:00.000Z');
@@ -91,5 +92,74 @@ describe('newestOutcome', () => {
     const b = outcome(2, 'succeeded', { recordedAt: at(6) });
     expect(newestOutcome([b, outcome(1, 'retrying'), a])).toBe(b);
     expect(newestOutcome([])).toBeUndefined();
+  });
+});
+
+describe('stateRank', () => {
+  it('ranks a delivery just matched lowest, pending, and reads each status back', () => {
+    expect(stateRank(0, 'pending')).toBe(0);
+    for (const status of ['pending', 'retrying', 'failed', 'succeeded'] as const) {
+      for (const number of [0, 1, 2, 7]) expect(statusOfRank(stateRank(number, status))).toBe(status);
+    }
+  });
+
+  it('ranks a later attempt above any state of an earlier one, and within one attempt holds back before its end', () => {
+    expect(stateRank(2, 'pending')).toBeGreaterThan(stateRank(1, 'succeeded'));
+    expect(stateRank(1, 'pending')).toBeGreaterThan(stateRank(0, 'pending'));
+    expect(stateRank(3, 'pending')).toBeLessThan(stateRank(3, 'retrying'));
+    expect(stateRank(3, 'retrying')).toBeLessThan(stateRank(3, 'failed'));
+    expect(stateRank(3, 'failed')).toBeLessThan(stateRank(3, 'succeeded'));
+  });
+
+  /**
+   * One delivery's outcomes as the dispatcher writes them, oldest first: per attempt number any
+   * held-back records, then what the attempt ended in (or nothing yet); once the chain ended with
+   * an attempt, perhaps replays, each the next number.
+   */
+  type Step = { heldBack: number; end: 'retrying' | 'succeeded' | 'failed' | 'failed-unsent' | 'in-flight' };
+  const step = (ends: Array<Step['end']>) => fc.record({ heldBack: fc.nat(2), end: fc.constantFrom(...ends) });
+  const life = fc
+    .record({
+      chain: fc.array(step(['retrying', 'succeeded', 'failed', 'failed-unsent', 'in-flight']), { minLength: 1, maxLength: 5 }),
+      replays: fc.array(step(['succeeded', 'failed', 'in-flight']), { maxLength: 3 }),
+    })
+    .map(({ chain, replays }) => {
+      const written: DeliveryOutcome[] = [];
+      let made = 0;
+      const write = (number: number, status: DeliveryOutcome['status']) => written.push(outcome(number, status, { id: `out_${written.length}`, recordedAt: at(written.length) }));
+      /** Writes one attempt number's records; true once an attempt ended (made), false while in flight or ended unsent. */
+      const attempt = ({ heldBack, end }: Step): boolean => {
+        const number = made + 1;
+        for (let i = 0; i < heldBack; i++) write(number, made > 0 ? 'retrying' : 'pending');
+        if (end === 'in-flight') return false;
+        write(number, end === 'failed-unsent' ? 'failed' : end);
+        if (end === 'failed-unsent') return false;
+        made = number;
+        return true;
+      };
+      let ended = false;
+      for (const s of chain) {
+        if (!attempt(s)) return written;
+        if (s.end !== 'retrying') {
+          ended = true;
+          break;
+        }
+      }
+      if (ended) for (const s of replays) if (!attempt(s)) break;
+      return written;
+    });
+
+  it('reads the same status as currentState after every write, whatever order the writes arrive in', () => {
+    fc.assert(
+      fc.property(life, (written) => {
+        for (let n = 0; n <= written.length; n++) {
+          // Order-free: the highest rank of the writes so far, taken newest first.
+          const arrived = written.slice(0, n).reverse();
+          const rank = Math.max(stateRank(0, 'pending'), ...arrived.map(rankOf));
+          expect(statusOfRank(rank)).toBe(currentState(matched, arrived).status);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -50,6 +50,34 @@ export function currentState(delivery: DeliveryRecord, outcomes: DeliveryOutcome
   return state;
 }
 
+/**
+ * Within one attempt number, the order the dispatcher writes outcomes in: held back before the
+ * attempt (pending while none was made, retrying after one), then what the attempt ended in.
+ */
+const STATUS_RANK: Record<DeliveryStatus, number> = { pending: 0, retrying: 1, failed: 2, succeeded: 3 };
+const RANKED: readonly DeliveryStatus[] = ['pending', 'retrying', 'failed', 'succeeded'];
+
+/**
+ * A delivery's state as one number that only grows as its outcomes are written, so a summary can
+ * keep the highest rank seen (a late or repeated write never lowers it) and read the status back.
+ * A later attempt ranks above an earlier one, as in `outcomeOrder`; within one attempt number the
+ * dispatcher's order decides where `currentState` uses the record times. A delivery just matched
+ * ranks 0 (pending). One case differs from `currentState` for a while: a replay of a delivery that
+ * ended without an attempt shares that attempt number, so while the replay is held back its rank
+ * still reads failed.
+ */
+export function stateRank(number: number, status: DeliveryStatus): number {
+  return Math.max(0, Math.floor(number)) * RANKED.length + STATUS_RANK[status];
+}
+
+/** The status a rank stands for (stateRank's inverse, as far as status goes). */
+export function statusOfRank(rank: number): DeliveryStatus {
+  return RANKED[rank % RANKED.length]!;
+}
+
+/** The rank of an outcome: its attempt number and status. */
+export const rankOf = (outcome: Pick<DeliveryOutcome, 'number' | 'status'>): number => stateRank(outcome.number, outcome.status);
+
 /** A new outcome of the attempt `task` stands for; the caller adds the attempt or the reason. */
 export function outcomeOf(task: Pick<DeliveryTask, 'deliveryId' | 'workspace' | 'webhookId' | 'eventId' | 'attempt'>, status: DeliveryStatus, recordedAt: Date): DeliveryOutcome {
   return {
