@@ -94,7 +94,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         schedule: config.retrySchedule,
       }),
     );
-    const deliveryStore = new DeliveryStore(mongo.db, { retentionMs: config.retentionMs });
+    const deliveryStore = new DeliveryStore(mongo.db, { retentionMs: config.retentionMs, logger });
     await slow.watch('preparing the delivery records', () => deliveryStore.ensureIndexes());
     onStop('delivery records not yet written to MongoDB', () => deliveryStore.close());
     const retention = startRetention(deliveryStore, { retentionMs: config.retentionMs, logger, onSweep: (result, at) => monitoring.retentionSwept(result, at) });

@@ -121,6 +121,20 @@ export interface DeliveryReader {
   failedDeliveries(workspace: string, webhookId: string, since: Date, until: Date): AsyncIterable<DeliveryRecord[]>;
   /** The deliveries of these ids that are stored, as they stand (any workspace), in any order; `payload` left empty. */
   byIds(deliveryIds: string[]): Promise<DeliveryRecord[]>;
+  /**
+   * The webhook's deliveries per UTC hour by status, for the `hours` hours ending with the one of
+   * `now`, oldest first, from summaries written within about a second of each change.
+   */
+  countsByHour(workspace: string, webhookId: string, hours: number, now?: number): Promise<HourCounts[]>;
+}
+
+/** One UTC hour of a webhook's deliveries (created in it), counted by their status as it stands. */
+export interface HourCounts {
+  start: Date;
+  succeeded: number;
+  retrying: number;
+  pending: number;
+  failed: number;
 }
 
 /** What the API asks of the pipeline (pipeline/ implements it). */

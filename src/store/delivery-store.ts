@@ -1,7 +1,9 @@
 import type { Collection, Db, Document, Filter } from 'mongodb';
 import { duplicatesOf } from './mongo.js';
 import { Batcher } from '../pipeline/batcher.js';
-import { currentState, matchedDelivery, newestOutcome } from '../pipeline/delivery-state.js';
+import { currentState, matchedDelivery, newestOutcome, rankOf, stateRank } from '../pipeline/delivery-state.js';
+import type { Logger } from '../log/logger.js';
+import { DeliveryCounts, type RankEntry } from './delivery-counts.js';
 import { afterCursor, decodeCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
 import { HOUR_MS, hourOf, partitionOf, partitionOfId, Partitions, shardOf, shardsOf, startOf } from './partitions.js';
 import type {
@@ -12,6 +14,7 @@ import type {
   DeliveryStatus,
   DeliveryWriter,
   EventBodies,
+  HourCounts,
   Page,
   PendingInsert,
 } from '../pipeline/ports.js';
@@ -77,6 +80,8 @@ const toOutcome = ({ _id, ...doc }: OutcomeDoc): DeliveryOutcome => ({ ...doc, i
 export interface DeliveryStoreOptions {
   /** Records older than this are removed (WEBHOOKS_RETENTION): TTL indexes on MongoDB, and `sweep()` everywhere. */
   retentionMs?: number;
+  /** Where a failed write of the hourly counts is told. */
+  logger?: Logger;
 }
 
 /** What one retention sweep removed. */
@@ -86,7 +91,7 @@ export interface SweepResult {
   /** Records they held. */
   records: number;
   /** The same, by kind of record. */
-  removed: { deliveries: number; outcomes: number; payloads: number };
+  removed: { deliveries: number; outcomes: number; payloads: number; counts: number };
 }
 
 /** The single collections records were kept in before they were kept by hour. */
@@ -107,6 +112,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   private readonly payloads: Partitions<PayloadDoc>;
   private readonly newDeliveries: Batcher<NewDelivery, InsertResult>;
   private readonly newOutcomes: Batcher<DeliveryOutcome>;
+  /** Per hour and shard, each delivery's state, for counts per hour (the dashboard's chart). */
+  private readonly counts: DeliveryCounts;
   /** MongoDB: indexes serve every query and TTL indexes expire old records; FerretDB has neither use nor TTL. */
   private server: Promise<{ mongodb: boolean }> | undefined;
 
@@ -130,6 +137,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // writes one command at a time, so a few large inserts go much faster than many small ones.
     this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0 });
     this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
+    this.counts = new DeliveryCounts(db, { logger: options.logger, recount: (partition) => this.recount(partition), storedHours: () => this.deliveries.list(0) });
   }
 
   private isMongoDb(): Promise<{ mongodb: boolean }> {
@@ -147,6 +155,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   async ensureIndexes(): Promise<void> {
     await this.isMongoDb();
     await this.convertLegacy();
+    // After the move: hours holding records from before counts were kept are counted from them when read.
+    await this.counts.summariesBegan();
   }
 
   async insertPending(records: DeliveryRecord[], source: string, digest: string): Promise<PendingInsert> {
@@ -170,6 +180,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const collection = await this.deliveries.forWrite(partition);
         const refused = await duplicatesOf(collection.insertMany(group, { ordered: false }));
         pairExists.push(...refused.map((i) => group[i]!));
+        this.noteMatched(group.filter((_, i) => !refused.includes(i)));
       }
     }
     if (pairExists.length === 0) return { existing: [] };
@@ -236,9 +247,15 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const collection = await this.deliveries.forWrite(partition);
         const refused = await duplicatesOf(collection.insertMany(group.map((a) => a.doc), { ordered: false }));
         for (const j of refused) results[group[j]!.i] = { kind: 'pair-exists' };
+        this.noteMatched(group.filter((_, j) => !refused.includes(j)).map((a) => a.doc));
       }),
     );
     return results;
+  }
+
+  /** New deliveries, pending, for the hourly counts (written within a second, not waited for). */
+  private noteMatched(docs: DeliveryDoc[]): void {
+    if (docs.length > 0) this.counts.note(docs.map((d) => ({ workspace: d.workspace, webhookId: d.webhookId, deliveryId: d._id, rank: stateRank(0, 'pending') })));
   }
 
   recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
@@ -251,8 +268,25 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const collection = await this.outcomes.forWrite(partition);
         // Written already by an earlier try whose answer was lost: the same outcome, stored once.
         await duplicatesOf(collection.insertMany(group.map(({ id, ...rest }) => ({ _id: id, ...rest })), { ordered: false }));
+        this.counts.note(group.map((o) => ({ workspace: o.workspace, webhookId: o.webhookId, deliveryId: o.deliveryId, rank: rankOf(o) })));
       }),
     );
+  }
+
+  countsByHour(workspace: string, webhookId: string, hours = 24, now = Date.now()): Promise<HourCounts[]> {
+    return this.counts.byHour(workspace, webhookId, hours, now);
+  }
+
+  /** Each delivery of an hour's shard with the rank of its newest outcome, from the records (one read of each kind); null when none are stored. */
+  private async recount(partition: string): Promise<RankEntry[] | null> {
+    if (!(await this.deliveries.list()).includes(partition)) return null;
+    const [docs, outcomes] = await Promise.all([
+      this.deliveries.collection(partition).find({}, { projection: { workspace: 1, webhookId: 1 } }).toArray(),
+      this.outcomes.collection(partition).find({}, { projection: { deliveryId: 1, number: 1, status: 1 } }).toArray(),
+    ]);
+    const ranks = new Map<string, number>();
+    for (const o of outcomes) ranks.set(o.deliveryId, Math.max(ranks.get(o.deliveryId) ?? 0, rankOf(o)));
+    return docs.map((d) => ({ workspace: d.workspace, webhookId: d.webhookId, deliveryId: d._id, rank: ranks.get(d._id) ?? stateRank(0, 'pending') }));
   }
 
   async list(workspace: string, webhookId: string, filter: DeliveryFilter, pageSize: number, cursor: string): Promise<Page<DeliveryRecord>> {
@@ -416,18 +450,20 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
    * bodies), at most `maxHours` per kind in one sweep so that one sweep stays short.
    */
   async sweep(now = Date.now(), maxHours = 24): Promise<SweepResult> {
-    const result: SweepResult = { partitions: 0, records: 0, removed: { deliveries: 0, outcomes: 0, payloads: 0 } };
+    const result: SweepResult = { partitions: 0, records: 0, removed: { deliveries: 0, outcomes: 0, payloads: 0, counts: 0 } };
     if (!this.options.retentionMs) return result;
     const cutoff = now - this.options.retentionMs;
     const kinds: Array<[keyof SweepResult['removed'], Partitions<Document>]> = [
       ['outcomes', this.outcomes as unknown as Partitions<Document>],
       ['payloads', this.payloads as unknown as Partitions<Document>],
       ['deliveries', this.deliveries as unknown as Partitions<Document>],
+      ['counts', this.counts.partitions as unknown as Partitions<Document>],
     ];
     for (const [kind, partitions] of kinds) {
       const old = (await partitions.list(0)).filter((p) => startOf(p) + HOUR_MS <= cutoff).reverse().slice(0, maxHours);
       for (const partition of old) {
         const records = await partitions.collection(partition).estimatedDocumentCount();
+        if (kind === 'counts') this.counts.dropped(partition);
         if (await partitions.drop(partition)) {
           result.partitions++;
           result.records += records;
@@ -441,7 +477,11 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   /** Creates the collections (and indexes) of the hour of `at`, ahead of its first write. */
   async prepareHour(at: number): Promise<void> {
     const hour = hourOf(at);
-    await Promise.all([...shardsOf(hour).flatMap((shard) => [this.deliveries.forWrite(shard), this.outcomes.forWrite(shard)]), this.payloads.forWrite(hour)]);
+    await Promise.all([
+      ...shardsOf(hour).flatMap((shard) => [this.deliveries.forWrite(shard), this.outcomes.forWrite(shard)]),
+      this.payloads.forWrite(hour),
+      this.counts.prepareHour(at),
+    ]);
   }
 
   /** Moves what the single collections of earlier versions hold into hours, then drops them (once, at start). */
@@ -473,6 +513,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 
   async close(): Promise<void> {
     await Promise.all([this.newDeliveries.flush().catch(() => {}), this.newOutcomes.flush().catch(() => {})]);
+    // What those writes noted, and what was noted before, written once more.
+    await this.counts.close();
+  }
+
+  /** Writes the hourly counts noted so far now, rather than within the next second (tests, the bench). */
+  flushCounts(): Promise<void> {
+    return this.counts.flush();
   }
 }
 

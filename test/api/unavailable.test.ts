@@ -22,7 +22,7 @@ const server = await startApiServer({
   deps: {
     webhooks: new WebhookStore(db),
     apiKeys: new ApiKeyStore(db),
-    deliveries: { list: notRunning, get: notRunning, byIds: notRunning, failedDeliveries: () => ({ [Symbol.asyncIterator]: () => ({ next: notRunning }) }) },
+    deliveries: { list: notRunning, get: notRunning, byIds: notRunning, countsByHour: notRunning, failedDeliveries: () => ({ [Symbol.asyncIterator]: () => ({ next: notRunning }) }) },
     actions: { publishEvent: notRunning, publishEvents: notRunning, retry: notRunning, retryMany: notRunning, sendTestEvent: notRunning },
     recoveries: { start: notRunning, get: notRunning },
     ready: () => Promise.reject(new Error('MongoDB does not answer')),

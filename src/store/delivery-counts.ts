@@ -1,0 +1,307 @@
+import type { Db } from 'mongodb';
+import { randomBase62 } from '../domain/ids.js';
+import type { Logger } from '../log/logger.js';
+import { statusOfRank } from '../pipeline/delivery-state.js';
+import type { HourCounts } from '../pipeline/ports.js';
+import { HOUR_MS, hourOf, partitionOf, Partitions, shardOf, shardsOf } from './partitions.js';
+
+/** One delivery's state as a summary keeps it (pipeline/delivery-state.ts stateRank). */
+export interface RankEntry {
+  workspace: string;
+  webhookId: string;
+  deliveryId: string;
+  rank: number;
+}
+
+/** Ranks by delivery id, by webhook, by workspace (keys made safe for field names). */
+type RankTree = Record<string, Record<string, Record<string, number>>>;
+
+/**
+ * One writer's summary of an hour's shard, `{ _id: 'k3Xw…-12', w: { acme: { whk_…: { dlv_…: 9 } } } }`,
+ * or (`_id: 'records'`) the hour's shard as counted once from its records.
+ */
+type CountsDoc = { _id: string; w: RankTree };
+/** Written once per database: the newest hour whose records may predate the summaries ('' for none). */
+type SummariesDoc = { _id: 'summaries'; before: string; at: Date };
+
+/** What this process has for one hour's shard and has perhaps not written yet: its own document. */
+interface Slot {
+  id: string;
+  partition: string;
+  tree: RankTree;
+  keys: number;
+  /** Changes made, and the count of them last written. */
+  version: number;
+  written: number;
+  touched: number;
+}
+
+export interface DeliveryCountsOptions {
+  logger?: Logger;
+  /**
+   * The ranks of an hour's shard as its records have them, or null when it holds no records: for
+   * hours not summarised from their start (records stored before summaries were kept).
+   */
+  recount: (partition: string) => Promise<RankEntry[] | null>;
+  /** The hour collections of deliveries that exist, newest first. */
+  storedHours: () => Promise<string[]>;
+}
+
+/** At most one write of the summaries a second. */
+const FLUSH_EVERY_MS = 1_000;
+/** Deliveries in one writer's document of an hour's shard before it starts the next: each write rewrites its document. */
+const DOC_KEYS = 2_000;
+/** Deliveries held in memory across hours, beyond which the least recently touched written documents are let go. */
+const HELD_KEYS = 100_000;
+/** A written document untouched this long is let go; a later change to its hour starts another. */
+const IDLE_MS = 10 * 60_000;
+/** Hours read at once by one countsByHour. */
+const READ_CONCURRENCY = 8;
+const WRITE_CONCURRENCY = 4;
+
+/** Field names must not hold `.` nor start with `$`; ids and workspace slugs never do, but nothing here relies on it. */
+const safeKey = (key: string): string => key.replace(/[%.$]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/**
+ * Per hour and webhook shard, how many of a webhook's deliveries stand at each status, written off
+ * the hot path: the delivery insert and the outcome writer note each delivery's rank here (no
+ * await), and at most once a second each hour's shard touched gets one write. Ranks only grow, so
+ * a late, repeated or reordered note never lowers a delivery's state, and reads take the highest
+ * rank of each delivery across documents.
+ *
+ * Each process writes documents of its own (`<writer>-<n>`, in `delivery_counts_<hour>_<shard>`),
+ * replaced whole from what it holds: FerretDB 1.x applies an update as a read and a rewrite of the
+ * document outside any transaction, so two processes updating one document lose each other's
+ * changes, and a `$max` on many dotted paths costs about 90 µs a path (a flush at 3,500 deliveries/s
+ * took 580 ms of every second) where a replace of a 2,000-delivery document takes a few ms.
+ */
+export class DeliveryCounts {
+  readonly partitions: Partitions<CountsDoc>;
+  private readonly writer = randomBase62(12);
+  private docs = 0;
+  /** By partition, least recently touched first. */
+  private readonly slots = new Map<string, Slot>();
+  private held = 0;
+  private before: Promise<string> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastFlush = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly recounts = new Map<string, Promise<RankEntry[] | null>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: DeliveryCountsOptions,
+  ) {
+    this.partitions = new Partitions<CountsDoc>(db, 'delivery_counts', async (collection) => {
+      // Created ahead of the hour like the other hour collections, so the first flush does not wait on it.
+      await db.createCollection(collection.collectionName).catch((error: { code?: number }) => {
+        if (error.code !== 48) throw error;
+      });
+    });
+  }
+
+  /** Takes deliveries' ranks for the next flush; never waits. */
+  note(entries: RankEntry[]): void {
+    for (const { workspace, webhookId, deliveryId, rank } of entries) {
+      const slot = this.slotFor(partitionOf(deliveryId, webhookId));
+      const byDelivery = ((slot.tree[safeKey(workspace)] ??= {})[safeKey(webhookId)] ??= {});
+      const key = safeKey(deliveryId);
+      const before = byDelivery[key];
+      if (before !== undefined && before >= rank) continue;
+      if (before === undefined) {
+        slot.keys++;
+        this.held++;
+      }
+      byDelivery[key] = rank;
+      slot.version++;
+    }
+    this.schedule();
+  }
+
+  /** This process's document of the hour's shard: the current one, or the next once it is full and written. */
+  private slotFor(partition: string): Slot {
+    let slot = this.slots.get(partition);
+    if (slot && slot.keys >= DOC_KEYS && slot.version === slot.written) {
+      this.let(slot);
+      slot = undefined;
+    }
+    if (slot) this.slots.delete(partition);
+    slot ??= { id: `${this.writer}-${this.docs++}`, partition, tree: {}, keys: 0, version: 0, written: 0, touched: 0 };
+    slot.touched = Date.now();
+    this.slots.set(partition, slot);
+    return slot;
+  }
+
+  private let(slot: Slot): void {
+    this.slots.delete(slot.partition);
+    this.held -= slot.keys;
+  }
+
+  private schedule(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.flush();
+      },
+      Math.max(0, this.lastFlush + FLUSH_EVERY_MS - Date.now()),
+    );
+    this.timer.unref();
+  }
+
+  /** Writes every document changed since its last write; one flush at a time. */
+  flush(): Promise<void> {
+    this.chain = this.chain.then(() => this.writeChanged());
+    return this.chain;
+  }
+
+  private async writeChanged(): Promise<void> {
+    this.lastFlush = Date.now();
+    const changed = [...this.slots.values()].filter((s) => s.version !== s.written);
+    const failed: unknown[] = [];
+    await inBatches(changed, WRITE_CONCURRENCY, async (slot) => {
+      const version = slot.version;
+      try {
+        const collection = await this.partitions.forWrite(slot.partition);
+        await collection.replaceOne({ _id: slot.id }, { w: slot.tree }, { upsert: true });
+        slot.written = version;
+      } catch (error) {
+        failed.push(error);
+      }
+    });
+    // Kept, and written with what comes next.
+    if (failed.length > 0) this.options.logger?.warn({ err: failed[0], hours: failed.length }, 'delivery counts per hour not written; trying again at the next flush');
+    this.letGo();
+    if ([...this.slots.values()].some((s) => s.version !== s.written)) this.schedule();
+  }
+
+  /** Written documents not touched for a while, and the oldest beyond what is held at most. */
+  private letGo(): void {
+    const now = Date.now();
+    for (const slot of [...this.slots.values()]) {
+      if (slot.version !== slot.written) continue;
+      if (now - slot.touched > IDLE_MS || this.held > HELD_KEYS) this.let(slot);
+    }
+  }
+
+  /**
+   * The newest hour that may hold records stored before summaries were kept, settled once per
+   * database at the first start that keeps them (after records of earlier versions were moved
+   * into hours): later hours are summarised from their first delivery, earlier ones are counted
+   * from their records when first read.
+   */
+  summariesBegan(): Promise<string> {
+    this.before ??= (async () => {
+      const meta = this.db.collection<SummariesDoc>('delivery_counts');
+      const found = await meta.findOne({ _id: 'summaries' });
+      if (found) return found.before;
+      const before = (await this.options.storedHours())[0]?.slice(0, 10) ?? '';
+      // Two processes starting at once: the first write stands, and both read it.
+      await meta.insertOne({ _id: 'summaries', before, at: new Date() }).catch((error: { code?: number }) => {
+        if (error.code !== 11000) throw error;
+      });
+      return (await meta.findOne({ _id: 'summaries' }))?.before ?? before;
+    })();
+    this.before.catch(() => (this.before = undefined));
+    return this.before;
+  }
+
+  /** Creates the hour's collections ahead of its first write. */
+  async prepareHour(at: number): Promise<void> {
+    await Promise.all(shardsOf(hourOf(at)).map((p) => this.partitions.forWrite(p)));
+  }
+
+  /** Forgets what is held of a partition retention dropped. */
+  dropped(partition: string): void {
+    const slot = this.slots.get(partition);
+    if (slot) this.let(slot);
+  }
+
+  /**
+   * The webhook's deliveries by status per UTC hour, for the `hours` hours ending with the current
+   * one, oldest first: per hour one read of its shard's few documents, several hours at once.
+   */
+  async byHour(workspace: string, webhookId: string, hours: number, now: number): Promise<HourCounts[]> {
+    const first = Math.floor(now / HOUR_MS) * HOUR_MS - (hours - 1) * HOUR_MS;
+    const starts = Array.from({ length: hours }, (_, i) => first + i * HOUR_MS);
+    const shard = shardOf(webhookId);
+    return inBatches(starts, READ_CONCURRENCY, async (start) => {
+      const counts: HourCounts = { start: new Date(start), succeeded: 0, retrying: 0, pending: 0, failed: 0 };
+      for (const rank of (await this.ranksIn(`${hourOf(start)}_${shard}`, workspace, webhookId)).values()) counts[statusOfRank(rank)]++;
+      return counts;
+    });
+  }
+
+  /** The highest rank of each of the webhook's deliveries in one hour's shard. */
+  private async ranksIn(partition: string, workspace: string, webhookId: string): Promise<Map<string, number>> {
+    const [ws, wh] = [safeKey(workspace), safeKey(webhookId)];
+    const docs = await this.partitions
+      .collection(partition)
+      .find({}, { projection: { [`w.${ws}.${wh}`]: 1 } })
+      .toArray();
+    const ranks = new Map<string, number>();
+    const take = (key: string, rank: number) => {
+      if (!(rank <= (ranks.get(key) ?? -1))) ranks.set(key, rank);
+    };
+    const merge = (tree: RankTree | undefined) => {
+      for (const [key, rank] of Object.entries(tree?.[ws]?.[wh] ?? {})) take(key, rank);
+    };
+    for (const doc of docs) merge(doc.w);
+    // What this process noted and has not written yet.
+    merge(this.slots.get(partition)?.tree);
+    if (partition.slice(0, 10) <= (await this.summariesBegan()) && !docs.some((d) => d._id === 'records')) {
+      for (const entry of (await this.recounted(partition)) ?? []) {
+        if (entry.workspace === workspace && entry.webhookId === webhookId) take(safeKey(entry.deliveryId), entry.rank);
+      }
+    }
+    return ranks;
+  }
+
+  /**
+   * An hour's shard counted from its records, once: the result is written back as its `records`
+   * document. What is noted since goes to the writers' documents.
+   */
+  private recounted(partition: string): Promise<RankEntry[] | null> {
+    let pending = this.recounts.get(partition);
+    if (!pending) {
+      pending = this.options.recount(partition).then(async (entries) => {
+        if (entries === null) return null;
+        const tree: RankTree = {};
+        for (const e of entries) ((tree[safeKey(e.workspace)] ??= {})[safeKey(e.webhookId)] ??= {})[safeKey(e.deliveryId)] = e.rank;
+        const collection = await this.partitions.forWrite(partition);
+        // Another process counting the same hour at once writes the same or a later count.
+        await collection.replaceOne({ _id: 'records' }, { w: tree }, { upsert: true }).catch((error: { code?: number }) => {
+          if (error.code !== 11000) this.options.logger?.warn({ err: error, partition }, 'delivery counts of an hour counted from its records, not written back');
+        });
+        return entries;
+      });
+      this.recounts.set(partition, pending);
+      void pending.finally(() => this.recounts.delete(partition)).catch(() => {});
+    }
+    return pending;
+  }
+
+  /** Stops the timer and writes what is left, once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}
+
+/** `work` on every item, at most `limit` at a time; results in the items' order. */
+async function inBatches<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i]!);
+      }
+    }),
+  );
+  return results;
+}

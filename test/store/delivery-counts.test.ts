@@ -1,0 +1,105 @@
+import type { Db } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { newDeliveryId } from '../../src/domain/ids.js';
+import { matchedDelivery, outcomeOf } from '../../src/pipeline/delivery-state.js';
+import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
+import { DeliveryStore } from '../../src/store/delivery-store.js';
+import { hourOf, partitionOf } from '../../src/store/partitions.js';
+import { useMongo } from '../helpers/servers.js';
+
+const HOUR = 3_600_000;
+const WORKSPACE = 'ws-counts';
+
+let db: Db;
+/** A database as an earlier version left it. */
+let older: Db;
+beforeAll(async () => {
+  [db, older] = await Promise.all([useMongo('delivery-counts'), useMongo('delivery-counts-older')]).then((dbs) => dbs.map((m) => m.db)) as [Db, Db];
+});
+
+let events = 0;
+function delivery(webhookId: string, createdAt: number): DeliveryRecord {
+  const eventId = `evt_counts${events++}`;
+  return matchedDelivery({ id: newDeliveryId(createdAt), workspace: WORKSPACE, webhookId, eventId, eventType: 'email.received', agent: null, payload: '{}', createdAt: new Date(createdAt) });
+}
+
+const ended = (d: DeliveryRecord, number: number, status: DeliveryStatus): DeliveryOutcome => outcomeOf({ ...d, deliveryId: d.id, attempt: number }, status, new Date(d.createdAt.getTime() + number * 1_000));
+
+const insert = (store: DeliveryStore, ds: DeliveryRecord[]) => Promise.all(ds.map((d) => store.insertPending([d], `t:0:${d.eventId}`, d.eventId)));
+
+/** The counts of the hour of `at` among the 24 ending now. */
+async function hourAt(store: DeliveryStore, webhookId: string, at: number) {
+  const hours = await store.countsByHour(WORKSPACE, webhookId, 24);
+  expect(hours).toHaveLength(24);
+  const hour = hours.find((h) => h.start.getTime() === Math.floor(at / HOUR) * HOUR);
+  const { start: _start, ...counts } = hour!;
+  return counts;
+}
+
+describe('counts per hour', () => {
+  it('follow inserts and outcomes, and a repeated or late outcome changes nothing', async () => {
+    const store = new DeliveryStore(db);
+    await store.ensureIndexes();
+    const now = Date.now();
+    const webhookId = 'whk_countsAAAAAAAAAAAAAAAAAA';
+    const [a, b, c, d] = [delivery(webhookId, now), delivery(webhookId, now), delivery(webhookId, now - 2 * HOUR), delivery(webhookId, now)];
+    await insert(store, [a!, b!, c!, d!]);
+    await store.recordOutcomes([ended(a!, 1, 'retrying'), ended(a!, 2, 'succeeded'), ended(b!, 1, 'retrying'), ended(c!, 1, 'failed')]);
+    await store.flushCounts();
+    expect(await hourAt(store, webhookId, now)).toEqual({ succeeded: 1, retrying: 1, pending: 1, failed: 0 });
+    expect(await hourAt(store, webhookId, now - 2 * HOUR)).toEqual({ succeeded: 0, retrying: 0, pending: 0, failed: 1 });
+
+    // Written again (an answer lost), and an earlier attempt's outcome arriving late: no change.
+    await store.recordOutcomes([ended(a!, 1, 'retrying'), ended(c!, 1, 'failed')]);
+    await store.flushCounts();
+    const fresh = new DeliveryStore(db);
+    expect(await hourAt(fresh, webhookId, now)).toEqual({ succeeded: 1, retrying: 1, pending: 1, failed: 0 });
+    // Another webhook, and another workspace, count apart.
+    expect(await hourAt(fresh, 'whk_countsBBBBBBBBBBBBBBBBBB', now)).toEqual({ succeeded: 0, retrying: 0, pending: 0, failed: 0 });
+    expect((await fresh.countsByHour('another-ws', webhookId, 24)).every((h) => h.pending + h.succeeded + h.retrying + h.failed === 0)).toBe(true);
+    await store.close();
+  });
+
+  it('keeps what two processes write to the same hour at once', async () => {
+    const [one, two] = [new DeliveryStore(db), new DeliveryStore(db)];
+    const now = Date.now();
+    const webhookId = 'whk_countsCCCCCCCCCCCCCCCCCC';
+    const first = Array.from({ length: 40 }, () => delivery(webhookId, now));
+    const second = Array.from({ length: 40 }, () => delivery(webhookId, now));
+    await Promise.all([insert(one, first), insert(two, second)]);
+    // Rounds of writes side by side, each store flushing its own.
+    for (let round = 0; round < 4; round++) {
+      await Promise.all([
+        one.recordOutcomes(first.slice(round * 10, round * 10 + 10).map((d) => ended(d, 1, 'succeeded'))),
+        two.recordOutcomes(second.slice(round * 10, round * 10 + 10).map((d) => ended(d, 1, 'failed'))),
+      ]);
+      await Promise.all([one.flushCounts(), two.flushCounts()]);
+    }
+    expect(await hourAt(new DeliveryStore(db), webhookId, now)).toEqual({ succeeded: 40, retrying: 0, pending: 0, failed: 40 });
+  });
+
+  it('counts an hour stored before counts were kept from its records, once, and writes the count back', async () => {
+    const now = Date.now();
+    const webhookId = 'whk_countsDDDDDDDDDDDDDDDDDD';
+    const before = new DeliveryStore(older);
+    const ds = [delivery(webhookId, now - 3 * HOUR), delivery(webhookId, now - 3 * HOUR), delivery(webhookId, now - 3 * HOUR)];
+    await insert(before, ds);
+    await before.recordOutcomes([ended(ds[0]!, 1, 'succeeded'), ended(ds[1]!, 1, 'retrying')]);
+    await before.close();
+    // As an earlier version left it: the records, no counts.
+    for (const c of await older.listCollections({}, { nameOnly: true }).toArray()) if (c.name.startsWith('delivery_counts')) await older.dropCollection(c.name);
+
+    const store = new DeliveryStore(older);
+    await store.ensureIndexes();
+    const partition = partitionOf(ds[0]!.id, webhookId);
+    expect(partition.slice(0, 10)).toBe(hourOf(now - 3 * HOUR));
+    expect(await hourAt(store, webhookId, now - 3 * HOUR)).toEqual({ succeeded: 1, retrying: 1, pending: 1, failed: 0 });
+    const written = await older.collection(`delivery_counts_${partition}`).find({}).toArray();
+    expect(written.map((d) => d._id)).toEqual(['records']);
+    // What happens afterwards is noted as usual and read beside the count.
+    await store.recordOutcomes([ended(ds[1]!, 2, 'failed'), ended(ds[2]!, 1, 'succeeded')]);
+    await store.flushCounts();
+    expect(await hourAt(new DeliveryStore(older), webhookId, now - 3 * HOUR)).toEqual({ succeeded: 2, retrying: 0, pending: 0, failed: 1 });
+    await store.close();
+  });
+});
