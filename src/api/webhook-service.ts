@@ -1,10 +1,11 @@
 import { create } from '@bufbuild/protobuf';
-import { durationMs, timestampDate } from '@bufbuild/protobuf/wkt';
+import { durationMs, timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { validateWebhookUrl } from '../dispatch/url-guard.js';
 import { invalidArgument, notFound } from '../domain/errors.js';
 import {
   DeleteWebhookResponseSchema,
+  GetDeliveryCountsResponseSchema,
   GetWebhookSecretResponseSchema,
   ListDeliveriesResponseSchema,
   ListWebhooksResponseSchema,
@@ -29,6 +30,9 @@ import {
 
 const DEFAULT_KEEP_PREVIOUS_MS = 24 * 60 * 60 * 1000;
 const MAX_KEEP_PREVIOUS_MS = 30 * DEFAULT_KEEP_PREVIOUS_MS;
+/** GetDeliveryCounts: a day unless asked, a week at most (each hour is one read). */
+const DEFAULT_COUNT_HOURS = 24;
+const MAX_COUNT_HOURS = 168;
 
 export function webhookService({ webhooks, deliveries, actions, recoveries, config }: ApiDeps): ServiceImpl<typeof WebhookService> {
   /**
@@ -124,6 +128,20 @@ export function webhookService({ webhooks, deliveries, actions, recoveries, conf
       return create(ListDeliveriesResponseSchema, {
         deliveries: page.items.map((d) => deliveryMessage(d)),
         nextPageToken: page.nextCursor,
+      });
+    },
+
+    async getDeliveryCounts(req, ctx) {
+      const { workspace } = principalOf(ctx);
+      const hours = req.hours ?? DEFAULT_COUNT_HOURS;
+      if (!(Number.isInteger(hours) && hours >= 1 && hours <= MAX_COUNT_HOURS)) {
+        throw invalidArgument(`hours must be from 1 to ${MAX_COUNT_HOURS} (7 days); absent means ${DEFAULT_COUNT_HOURS}`, 'hours');
+      }
+      // A deleted webhook, or another workspace's, is not_found like a missing one.
+      await ownWebhook(workspace, req.webhookId);
+      const counts = await deliveries.countsByHour(workspace, req.webhookId, hours);
+      return create(GetDeliveryCountsResponseSchema, {
+        hours: counts.map(({ start, ...byStatus }) => ({ startTime: timestampFromDate(start), ...byStatus })),
       });
     },
 
