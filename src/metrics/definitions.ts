@@ -85,7 +85,7 @@ export function defineMetrics(registry = new Registry()) {
     }),
     retentionRemoved: new Counter({
       name: `${PREFIX}retention_removed_records_total`,
-      help: 'Delivery records (deliveries, outcomes and event bodies) removed by the retention sweep as past WEBHOOKS_RETENTION, by kind of record.',
+      help: 'Delivery records (deliveries, outcomes, event bodies and hourly counts documents) removed by the retention sweep as past WEBHOOKS_RETENTION, by kind of record.',
       labelNames: ['kind'] as const,
       registers,
     }),

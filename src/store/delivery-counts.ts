@@ -248,8 +248,9 @@ export class DeliveryCounts {
       for (const [key, rank] of Object.entries(tree?.[ws]?.[wh] ?? {})) take(key, rank);
     };
     for (const doc of docs) merge(doc.w);
-    // What this process noted and has not written yet.
-    merge(this.slots.get(partition)?.tree);
+    // What this process noted and has not written yet (once written, the documents read above have it).
+    const held = this.slots.get(partition);
+    if (held && held.version !== held.written) merge(held.tree);
     if (partition.slice(0, 10) <= (await this.summariesBegan()) && !docs.some((d) => d._id === 'records')) {
       for (const entry of (await this.recounted(partition)) ?? []) {
         if (entry.workspace === workspace && entry.webhookId === webhookId) take(safeKey(entry.deliveryId), entry.rank);

@@ -22,7 +22,7 @@ const failed = (d: DeliveryRecord): DeliveryOutcome => ({
 });
 
 describe('retention (WEBHOOKS_RETENTION)', () => {
-  it('removes deliveries, outcomes and bodies older than the retention period in the background, by whole hours, and counts them in /metrics', async () => {
+  it('removes deliveries, outcomes, bodies and hourly counts older than the retention period in the background, by whole hours, and counts them in /metrics', async () => {
     // Short enough for the sweep to run every 2 s; the current hour is kept until it has ended.
     const { config, baseUrl } = await startTestService('retention', { WEBHOOKS_RETENTION: '4s' });
     const client = await MongoClient.connect(config.mongodbUri!);
@@ -37,12 +37,14 @@ describe('retention (WEBHOOKS_RETENTION)', () => {
     const recent = delivery('whk_retention', new Date(now), 9);
     for (const d of [...old, recent]) await store.insertPending([d], `t:0:${d.eventId}`, 'digest');
     await store.recordOutcomes([...old, recent].map(failed));
+    await store.flushCounts();
     expect((await store.get(WORKSPACE, 'whk_retention', old[0]!.id))?.status).toBe('failed');
     const names = async () => (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
     const oldHours = [...new Set(old.map((d) => hourOf(d.createdAt.getTime())))];
     const ofOldHours = (all: string[]) => all.filter((n) => oldHours.some((h) => n.includes(`_${h}`)));
-    // Deliveries, outcomes and bodies of each old hour.
-    expect(ofOldHours(await names()).length).toBe(oldHours.length * 3);
+    // Deliveries, outcomes, bodies and counts of each old hour.
+    expect(ofOldHours(await names()).length).toBe(oldHours.length * 4);
+    expect((await store.countsByHour(WORKSPACE, 'whk_retention', 24, now)).reduce((sum, h) => sum + h.failed, 0)).toBe(4);
 
     await until('the old hours are dropped', async () => (ofOldHours(await names()).length > 0 ? undefined : true), 30_000);
     for (const d of old) expect(await store.get(WORKSPACE, 'whk_retention', d.id)).toBeNull();
@@ -51,11 +53,15 @@ describe('retention (WEBHOOKS_RETENTION)', () => {
     expect(await store.get(WORKSPACE, 'whk_retention', recent.id)).toMatchObject({ status: 'failed', payload: recent.payload });
     const page = await store.list(WORKSPACE, 'whk_retention', {}, 50, '');
     expect(page.items.map((d) => d.id)).toEqual([recent.id]);
+    // The chart counts what is kept.
+    expect((await store.countsByHour(WORKSPACE, 'whk_retention', 24, now)).reduce((sum, h) => sum + h.failed, 0)).toBe(1);
 
     const metrics = await scrape(baseUrl);
     expect(metrics.sum('humiris_webhooks_retention_removed_records_total', { kind: 'deliveries' })).toBe(old.length);
     expect(metrics.sum('humiris_webhooks_retention_removed_records_total', { kind: 'outcomes' })).toBe(old.length);
     expect(metrics.sum('humiris_webhooks_retention_removed_records_total', { kind: 'payloads' })).toBe(old.length);
+    // One counts document per old hour (this store's).
+    expect(metrics.sum('humiris_webhooks_retention_removed_records_total', { kind: 'counts' })).toBe(oldHours.length);
     expect(metrics.sum('humiris_webhooks_retention_last_sweep_timestamp_seconds')).toBeGreaterThanOrEqual(Math.floor(now / 1000));
   });
 });
