@@ -121,6 +121,7 @@ describe('workspace isolation', () => {
       ['secret', () => other.getWebhookSecret({ id })],
       ['test', () => other.sendTestEvent({ id })],
       ['deliveries', () => other.listDeliveries({ webhookId: id })],
+      ['delivery counts', () => other.getDeliveryCounts({ webhookId: id })],
       ['delivery', () => other.getDelivery({ webhookId: id, deliveryId })],
       ['retry', () => other.retryDelivery({ webhookId: id, deliveryId })],
       ['delete', () => other.deleteWebhook({ id })],
@@ -136,6 +137,7 @@ describe('workspace isolation', () => {
       ['GET', `/v1/webhooks/${id}/secret`],
       ['POST', `/v1/webhooks/${id}/test`],
       ['GET', `/v1/webhooks/${id}/deliveries`],
+      ['GET', `/v1/webhooks/${id}/delivery-counts`],
       ['GET', `/v1/webhooks/${id}/deliveries/${deliveryId}`],
       ['POST', `/v1/webhooks/${id}/deliveries/${deliveryId}/retry`],
     ] as const) {

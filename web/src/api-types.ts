@@ -68,6 +68,20 @@ export interface Delivery {
   payload?: unknown;
 }
 
+/** One UTC hour of a webhook's deliveries, by status as they stand (GetDeliveryCounts). */
+export interface HourCounts {
+  start_time: string;
+  succeeded: number;
+  retrying: number;
+  pending: number;
+  failed: number;
+}
+
+export interface DeliveryCounts {
+  /** Oldest first. */
+  hours: HourCounts[];
+}
+
 export interface Page<T> {
   data: T[];
   next_cursor?: string;

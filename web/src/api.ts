@@ -1,4 +1,4 @@
-import type { Delivery, DeliveryStatus, Page, Recovery, Webhook, WebhookInput, WebhookStatus } from './api-types.js';
+import type { Delivery, DeliveryCounts, DeliveryStatus, Page, Recovery, Webhook, WebhookInput, WebhookStatus } from './api-types.js';
 
 /** Where the REST routes live; same origin unless the build sets VITE_API_BASE. */
 const API_BASE: string = (import.meta.env.VITE_API_BASE ?? '').replace(/\/+$/, '');
@@ -73,6 +73,8 @@ export function createApi(key: string, onUnauthorized: () => void = () => {}) {
     sendTestEvent: (webhookId: string) => request<Delivery>('POST', `/v1/webhooks/${id(webhookId)}/test`, {}),
     listDeliveries: (webhookId: string, q: DeliveryQuery = {}) =>
       request<Page<Delivery>>('GET', `/v1/webhooks/${id(webhookId)}/deliveries${query({ status: q.status, limit: q.limit, cursor: q.cursor })}`),
+    /** Deliveries per hour by status, the last `hours` hours (the current one included). */
+    deliveryCounts: (webhookId: string, hours = 24) => request<DeliveryCounts>('GET', `/v1/webhooks/${id(webhookId)}/delivery-counts${query({ hours })}`),
     getDelivery: (webhookId: string, deliveryId: string) =>
       request<Delivery>('GET', `/v1/webhooks/${id(webhookId)}/deliveries/${id(deliveryId)}`),
     retryDelivery: (webhookId: string, deliveryId: string) =>
