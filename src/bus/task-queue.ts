@@ -123,7 +123,7 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
       createPartitioner: Partitioners.DefaultPartitioner,
       retry: { retries: 8, maxRetryTime: 5_000 },
     });
-    this.batcher = new Batcher((items) => this.send(items), { maxItems: 500, maxDelayMs: 0 });
+    this.batcher = new Batcher((items) => this.send(items), { maxItems: 500, maxDelayMs: 0, maxWrites: 4 });
   }
 
   async connect(): Promise<void> {

@@ -80,4 +80,33 @@ describe('Batcher', () => {
     await Promise.all([first, batcher.add(2), batcher.add(3, 4), batcher.add(5), batcher.add(6)]);
     expect(writes).toEqual([[1], [2, 3, 4], [5, 6]]);
   });
+
+  it('with maxWrites 2, a batch goes while another is being written, and what comes while both are busy waits for the first to end', async () => {
+    const writes: number[][] = [];
+    const releases: Array<() => void> = [];
+    const batcher = new Batcher<number>(
+      async (items) => {
+        writes.push(items);
+        await new Promise<void>((resolve) => releases.push(resolve));
+      },
+      { maxItems: 100, maxDelayMs: 0, maxWrites: 2 },
+    );
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const first = batcher.add(1);
+    await turn();
+    const second = batcher.add(2);
+    await turn();
+    expect(writes).toEqual([[1], [2]]);
+    const third = Promise.all([batcher.add(3), batcher.add(4)]);
+    await turn();
+    expect(writes).toEqual([[1], [2]]);
+    releases[0]!();
+    await first;
+    await turn();
+    expect(writes).toEqual([[1], [2], [3, 4]]);
+    releases[1]!();
+    releases[2]!();
+    await Promise.all([second, third, batcher.flush()]);
+  });
 });
+

@@ -6,6 +6,11 @@ export interface BatcherOptions {
    * since a write that is running gathers what arrives meanwhile anyway; no timer adds latency.
    */
   maxDelayMs: number;
+  /**
+   * Writes that may run at once (default 1). More lets a small batch go while a large one is still
+   * being written, instead of waiting behind it; batches still grow once every write is busy.
+   */
+  maxWrites?: number;
 }
 
 interface Waiter<R> {
@@ -19,15 +24,15 @@ interface Waiter<R> {
 /**
  * Turns many small writes into few large ones (one insert or produce per write) while each
  * caller still learns whether its own items were written, and what the write said of them
- * when `write` returns one result per item. One write runs at a time; what arrives meanwhile
- * goes in the next, so the busier the writer, the larger its batches.
+ * when `write` returns one result per item. Up to `maxWrites` writes run at a time; what arrives
+ * while all of them run goes in the next, so the busier the writer, the larger its batches.
  */
 export class Batcher<T, R = void> {
   private items: T[] = [];
   private waiters: Waiter<R>[] = [];
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Immediate | undefined;
-  private writing: Promise<void> | undefined;
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly write: (items: T[]) => Promise<R[] | void>,
@@ -50,33 +55,41 @@ export class Batcher<T, R = void> {
   }
 
   /** Writes everything waiting now (and whatever arrives before that ends); never rejects. */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     clearTimeout(this.timer);
     clearImmediate(this.soon);
     this.timer = undefined;
     this.soon = undefined;
-    this.writing ??= this.drain().finally(() => (this.writing = undefined));
-    return this.writing;
+    this.startWrites();
+    while (this.writing.size > 0) await Promise.all(this.writing);
   }
 
-  private async drain(): Promise<void> {
-    while (this.waiters.length > 0) {
-      // Whole callers only, up to maxItems (or one caller's items, if it brought more).
-      let count = 0;
-      let callers = 0;
-      while (callers < this.waiters.length && (callers === 0 || count + this.waiters[callers]!.count <= this.options.maxItems)) {
-        count += this.waiters[callers]!.count;
-        callers++;
-      }
-      const items = this.items.splice(0, count);
-      const waiters = this.waiters.splice(0, callers);
-      for (const waiter of this.waiters) waiter.from -= count;
-      try {
-        const results = await this.write(items);
-        for (const w of waiters) w.resolve(results ? results.slice(w.from, w.from + w.count) : []);
-      } catch (error) {
-        for (const w of waiters) w.reject(error);
-      }
+  private startWrites(): void {
+    while (this.waiters.length > 0 && this.writing.size < (this.options.maxWrites ?? 1)) {
+      const write = this.writeNext().finally(() => {
+        this.writing.delete(write);
+        this.startWrites();
+      });
+      this.writing.add(write);
+    }
+  }
+
+  private async writeNext(): Promise<void> {
+    // Whole callers only, up to maxItems (or one caller's items, if it brought more).
+    let count = 0;
+    let callers = 0;
+    while (callers < this.waiters.length && (callers === 0 || count + this.waiters[callers]!.count <= this.options.maxItems)) {
+      count += this.waiters[callers]!.count;
+      callers++;
+    }
+    const items = this.items.splice(0, count);
+    const waiters = this.waiters.splice(0, callers);
+    for (const waiter of this.waiters) waiter.from -= count;
+    try {
+      const results = await this.write(items);
+      for (const w of waiters) w.resolve(results ? results.slice(w.from, w.from + w.count) : []);
+    } catch (error) {
+      for (const w of waiters) w.reject(error);
     }
   }
 }
