@@ -61,8 +61,12 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   /** List pages are cut from one read of the workspace, kept while its version stands (least recently used first). */
   private readonly snapshots = new Map<string, ListSnapshot>();
   private readonly slotReads = new Map<string, Promise<number[]>>();
-  /** Version writes sent and not yet acknowledged, per workspace: this instance's own reads wait for them. */
-  private readonly unacknowledged = new Map<string, Set<Promise<void>>>();
+  /**
+   * Per workspace, the version write on its way (this instance's own reads wait for it) and whether
+   * a change was answered after it was sent, which one more write then covers: a burst of changes
+   * costs two version writes, not one each, so they do not queue behind each other in the store.
+   */
+  private readonly marks = new Map<string, { write: Promise<void>; again: boolean }>();
 
   constructor(private readonly db: Db) {
     this.versions = db.collection('webhook_versions');
@@ -294,8 +298,13 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
    * Waits for this instance's own version writes, so it never reads a version older than a change it answered.
    */
   async version(workspace: string): Promise<number> {
-    const pending = this.unacknowledged.get(workspace);
-    if (pending) await Promise.all(pending);
+    const mark = this.marks.get(workspace);
+    if (mark) {
+      const again = mark.again;
+      await mark.write;
+      // The write that covers the changes answered while the first was on its way, sent as that one landed.
+      if (again) await this.marks.get(workspace)?.write;
+    }
     return (await this.versions.findOne({ _id: workspace }))?.version ?? 0;
   }
 
@@ -306,23 +315,28 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
    * sent again until it lands, since a change nobody is told of would stay unseen elsewhere.
    */
   private changed(workspace: string): void {
-    let pending = this.unacknowledged.get(workspace);
-    if (!pending) this.unacknowledged.set(workspace, (pending = new Set()));
-    const set = pending;
-    const forget = () => {
-      set.delete(write);
-      if (set.size === 0 && this.unacknowledged.get(workspace) === set) this.unacknowledged.delete(workspace);
-    };
-    const write: Promise<void> = markChanged(this.versions, workspace).then(forget, () => {
-      forget();
-      setTimeout(() => this.changed(workspace), VERSION_RETRY_MS).unref();
-    });
-    set.add(write);
+    const onItsWay = this.marks.get(workspace);
+    if (onItsWay) {
+      onItsWay.again = true;
+      return;
+    }
+    const mark = { again: false, write: Promise.resolve() };
+    mark.write = markChanged(this.versions, workspace).then(
+      () => this.landed(workspace, mark, true),
+      () => this.landed(workspace, mark, false),
+    );
+    this.marks.set(workspace, mark);
+  }
+
+  private landed(workspace: string, mark: { again: boolean }, ok: boolean): void {
+    this.marks.delete(workspace);
+    if (mark.again) this.changed(workspace);
+    else if (!ok) setTimeout(() => this.changed(workspace), VERSION_RETRY_MS).unref();
   }
 
   /** Resolves once every version write sent so far has landed (for a clean stop). */
   async settled(): Promise<void> {
-    while (this.unacknowledged.size > 0) await Promise.all([...this.unacknowledged.values()].flatMap((set) => [...set]));
+    while (this.marks.size > 0) await Promise.all([...this.marks.values()].map((mark) => mark.write));
   }
 
 }

@@ -79,4 +79,27 @@ describe('WebhookStore', () => {
     expect(after).toBeDefined();
     expect(after).not.toBe(before);
   });
+
+  it('covers a burst of changes with a few version writes, not one each, and still lists every change at once and elsewhere within a second', async () => {
+    let versionWrites = 0;
+    const counting = new Proxy(db, {
+      get(target, prop) {
+        if (prop !== 'collection') return Reflect.get(target, prop, target);
+        return (name: string) => {
+          const collection = target.collection(name);
+          if (name !== 'webhook_versions') return collection;
+          const updateOne: typeof collection.updateOne = (...args) => (versionWrites++, collection.updateOne(...args));
+          return Object.assign(Object.create(collection), { updateOne });
+        };
+      },
+    });
+    const [one, two] = [new WebhookStore(counting), new WebhookStore(db)];
+    const created = await Promise.all(Array.from({ length: 20 }, () => one.create('hooli', hook, 100)));
+    const listed = (await one.list('hooli', 50, '')).items;
+    expect(listed.map((w) => w.id).sort()).toEqual(created.map((w) => w.id).sort());
+    await one.settled();
+    expect(versionWrites).toBeGreaterThanOrEqual(1);
+    expect(versionWrites).toBeLessThanOrEqual(5);
+    await until('the other store lists all 20', async () => ((await two.list('hooli', 50, '')).items.length === 20 ? true : undefined), 1_000);
+  });
 });
