@@ -115,15 +115,24 @@ export class ApiKeyStore {
     return principal;
   }
 
-  /** Forgets every verified key once a revocation happened anywhere; one read for all requests meanwhile. */
+  /**
+   * Forgets every verified key once a revocation happened anywhere. Past half the bound a read is
+   * started and not waited for, so under traffic no request waits on the store for it; past the
+   * bound (a quiet spell, or a store that does not answer) requests wait, so the bound holds.
+   */
   private checkRevocations(): Promise<void> {
-    if (performance.now() - this.revocations.checkedAt < REVOCATION_CHECK_MS) return Promise.resolve();
+    const age = performance.now() - this.revocations.checkedAt;
+    if (age < REVOCATION_CHECK_MS / 2) return Promise.resolve();
     this.checkingRevocations ??= (async () => {
       const checkedAt = performance.now();
       const version = (await this.versions.findOne({ _id: REVOCATIONS_ID }))?.version ?? 0;
       if (version !== this.revocations.version) this.verified.clear();
       this.revocations = { version, checkedAt };
     })().finally(() => (this.checkingRevocations = undefined));
+    if (age < REVOCATION_CHECK_MS) {
+      this.checkingRevocations.catch(() => {});
+      return Promise.resolve();
+    }
     return this.checkingRevocations;
   }
 
