@@ -66,7 +66,10 @@ export async function startMongo({ kind, binary, dataDir, port, ...files }: Mong
       ? ['--dbpath', path.join(dataDir, 'db'), '--port', String(port), '--bind_ip', '127.0.0.1']
       : [
           '--handler=sqlite',
-          `--sqlite-url=file:${path.join(dataDir, 'db')}/`,
+          // WAL (FerretDB's default) synced at checkpoints, not at every commit: a crash of FerretDB
+          // or of the service loses no committed write; only the machine itself going down may take
+          // the last ones, as with Kafka, which acknowledges writes before they reach the disk.
+          `--sqlite-url=file:${path.join(dataDir, 'db')}/?_pragma=synchronous(normal)`,
           `--state-dir=${dataDir}`,
           `--listen-addr=127.0.0.1:${port}`,
           '--debug-addr=-',
