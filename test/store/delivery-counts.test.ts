@@ -78,6 +78,23 @@ describe('counts per hour', () => {
     expect(await hourAt(new DeliveryStore(db), webhookId, now)).toEqual({ succeeded: 40, retrying: 0, pending: 0, failed: 40 });
   });
 
+  it('spreads a busy hour over several documents of each writer, still counted once per delivery', async () => {
+    const store = new DeliveryStore(db);
+    const now = Date.now();
+    const webhookId = 'whk_countsEEEEEEEEEEEEEEEEEE';
+    const many = Array.from({ length: 1_200 }, () => delivery(webhookId, now));
+    for (let i = 0; i < many.length; i += 300) {
+      await store.insertPending(many.slice(i, i + 300), `t:0:busy${i}`, 'busy');
+      await store.flushCounts();
+    }
+    await store.recordOutcomes(many.slice(0, 700).map((d) => ended(d, 1, 'succeeded')));
+    await store.flushCounts();
+    expect(await hourAt(new DeliveryStore(db), webhookId, now)).toEqual({ succeeded: 700, retrying: 0, pending: 500, failed: 0 });
+    const docs = await db.collection(`delivery_counts_${partitionOf(many[0]!.id, webhookId)}`).countDocuments();
+    expect(docs).toBeGreaterThan(2);
+    await store.close();
+  });
+
   it('counts an hour stored before counts were kept from its records, once, and writes the count back', async () => {
     const now = Date.now();
     const webhookId = 'whk_countsDDDDDDDDDDDDDDDDDD';
