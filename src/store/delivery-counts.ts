@@ -3,7 +3,7 @@ import { randomBase62 } from '../domain/ids.js';
 import type { Logger } from '../log/logger.js';
 import { statusOfRank } from '../pipeline/delivery-state.js';
 import type { HourCounts } from '../pipeline/ports.js';
-import { HOUR_MS, hourOf, partitionOf, Partitions, shardOf, shardsOf } from './partitions.js';
+import { HOUR_MS, hourOf, partitionOf, Partitions, shardOf } from './partitions.js';
 
 /** One delivery's state as a summary keeps it (pipeline/delivery-state.ts stateRank). */
 export interface RankEntry {
@@ -17,10 +17,11 @@ export interface RankEntry {
 type RankTree = Map<string, Map<string, Map<string, number>>>;
 
 /**
- * One writer's summary of an hour's shard, or (`_id: 'records'`) the hour's shard as counted once
- * from its records: per workspace and webhook, its deliveries' ranks packed into one string,
- * `{ _id: 'k3Xw…-12', w: { acme: { whk_…: 'dlv_…:9,dlv_…:0' } } }`. FerretDB 1.x spends about
- * 20 µs on each field of a document it writes and 6 µs on an entry packed in a string.
+ * One writer's summary of one shard of an hour (`_id` `<shard>-<writer>-<n>`), or the shard as
+ * counted once from its records (`<shard>-records`): per workspace and webhook, its deliveries'
+ * ranks packed into one string, `{ _id: '2-k3Xw…-12', w: { acme: { whk_…: 'dlv_…:9,dlv_…:0' } } }`.
+ * FerretDB 1.x spends about 20 µs on each field of a document it writes and 6 µs on an entry
+ * packed in a string.
  */
 type CountsDoc = { _id: string; w: Record<string, Record<string, string>> };
 /** Written once per database: the newest hour whose records may predate the summaries ('' for none). */
@@ -29,6 +30,7 @@ type SummariesDoc = { _id: 'summaries'; before: string; at: Date };
 /** What this process has for one hour's shard and has perhaps not written yet: its own document. */
 interface Slot {
   id: string;
+  /** `<hour>_<shard>`, as the shard's deliveries are named (partitions.ts). */
   partition: string;
   tree: RankTree;
   keys: number;
@@ -64,6 +66,11 @@ const IDLE_MS = 10 * 60_000;
 /** Hours read at once by one countsByHour. */
 const READ_CONCURRENCY = 8;
 const WRITE_CONCURRENCY = 4;
+
+/** The collection of a shard's counts: one per hour (a collection costs FerretDB more than a document). */
+const hourOfShard = (partition: string): string => partition.slice(0, 10);
+/** The `_id`s of a shard's documents start with this; `<shard>.` sorts right after all of them. */
+const idPrefix = (partition: string): string => `${partition.slice(11)}-`;
 
 /**
  * Field names must not hold `.` nor start with `$`, and packed ids hold no `,` or `:`; ids and
@@ -102,7 +109,7 @@ function raise(tree: RankTree, { workspace, webhookId, deliveryId, rank }: RankE
  * a late, repeated or reordered note never lowers a delivery's state, and reads take the highest
  * rank of each delivery across documents.
  *
- * Each process writes documents of its own (`<writer>-<n>`, in `delivery_counts_<hour>_<shard>`),
+ * Each process writes documents of its own (`<shard>-<writer>-<n>`, in `delivery_counts_<hour>`),
  * replaced whole from what it holds: FerretDB 1.x applies an update as a read and a rewrite of the
  * document outside any transaction, so two processes updating one document lose each other's
  * changes; and a `$max` on many dotted paths costs about 90 µs a path (a flush at 3,500 deliveries/s
@@ -157,7 +164,7 @@ export class DeliveryCounts {
       slot = undefined;
     }
     if (slot) this.slots.delete(partition);
-    slot ??= { id: `${this.writer}-${this.docs++}`, partition, tree: new Map(), keys: 0, version: 0, written: 0, touched: 0 };
+    slot ??= { id: `${idPrefix(partition)}${this.writer}-${this.docs++}`, partition, tree: new Map(), keys: 0, version: 0, written: 0, touched: 0 };
     slot.touched = Date.now();
     this.slots.set(partition, slot);
     return slot;
@@ -192,7 +199,7 @@ export class DeliveryCounts {
     await inBatches(changed, WRITE_CONCURRENCY, async (slot) => {
       const version = slot.version;
       try {
-        const collection = await this.partitions.forWrite(slot.partition);
+        const collection = await this.partitions.forWrite(hourOfShard(slot.partition));
         await collection.replaceOne({ _id: slot.id }, { w: packed(slot.tree) }, { upsert: true });
         slot.written = version;
       } catch (error) {
@@ -240,18 +247,17 @@ export class DeliveryCounts {
 
   /** Creates the hour's collections ahead of its first write. */
   async prepareHour(at: number): Promise<void> {
-    await Promise.all(shardsOf(hourOf(at)).map((p) => this.partitions.forWrite(p)));
+    await this.partitions.forWrite(hourOf(at));
   }
 
-  /** Forgets what is held of a partition retention dropped. */
-  dropped(partition: string): void {
-    const slot = this.slots.get(partition);
-    if (slot) this.let(slot);
+  /** Forgets what is held of an hour retention dropped. */
+  dropped(hour: string): void {
+    for (const slot of [...this.slots.values()]) if (hourOfShard(slot.partition) === hour) this.let(slot);
   }
 
   /**
    * The webhook's deliveries by status per UTC hour, for the `hours` hours ending with the current
-   * one, oldest first: per hour one read of its shard's few documents, several hours at once.
+   * one, oldest first: per hour one read of the few documents of its shard, several hours at once.
    */
   async byHour(workspace: string, webhookId: string, hours: number, now: number): Promise<HourCounts[]> {
     const first = Math.floor(now / HOUR_MS) * HOUR_MS - (hours - 1) * HOUR_MS;
@@ -267,9 +273,10 @@ export class DeliveryCounts {
   /** The highest rank of each of the webhook's deliveries in one hour's shard. */
   private async ranksIn(partition: string, workspace: string, webhookId: string): Promise<Map<string, number>> {
     const [ws, wh] = [safeKey(workspace), safeKey(webhookId)];
+    const prefix = idPrefix(partition);
     const docs = await this.partitions
-      .collection(partition)
-      .find({}, { projection: { [`w.${ws}.${wh}`]: 1 } })
+      .collection(hourOfShard(partition))
+      .find({ _id: { $gte: prefix, $lt: `${prefix.slice(0, -1)}.` } }, { projection: { [`w.${ws}.${wh}`]: 1 } })
       .toArray();
     const ranks = new Map<string, number>();
     const take = (key: string, rank: number) => {
@@ -286,7 +293,7 @@ export class DeliveryCounts {
     // What this process noted and has not written yet (once written, the documents read above have it).
     const held = this.slots.get(partition);
     if (held && held.version !== held.written) for (const [key, rank] of held.tree.get(ws)?.get(wh) ?? []) take(key, rank);
-    if (partition.slice(0, 10) <= (await this.summariesBegan()) && !docs.some((d) => d._id === 'records')) {
+    if (hourOfShard(partition) <= (await this.summariesBegan()) && !docs.some((d) => d._id === `${prefix}records`)) {
       for (const entry of (await this.recounted(partition)) ?? []) {
         if (entry.workspace === workspace && entry.webhookId === webhookId) take(safeKey(entry.deliveryId), entry.rank);
       }
@@ -295,8 +302,8 @@ export class DeliveryCounts {
   }
 
   /**
-   * An hour's shard counted from its records, once: the result is written back as its `records`
-   * document. What is noted since goes to the writers' documents.
+   * An hour's shard counted from its records, once: the result is written back as its
+   * `<shard>-records` document. What is noted since goes to the writers' documents.
    */
   private recounted(partition: string): Promise<RankEntry[] | null> {
     let pending = this.recounts.get(partition);
@@ -305,9 +312,10 @@ export class DeliveryCounts {
         if (entries === null) return null;
         const tree: RankTree = new Map();
         for (const entry of entries) raise(tree, entry);
-        const collection = await this.partitions.forWrite(partition);
+        const collection = await this.partitions.forWrite(hourOfShard(partition));
+        const _id = `${idPrefix(partition)}records`;
         // Another process counting the same hour at once writes the same or a later count.
-        await collection.replaceOne({ _id: 'records' }, { w: packed(tree) }, { upsert: true }).catch((error: { code?: number }) => {
+        await collection.replaceOne({ _id }, { w: packed(tree) }, { upsert: true }).catch((error: { code?: number }) => {
           if (error.code !== 11000) this.options.logger?.warn({ err: error, partition }, 'delivery counts of an hour counted from its records, not written back');
         });
         return entries;
