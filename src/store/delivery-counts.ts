@@ -3,7 +3,7 @@ import { randomBase62 } from '../domain/ids.js';
 import type { Logger } from '../log/logger.js';
 import { statusOfRank } from '../pipeline/delivery-state.js';
 import type { HourCounts } from '../pipeline/ports.js';
-import { HOUR_MS, hourOf, partitionOf, Partitions, shardOf } from './partitions.js';
+import { HOUR_MS, hourOf, Partitions, shardOf } from './partitions.js';
 
 /** One delivery's state as a summary keeps it (pipeline/delivery-state.ts stateRank). */
 export interface RankEntry {
@@ -76,7 +76,7 @@ const idPrefix = (partition: string): string => `${partition.slice(11)}-`;
  * Field names must not hold `.` nor start with `$`, and packed ids hold no `,` or `:`; ids and
  * workspace slugs never do, but nothing here relies on it.
  */
-const safeKey = (key: string): string => key.replace(/[%.$,:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const safeKey = (key: string): string => (/[%.$,:]/.test(key) ? key.replace(/[%.$,:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : key);
 
 /** A tree as stored: per workspace and webhook, `id:rank` joined by commas. */
 function packed(tree: RankTree): CountsDoc['w'] {
@@ -90,7 +90,8 @@ function packed(tree: RankTree): CountsDoc['w'] {
 
 /** Takes an entry into a tree (keys made safe): whether it added the delivery, raised its rank, or changed nothing. */
 function raise(tree: RankTree, { workspace, webhookId, deliveryId, rank }: RankEntry): 'new' | 'raised' | undefined {
-  const [ws, wh] = [safeKey(workspace), safeKey(webhookId)];
+  const ws = safeKey(workspace);
+  const wh = safeKey(webhookId);
   let webhooks = tree.get(ws);
   if (!webhooks) tree.set(ws, (webhooks = new Map()));
   let ranks = webhooks.get(wh);
@@ -141,10 +142,11 @@ export class DeliveryCounts {
     });
   }
 
-  /** Takes deliveries' ranks for the next flush; never waits. */
-  note(entries: RankEntry[]): void {
+  /** Takes deliveries' ranks for the next flush, all of one hour's shard (`partitionOf` each); never waits. */
+  note(partition: string, entries: RankEntry[]): void {
+    if (entries.length === 0) return;
+    const slot = this.slotFor(partition);
     for (const entry of entries) {
-      const slot = this.slotFor(partitionOf(entry.deliveryId, entry.webhookId));
       const change = raise(slot.tree, entry);
       if (!change) continue;
       if (change === 'new') {

@@ -180,7 +180,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const collection = await this.deliveries.forWrite(partition);
         const refused = await duplicatesOf(collection.insertMany(group, { ordered: false }));
         pairExists.push(...refused.map((i) => group[i]!));
-        this.noteMatched(group.filter((_, i) => !refused.includes(i)));
+        this.noteMatched(partition, group.filter((_, i) => !refused.includes(i)));
       }
     }
     if (pairExists.length === 0) return { existing: [] };
@@ -247,15 +247,15 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const collection = await this.deliveries.forWrite(partition);
         const refused = await duplicatesOf(collection.insertMany(group.map((a) => a.doc), { ordered: false }));
         for (const j of refused) results[group[j]!.i] = { kind: 'pair-exists' };
-        this.noteMatched(group.filter((_, j) => !refused.includes(j)).map((a) => a.doc));
+        this.noteMatched(partition, group.filter((_, j) => !refused.includes(j)).map((a) => a.doc));
       }),
     );
     return results;
   }
 
-  /** New deliveries, pending, for the hourly counts (written within a second, not waited for). */
-  private noteMatched(docs: DeliveryDoc[]): void {
-    if (docs.length > 0) this.counts.note(docs.map((d) => ({ workspace: d.workspace, webhookId: d.webhookId, deliveryId: d._id, rank: stateRank(0, 'pending') })));
+  /** New deliveries of one hour's shard, pending, for the hourly counts (written within a second, not waited for). */
+  private noteMatched(partition: string, docs: DeliveryDoc[]): void {
+    this.counts.note(partition, docs.map((d) => ({ workspace: d.workspace, webhookId: d.webhookId, deliveryId: d._id, rank: stateRank(0, 'pending') })));
   }
 
   recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
@@ -268,7 +268,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const collection = await this.outcomes.forWrite(partition);
         // Written already by an earlier try whose answer was lost: the same outcome, stored once.
         await duplicatesOf(collection.insertMany(group.map(({ id, ...rest }) => ({ _id: id, ...rest })), { ordered: false }));
-        this.counts.note(group.map((o) => ({ workspace: o.workspace, webhookId: o.webhookId, deliveryId: o.deliveryId, rank: rankOf(o) })));
+        this.counts.note(partition, group.map((o) => ({ workspace: o.workspace, webhookId: o.webhookId, deliveryId: o.deliveryId, rank: rankOf(o) })));
       }),
     );
   }
