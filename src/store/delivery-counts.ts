@@ -120,8 +120,10 @@ export class DeliveryCounts {
   readonly partitions: Partitions<CountsDoc>;
   private readonly writer = randomBase62(12);
   private docs = 0;
-  /** By partition, least recently touched first. */
+  /** The open document of each hour's shard, least recently touched first. */
   private readonly slots = new Map<string, Slot>();
+  /** Full documents that take no more notes, until they are written. */
+  private readonly sealed = new Set<Slot>();
   private held = 0;
   private before: Promise<string> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -158,13 +160,9 @@ export class DeliveryCounts {
     this.schedule();
   }
 
-  /** This process's document of the hour's shard: the current one, or the next once it is full and written. */
+  /** This process's open document of the hour's shard (a new one once the last was sealed or let go). */
   private slotFor(partition: string): Slot {
     let slot = this.slots.get(partition);
-    if (slot && slot.keys >= DOC_KEYS && slot.version === slot.written) {
-      this.let(slot);
-      slot = undefined;
-    }
     if (slot) this.slots.delete(partition);
     slot ??= { id: `${idPrefix(partition)}${this.writer}-${this.docs++}`, partition, tree: new Map(), keys: 0, version: 0, written: 0, touched: 0 };
     slot.touched = Date.now();
@@ -173,7 +171,8 @@ export class DeliveryCounts {
   }
 
   private let(slot: Slot): void {
-    this.slots.delete(slot.partition);
+    if (this.slots.get(slot.partition) === slot) this.slots.delete(slot.partition);
+    this.sealed.delete(slot);
     this.held -= slot.keys;
   }
 
@@ -197,13 +196,21 @@ export class DeliveryCounts {
 
   private async writeChanged(): Promise<void> {
     const changed = [...this.slots.values()].filter((s) => s.version !== s.written);
+    // A full document is written this once more and takes no further notes: under a steady stream
+    // of notes it would otherwise never be found idle, and each write would rewrite it whole.
+    for (const slot of changed) {
+      if (slot.keys < DOC_KEYS) continue;
+      this.slots.delete(slot.partition);
+      this.sealed.add(slot);
+    }
     const failed: unknown[] = [];
-    await inBatches(changed, WRITE_CONCURRENCY, async (slot) => {
+    await inBatches([...new Set([...changed, ...this.sealed])], WRITE_CONCURRENCY, async (slot) => {
       const version = slot.version;
       try {
         const collection = await this.partitions.forWrite(hourOfShard(slot.partition));
         await collection.replaceOne({ _id: slot.id }, { w: packed(slot.tree) }, { upsert: true });
         slot.written = version;
+        if (this.sealed.has(slot)) this.let(slot);
       } catch (error) {
         failed.push(error);
       }
@@ -213,7 +220,7 @@ export class DeliveryCounts {
     this.letGo();
     // The next write a second after this one ended, not started: a slow server gets its second too.
     this.lastFlush = Date.now();
-    if ([...this.slots.values()].some((s) => s.version !== s.written)) this.schedule();
+    if (this.sealed.size > 0 || [...this.slots.values()].some((s) => s.version !== s.written)) this.schedule();
   }
 
   /** Written documents not touched for a while, and the oldest beyond what is held at most. */
@@ -254,7 +261,7 @@ export class DeliveryCounts {
 
   /** Forgets what is held of an hour retention dropped. */
   dropped(hour: string): void {
-    for (const slot of [...this.slots.values()]) if (hourOfShard(slot.partition) === hour) this.let(slot);
+    for (const slot of [...this.slots.values(), ...this.sealed]) if (hourOfShard(slot.partition) === hour) this.let(slot);
   }
 
   /**
@@ -293,8 +300,10 @@ export class DeliveryCounts {
       }
     }
     // What this process noted and has not written yet (once written, the documents read above have it).
-    const held = this.slots.get(partition);
-    if (held && held.version !== held.written) for (const [key, rank] of held.tree.get(ws)?.get(wh) ?? []) take(key, rank);
+    for (const held of [this.slots.get(partition), ...this.sealed]) {
+      if (held?.partition !== partition || held.version === held.written) continue;
+      for (const [key, rank] of held.tree.get(ws)?.get(wh) ?? []) take(key, rank);
+    }
     if (hourOfShard(partition) <= (await this.summariesBegan()) && !docs.some((d) => d._id === `${prefix}records`)) {
       for (const entry of (await this.recounted(partition)) ?? []) {
         if (entry.workspace === workspace && entry.webhookId === webhookId) take(safeKey(entry.deliveryId), entry.rank);

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { newDeliveryId } from '../../src/domain/ids.js';
 import { matchedDelivery, outcomeOf } from '../../src/pipeline/delivery-state.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
+import { DeliveryCounts } from '../../src/store/delivery-counts.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { hourOf, partitionOf } from '../../src/store/partitions.js';
 import { useMongo } from '../helpers/servers.js';
@@ -95,6 +96,29 @@ describe('counts per hour', () => {
     const ids = (await db.collection(`delivery_counts_${hour}`).find({}, { projection: { _id: 1 } }).toArray()).map((d) => String(d._id));
     expect(ids.filter((id) => id.startsWith(`${shard}-`)).length).toBeGreaterThan(2);
     await store.close();
+  });
+
+  it('seals a full document even while notes keep coming, so no write rewrites more than about one document', async () => {
+    const counts = new DeliveryCounts(db, { recount: async () => null, storedHours: async () => [] });
+    const now = Date.now();
+    const webhookId = 'whk_countsFFFFFFFFFFFFFFFFFF';
+    const ids = Array.from({ length: 3_000 }, () => newDeliveryId(now));
+    const partition = partitionOf(ids[0]!, webhookId);
+    // As under steady traffic, notes arrive while each write is under way.
+    for (let i = 0; i < ids.length; i += 300) {
+      const writing = counts.flush();
+      await Promise.resolve();
+      await Promise.resolve();
+      counts.note(partition, ids.slice(i, i + 300).map((deliveryId) => ({ workspace: WORKSPACE, webhookId, deliveryId, rank: 0 })));
+      await writing;
+    }
+    await counts.close();
+    const [hour, shard] = partition.split('_');
+    const docs = await db.collection(`delivery_counts_${hour}`).find({ _id: { $regex: `^${shard}-` } as never }).toArray();
+    const sizes = docs.map((d) => String(d.w[WORKSPACE]?.[webhookId] ?? '').split(',').filter(Boolean).length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(3_000);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(800);
+    expect(await hourAt(new DeliveryStore(db), webhookId, now)).toMatchObject({ pending: 3_000 });
   });
 
   it('counts an hour stored before counts were kept from its records, once, and writes the count back', async () => {
