@@ -99,7 +99,8 @@ describe('WebhookStore', () => {
     expect(listed.map((w) => w.id).sort()).toEqual(created.map((w) => w.id).sort());
     await one.settled();
     expect(versionWrites).toBeGreaterThanOrEqual(1);
-    expect(versionWrites).toBeLessThanOrEqual(5);
+    // One per create before (21 with the first mark); how many now depends on how the inserts spread in time.
+    expect(versionWrites).toBeLessThanOrEqual(10);
     await until('the other store lists all 20', async () => ((await two.list('hooli', 50, '')).items.length === 20 ? true : undefined), 1_000);
   });
 });
