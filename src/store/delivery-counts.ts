@@ -27,16 +27,20 @@ type CountsDoc = { _id: string; w: Record<string, Record<string, string>> };
 /** Written once per database: the newest hour whose records may predate the summaries ('' for none). */
 type SummariesDoc = { _id: 'summaries'; before: string; at: Date };
 
-/** What this process has for one hour's shard and has perhaps not written yet: its own document. */
-interface Slot {
-  id: string;
+/**
+ * What this process writes of one hour's shard: what it noted since its last write, and what it
+ * wrote since it last started afresh (the union of its documents of this round), so that their
+ * many small documents can be folded into one.
+ */
+interface Shard {
   /** `<hour>_<shard>`, as the shard's deliveries are named (partitions.ts). */
   partition: string;
-  tree: RankTree;
-  keys: number;
-  /** Changes made, and the count of them last written. */
-  version: number;
-  written: number;
+  pending: RankTree;
+  pendingKeys: number;
+  union: RankTree;
+  unionKeys: number;
+  /** This round's documents, until folded. */
+  docs: string[];
   touched: number;
 }
 
@@ -54,14 +58,18 @@ export interface DeliveryCountsOptions {
 /** At most one write of the summaries a second. */
 const FLUSH_EVERY_MS = 1_000;
 /**
- * Deliveries in one writer's document of an hour's shard before it starts the next. Each write
- * rewrites its document: a trickle rewrites at most this many a second, a busy hour starts a new
- * document at almost every write, and a read takes an hour's documents (a few dozen) together.
+ * Writes only ever insert (FerretDB reads a whole collection to find the document a replace or
+ * update names, so a replace in an hour of a busy day costs it more than the 500 inserts beside
+ * it): each write adds a document of the changes since the last one. A writer folds its small
+ * documents of an hour's shard into one (an insert, and a delete of what it folded) once it has
+ * written this many, so an hour's read meets few documents however quiet its traffic...
  */
-const DOC_KEYS = 500;
-/** Deliveries held in memory across hours, beyond which the least recently touched written documents are let go. */
+const FOLD_AFTER_DOCS = 30;
+/** ...and starts afresh once what it wrote of the hour's shard holds this many deliveries: its documents are large enough. */
+const ROUND_KEYS = 5_000;
+/** Deliveries held in memory across hours, beyond which the least recently touched shards with nothing left to write are let go. */
 const HELD_KEYS = 100_000;
-/** A written document untouched this long is let go; a later change to its hour starts another. */
+/** A shard with nothing left to write, untouched this long, is let go; a later note to it starts a new round. */
 const IDLE_MS = 10 * 60_000;
 /** Hours read at once by one countsByHour. */
 const READ_CONCURRENCY = 8;
@@ -78,6 +86,11 @@ const idPrefix = (partition: string): string => `${partition.slice(11)}-`;
  */
 const safeKey = (key: string): string => (/[%.$,:]/.test(key) ? key.replace(/[%.$,:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : key);
 
+/** Every entry of a tree, keys as they are. */
+function* entriesOf(tree: RankTree): Generator<[string, string, string, number]> {
+  for (const [ws, webhooks] of tree) for (const [wh, ranks] of webhooks) for (const [id, rank] of ranks) yield [ws, wh, id, rank];
+}
+
 /** A tree as stored: per workspace and webhook, `id:rank` joined by commas. */
 function packed(tree: RankTree): CountsDoc['w'] {
   const w: CountsDoc['w'] = {};
@@ -88,15 +101,12 @@ function packed(tree: RankTree): CountsDoc['w'] {
   return w;
 }
 
-/** Takes an entry into a tree (keys made safe): whether it added the delivery, raised its rank, or changed nothing. */
-function raise(tree: RankTree, { workspace, webhookId, deliveryId, rank }: RankEntry): 'new' | 'raised' | undefined {
-  const ws = safeKey(workspace);
-  const wh = safeKey(webhookId);
+/** Takes an entry (its keys made safe already) into a tree: whether it added the delivery, raised its rank, or changed nothing. */
+function raise(tree: RankTree, ws: string, wh: string, id: string, rank: number): 'new' | 'raised' | undefined {
   let webhooks = tree.get(ws);
   if (!webhooks) tree.set(ws, (webhooks = new Map()));
   let ranks = webhooks.get(wh);
   if (!ranks) webhooks.set(wh, (ranks = new Map()));
-  const id = safeKey(deliveryId);
   const before = ranks.get(id);
   if (before !== undefined && before >= rank) return undefined;
   ranks.set(id, rank);
@@ -106,24 +116,24 @@ function raise(tree: RankTree, { workspace, webhookId, deliveryId, rank }: RankE
 /**
  * Per hour and webhook shard, how many of a webhook's deliveries stand at each status, written off
  * the hot path: the delivery insert and the outcome writer note each delivery's rank here (no
- * await), and at most once a second each hour's shard touched gets one write. Ranks only grow, so
+ * await), and at most once a second each hour's shard touched gets one insert (and, after 30 of
+ * them, one fold). Ranks only grow, so
  * a late, repeated or reordered note never lowers a delivery's state, and reads take the highest
  * rank of each delivery across documents.
  *
  * Each process writes documents of its own (`<shard>-<writer>-<n>`, in `delivery_counts_<hour>`),
- * replaced whole from what it holds: FerretDB 1.x applies an update as a read and a rewrite of the
- * document outside any transaction, so two processes updating one document lose each other's
- * changes; and a `$max` on many dotted paths costs about 90 µs a path (a flush at 3,500 deliveries/s
- * took 580 ms of every second), where a replaced document of 500 deliveries costs FerretDB about 6 ms.
+ * by insert only: FerretDB 1.x applies an update as a read and a rewrite of the document outside
+ * any transaction, so two processes updating one document lose each other's changes; a `$max` on
+ * many dotted paths costs about 90 µs a path (a flush at 3,500 deliveries/s took 580 ms of every
+ * second); and a replace or update first reads the whole collection (23 ms in one of 6 MB).
  */
 export class DeliveryCounts {
   readonly partitions: Partitions<CountsDoc>;
   private readonly writer = randomBase62(12);
-  private docs = 0;
-  /** The open document of each hour's shard, least recently touched first. */
-  private readonly slots = new Map<string, Slot>();
-  /** Full documents that take no more notes, until they are written. */
-  private readonly sealed = new Set<Slot>();
+  /** Documents this process named so far (each `_id` is new). */
+  private named = 0;
+  /** By hour's shard, least recently touched first. */
+  private readonly shards = new Map<string, Shard>();
   private held = 0;
   private before: Promise<string> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -147,33 +157,34 @@ export class DeliveryCounts {
   /** Takes deliveries' ranks for the next flush, all of one hour's shard (`partitionOf` each); never waits. */
   note(partition: string, entries: RankEntry[]): void {
     if (entries.length === 0) return;
-    const slot = this.slotFor(partition);
-    for (const entry of entries) {
-      const change = raise(slot.tree, entry);
-      if (!change) continue;
-      if (change === 'new') {
-        slot.keys++;
-        this.held++;
-      }
-      slot.version++;
+    const shard = this.shardFor(partition);
+    for (const { workspace, webhookId, deliveryId, rank } of entries) this.take(shard, safeKey(workspace), safeKey(webhookId), safeKey(deliveryId), rank);
+    if (shard.pendingKeys > 0) this.schedule();
+  }
+
+  /** Raises a delivery's rank in what the shard's round holds and, when that changed it, in what is to be written. */
+  private take(shard: Shard, ws: string, wh: string, id: string, rank: number): void {
+    const change = raise(shard.union, ws, wh, id, rank);
+    if (!change) return;
+    if (change === 'new') {
+      shard.unionKeys++;
+      this.held++;
     }
-    this.schedule();
+    if (raise(shard.pending, ws, wh, id, rank) === 'new') shard.pendingKeys++;
   }
 
-  /** This process's open document of the hour's shard (a new one once the last was sealed or let go). */
-  private slotFor(partition: string): Slot {
-    let slot = this.slots.get(partition);
-    if (slot) this.slots.delete(partition);
-    slot ??= { id: `${idPrefix(partition)}${this.writer}-${this.docs++}`, partition, tree: new Map(), keys: 0, version: 0, written: 0, touched: 0 };
-    slot.touched = Date.now();
-    this.slots.set(partition, slot);
-    return slot;
+  private shardFor(partition: string, fresh = false): Shard {
+    let shard = this.shards.get(partition);
+    if (shard) this.shards.delete(partition);
+    if (!shard || fresh) shard = { partition, pending: new Map(), pendingKeys: 0, union: new Map(), unionKeys: 0, docs: [], touched: 0 };
+    shard.touched = Date.now();
+    this.shards.set(partition, shard);
+    return shard;
   }
 
-  private let(slot: Slot): void {
-    if (this.slots.get(slot.partition) === slot) this.slots.delete(slot.partition);
-    this.sealed.delete(slot);
-    this.held -= slot.keys;
+  private let(shard: Shard): void {
+    if (this.shards.get(shard.partition) === shard) this.shards.delete(shard.partition);
+    this.held -= shard.unionKeys;
   }
 
   private schedule(): void {
@@ -188,47 +199,67 @@ export class DeliveryCounts {
     this.timer.unref();
   }
 
-  /** Writes every document changed since its last write; one flush at a time. */
+  /** Writes what was noted since the last write; one flush at a time. */
   flush(): Promise<void> {
     this.chain = this.chain.then(() => this.writeChanged());
     return this.chain;
   }
 
   private async writeChanged(): Promise<void> {
-    const changed = [...this.slots.values()].filter((s) => s.version !== s.written);
-    // A full document is written this once more and takes no further notes: under a steady stream
-    // of notes it would otherwise never be found idle, and each write would rewrite it whole.
-    for (const slot of changed) {
-      if (slot.keys < DOC_KEYS) continue;
-      this.slots.delete(slot.partition);
-      this.sealed.add(slot);
-    }
+    const changed = [...this.shards.values()].filter((s) => s.pendingKeys > 0);
     const failed: unknown[] = [];
-    await inBatches([...new Set([...changed, ...this.sealed])], WRITE_CONCURRENCY, async (slot) => {
-      const version = slot.version;
+    await inBatches(changed, WRITE_CONCURRENCY, async (shard) => {
+      const { pending } = shard;
+      shard.pending = new Map();
+      shard.pendingKeys = 0;
       try {
-        const collection = await this.partitions.forWrite(hourOfShard(slot.partition));
-        await collection.replaceOne({ _id: slot.id }, { w: packed(slot.tree) }, { upsert: true });
-        slot.written = version;
-        if (this.sealed.has(slot)) this.let(slot);
+        const collection = await this.partitions.forWrite(hourOfShard(shard.partition));
+        const _id = this.nextId(shard.partition);
+        await collection.insertOne({ _id, w: packed(pending) });
+        shard.docs.push(_id);
       } catch (error) {
+        // Kept, and written with what comes next (under a new id: the lost one may be stored, which is harmless).
+        for (const [ws, wh, id, rank] of entriesOf(pending)) if (raise(shard.pending, ws, wh, id, rank) === 'new') shard.pendingKeys++;
         failed.push(error);
+        return;
+      }
+      if (shard.unionKeys >= ROUND_KEYS) {
+        // Large enough: what comes next starts a new round (with what was noted while this was written).
+        this.held -= shard.unionKeys;
+        const next = this.shardFor(shard.partition, true);
+        for (const [ws, wh, id, rank] of entriesOf(shard.pending)) this.take(next, ws, wh, id, rank);
+      } else if (shard.docs.length >= FOLD_AFTER_DOCS) {
+        await this.fold(shard).catch((error: unknown) => failed.push(error));
       }
     });
-    // Kept, and written with what comes next.
     if (failed.length > 0) this.options.logger?.warn({ err: failed[0], hours: failed.length }, 'delivery counts per hour not written; trying again at the next flush');
     this.letGo();
     // The next write a second after this one ended, not started: a slow server gets its second too.
     this.lastFlush = Date.now();
-    if (this.sealed.size > 0 || [...this.slots.values()].some((s) => s.version !== s.written)) this.schedule();
+    if ([...this.shards.values()].some((s) => s.pendingKeys > 0)) this.schedule();
   }
 
-  /** Written documents not touched for a while, and the oldest beyond what is held at most. */
+  /** This round's documents of the hour's shard as one: the union inserted, then what it covers deleted. */
+  private async fold(shard: Shard): Promise<void> {
+    const collection = this.partitions.collection(hourOfShard(shard.partition));
+    const folded = shard.docs;
+    const _id = this.nextId(shard.partition);
+    await collection.insertOne({ _id, w: packed(shard.union) });
+    shard.docs = [_id];
+    // Left behind when this fails: harmless, as reads take each delivery's highest rank.
+    await collection.deleteMany({ _id: { $in: folded } });
+  }
+
+  private nextId(partition: string): string {
+    return `${idPrefix(partition)}${this.writer}-${this.named++}`;
+  }
+
+  /** Shards with nothing left to write, not touched for a while, and the oldest beyond what is held at most. */
   private letGo(): void {
     const now = Date.now();
-    for (const slot of [...this.slots.values()]) {
-      if (slot.version !== slot.written) continue;
-      if (now - slot.touched > IDLE_MS || this.held > HELD_KEYS) this.let(slot);
+    for (const shard of [...this.shards.values()]) {
+      if (shard.pendingKeys > 0) continue;
+      if (now - shard.touched > IDLE_MS || this.held > HELD_KEYS) this.let(shard);
     }
   }
 
@@ -261,7 +292,7 @@ export class DeliveryCounts {
 
   /** Forgets what is held of an hour retention dropped. */
   dropped(hour: string): void {
-    for (const slot of [...this.slots.values(), ...this.sealed]) if (hourOfShard(slot.partition) === hour) this.let(slot);
+    for (const shard of [...this.shards.values()]) if (hourOfShard(shard.partition) === hour) this.let(shard);
   }
 
   /**
@@ -300,10 +331,7 @@ export class DeliveryCounts {
       }
     }
     // What this process noted and has not written yet (once written, the documents read above have it).
-    for (const held of [this.slots.get(partition), ...this.sealed]) {
-      if (held?.partition !== partition || held.version === held.written) continue;
-      for (const [key, rank] of held.tree.get(ws)?.get(wh) ?? []) take(key, rank);
-    }
+    for (const [key, rank] of this.shards.get(partition)?.pending.get(ws)?.get(wh) ?? []) take(key, rank);
     if (hourOfShard(partition) <= (await this.summariesBegan()) && !docs.some((d) => d._id === `${prefix}records`)) {
       for (const entry of (await this.recounted(partition)) ?? []) {
         if (entry.workspace === workspace && entry.webhookId === webhookId) take(safeKey(entry.deliveryId), entry.rank);
@@ -322,11 +350,11 @@ export class DeliveryCounts {
       pending = this.options.recount(partition).then(async (entries) => {
         if (entries === null) return null;
         const tree: RankTree = new Map();
-        for (const entry of entries) raise(tree, entry);
+        for (const e of entries) raise(tree, safeKey(e.workspace), safeKey(e.webhookId), safeKey(e.deliveryId), e.rank);
         const collection = await this.partitions.forWrite(hourOfShard(partition));
         const _id = `${idPrefix(partition)}records`;
-        // Another process counting the same hour at once writes the same or a later count.
-        await collection.replaceOne({ _id }, { w: packed(tree) }, { upsert: true }).catch((error: { code?: number }) => {
+        // Another process counting the same hour at once wrote the same or a later count.
+        await collection.insertOne({ _id, w: packed(tree) }).catch((error: { code?: number }) => {
           if (error.code !== 11000) this.options.logger?.warn({ err: error, partition }, 'delivery counts of an hour counted from its records, not written back');
         });
         return entries;

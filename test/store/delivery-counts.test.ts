@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newDeliveryId } from '../../src/domain/ids.js';
-import { matchedDelivery, outcomeOf } from '../../src/pipeline/delivery-state.js';
+import { matchedDelivery, outcomeOf, stateRank } from '../../src/pipeline/delivery-state.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
 import { DeliveryCounts } from '../../src/store/delivery-counts.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
@@ -83,14 +83,15 @@ describe('counts per hour', () => {
     const store = new DeliveryStore(db);
     const now = Date.now();
     const webhookId = 'whk_countsEEEEEEEEEEEEEEEEEE';
-    const many = Array.from({ length: 1_200 }, () => delivery(webhookId, now));
-    for (let i = 0; i < many.length; i += 300) {
-      await store.insertPending(many.slice(i, i + 300), `t:0:busy${i}`, 'busy');
+    // More than one writer's round of documents (5,000 deliveries): the outcomes land in the next round.
+    const many = Array.from({ length: 6_000 }, () => delivery(webhookId, now));
+    for (let i = 0; i < many.length; i += 1_000) {
+      await store.insertPending(many.slice(i, i + 1_000), `t:0:busy${i}`, 'busy');
       await store.flushCounts();
     }
-    await store.recordOutcomes(many.slice(0, 700).map((d) => ended(d, 1, 'succeeded')));
+    await store.recordOutcomes(many.slice(0, 3_500).map((d) => ended(d, 1, 'succeeded')));
     await store.flushCounts();
-    expect(await hourAt(new DeliveryStore(db), webhookId, now)).toEqual({ succeeded: 700, retrying: 0, pending: 500, failed: 0 });
+    expect(await hourAt(new DeliveryStore(db), webhookId, now)).toEqual({ succeeded: 3_500, retrying: 0, pending: 2_500, failed: 0 });
     // One collection per hour; each shard's documents named after it.
     const [hour, shard] = partitionOf(many[0]!.id, webhookId).split('_');
     const ids = (await db.collection(`delivery_counts_${hour}`).find({}, { projection: { _id: 1 } }).toArray()).map((d) => String(d._id));
@@ -98,12 +99,17 @@ describe('counts per hour', () => {
     await store.close();
   });
 
-  it('seals a full document even while notes keep coming, so no write rewrites more than about one document', async () => {
+  it('writes only what changed since the last write, even while notes keep coming, and folds many small writes into one', async () => {
     const counts = new DeliveryCounts(db, { recount: async () => null, storedHours: async () => [] });
     const now = Date.now();
     const webhookId = 'whk_countsFFFFFFFFFFFFFFFFFF';
     const ids = Array.from({ length: 3_000 }, () => newDeliveryId(now));
     const partition = partitionOf(ids[0]!, webhookId);
+    const [hour, shard] = partition.split('_');
+    const sizes = async () => {
+      const docs = await db.collection(`delivery_counts_${hour}`).find({ _id: { $regex: `^${shard}-` } as never }).toArray();
+      return docs.map((d) => String(d.w[WORKSPACE]?.[webhookId] ?? '').split(',').filter(Boolean).length).filter((n) => n > 0);
+    };
     // As under steady traffic, notes arrive while each write is under way.
     for (let i = 0; i < ids.length; i += 300) {
       const writing = counts.flush();
@@ -112,13 +118,19 @@ describe('counts per hour', () => {
       counts.note(partition, ids.slice(i, i + 300).map((deliveryId) => ({ workspace: WORKSPACE, webhookId, deliveryId, rank: 0 })));
       await writing;
     }
+    await counts.flush();
+    expect(await sizes()).toEqual(Array(10).fill(300));
+    // A trickle: one change per write; after 30 documents they are folded into one.
+    for (let i = 0; i < 40; i++) {
+      counts.note(partition, [{ workspace: WORKSPACE, webhookId, deliveryId: ids[i]!, rank: stateRank(1, 'succeeded') }]);
+      await counts.flush();
+    }
     await counts.close();
-    const [hour, shard] = partition.split('_');
-    const docs = await db.collection(`delivery_counts_${hour}`).find({ _id: { $regex: `^${shard}-` } as never }).toArray();
-    const sizes = docs.map((d) => String(d.w[WORKSPACE]?.[webhookId] ?? '').split(',').filter(Boolean).length);
-    expect(sizes.reduce((a, b) => a + b, 0)).toBe(3_000);
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(800);
-    expect(await hourAt(new DeliveryStore(db), webhookId, now)).toMatchObject({ pending: 3_000 });
+    const after = await sizes();
+    // 10 + 40 written: the first 30 folded into one, 20 written since.
+    expect(after.length).toBe(21);
+    expect(Math.max(...after)).toBeGreaterThanOrEqual(3_000);
+    expect(await hourAt(new DeliveryStore(db), webhookId, now)).toMatchObject({ pending: 2_960, succeeded: 40 });
   });
 
   it('counts an hour stored before counts were kept from its records, once, and writes the count back', async () => {
