@@ -50,6 +50,7 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
     const o = mongo.db.collection<Doc>(`delivery_outcomes_${shard}`);
     const p = mongo.db.collection<Doc>(`event_payloads_${partitionOfId(id)}`);
     const keys = mongo.db.collection<Doc>('api_keys');
+    const counts = mongo.db.collection<Doc>(`delivery_counts_${partitionOfId(id)}`);
     const cursor = encodeCursor(now, id);
     const shapes: Record<string, FindCursor<Doc>> = {
       'deliveries page': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix' }).sort(NEWEST_FIRST).limit(51),
@@ -64,6 +65,8 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
       'outcomes of a page': o.find({ deliveryId: { $in: [id, 'dlv_other'] } }),
       'outcomes of a run': o.find({ eventId: { $regex: '^evt_ix' } }),
       'an event body': p.find({ _id: 'ws_ix/evt_ix1' }).limit(1),
+      "counts of an hour's shard": counts.find({ _id: { $gte: '1-', $lt: '1.' } }, { projection: { 'w.ws_ix.whk_ix': 1 } }),
+      'when counts were first kept': mongo.db.collection<Doc>('delivery_counts').find({ _id: 'summaries' }).limit(1),
       'API key by hash': keys.find({ hash: 'ab' }).limit(1),
       'API keys of a workspace': keys.find({ workspace: 'ws_ix' }).sort({ createdAt: 1, _id: 1 }),
       'API key by prefix or id': keys.find({ $or: [{ _id: 'x' }, { prefix: 'x' }] }).limit(2),
