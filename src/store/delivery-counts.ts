@@ -117,9 +117,8 @@ function raise(tree: RankTree, ws: string, wh: string, id: string, rank: number)
  * Per hour and webhook shard, how many of a webhook's deliveries stand at each status, written off
  * the hot path: the delivery insert and the outcome writer note each delivery's rank here (no
  * await), and at most once a second each hour's shard touched gets one insert (and, after 30 of
- * them, one fold). Ranks only grow, so
- * a late, repeated or reordered note never lowers a delivery's state, and reads take the highest
- * rank of each delivery across documents.
+ * them, one fold). Ranks only grow, so a late, repeated or reordered note never lowers a
+ * delivery's state, and reads take the highest rank of each delivery across documents.
  *
  * Each process writes documents of its own (`<shard>-<writer>-<n>`, in `delivery_counts_<hour>`),
  * by insert only: FerretDB 1.x applies an update as a read and a rewrite of the document outside
