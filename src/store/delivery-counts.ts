@@ -3,6 +3,7 @@ import { randomBase62 } from '../domain/ids.js';
 import type { Logger } from '../log/logger.js';
 import { statusOfRank } from '../pipeline/delivery-state.js';
 import type { HourCounts } from '../pipeline/ports.js';
+import { isDuplicateKey } from './mongo.js';
 import { HOUR_MS, hourOf, Partitions, shardOf } from './partitions.js';
 
 /** One delivery's state as a summary keeps it (pipeline/delivery-state.ts stateRank). */
@@ -275,8 +276,8 @@ export class DeliveryCounts {
       if (found) return found.before;
       const before = (await this.options.storedHours())[0]?.slice(0, 10) ?? '';
       // Two processes starting at once: the first write stands, and both read it.
-      await meta.insertOne({ _id: 'summaries', before, at: new Date() }).catch((error: { code?: number }) => {
-        if (error.code !== 11000) throw error;
+      await meta.insertOne({ _id: 'summaries', before, at: new Date() }).catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error;
       });
       return (await meta.findOne({ _id: 'summaries' }))?.before ?? before;
     })();
@@ -353,8 +354,8 @@ export class DeliveryCounts {
         const collection = await this.partitions.forWrite(hourOfShard(partition));
         const _id = `${idPrefix(partition)}records`;
         // Another process counting the same hour at once wrote the same or a later count.
-        await collection.insertOne({ _id, w: packed(tree) }).catch((error: { code?: number }) => {
-          if (error.code !== 11000) this.options.logger?.warn({ err: error, partition }, 'delivery counts of an hour counted from its records, not written back');
+        await collection.insertOne({ _id, w: packed(tree) }).catch((error: unknown) => {
+          if (!isDuplicateKey(error)) this.options.logger?.warn({ err: error, partition }, 'delivery counts of an hour counted from its records, not written back');
         });
         return entries;
       });

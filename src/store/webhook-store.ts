@@ -64,7 +64,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   /**
    * Per workspace, the version write on its way (this instance's own reads wait for it) and whether
    * a change was answered after it was sent, which one more write then covers: a burst of changes
-   * costs two version writes, not one each, so they do not queue behind each other in the store.
+   * costs a version write per round trip, not one per change, so they do not queue in the store.
    */
   private readonly marks = new Map<string, { write: Promise<void>; again: boolean }>();
 
