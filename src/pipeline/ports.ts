@@ -1,3 +1,4 @@
+import type { ChangeMark } from '../domain/change-mark.js';
 import type { DomainError } from '../domain/errors.js';
 import type { ValidEvent } from '../domain/event.js';
 import type { AttemptOutcome } from '../domain/retry-policy.js';
@@ -88,8 +89,8 @@ export interface WebhookLookup {
   getById(workspace: string, id: string): Promise<WebhookRecord | null>;
   /** Every active webhook of the workspace. */
   listActive(workspace: string): Promise<WebhookRecord[]>;
-  /** Changes whenever a webhook of the workspace changes; a cheap read, so caches can check it often. */
-  version(workspace: string): Promise<number>;
+  /** Moves, or settles, whenever a webhook of the workspace changes; a cheap read, so caches can check it often. */
+  changeMark(workspace: string): Promise<ChangeMark>;
 }
 
 /** The webhooks an event goes to (pipeline/webhook-cache.ts implements it over a WebhookLookup). */

@@ -9,11 +9,11 @@ function webhook(id: string, events: string[], agent: string | null = null): Web
 
 /** An in-memory lookup that counts its reads. */
 function lookup(webhooks: WebhookRecord[]) {
-  const state = { webhooks, version: 1, listReads: 0, versionReads: 0, idReads: 0 };
+  const state = { webhooks, version: 1, settleMs: 0, listReads: 0, versionReads: 0, idReads: 0 };
   const inner: WebhookLookup = {
     getById: async (_workspace, id) => (state.idReads++, state.webhooks.find((w) => w.id === id) ?? null),
     listActive: async () => (state.listReads++, state.webhooks.filter((w) => w.status === 'active')),
-    version: async () => (state.versionReads++, state.version),
+    changeMark: async () => (state.versionReads++, { version: state.version, settleMs: state.settleMs }),
   };
   return { state, inner };
 }
@@ -43,7 +43,7 @@ describe('CachedWebhookLookup', () => {
   it('does not remember a failed read', async () => {
     const { inner } = lookup([webhook('a', ['*'])]);
     let fail = true;
-    const cache = new CachedWebhookLookup({ ...inner, version: async () => (fail ? Promise.reject(new Error('down')) : 1) });
+    const cache = new CachedWebhookLookup({ ...inner, changeMark: async () => (fail ? Promise.reject(new Error('down')) : { version: 1, settleMs: 0 }) });
     await expect(cache.findMatching('acme', 'sms.sent', null)).rejects.toThrow('down');
     fail = false;
     expect(await cache.findMatching('acme', 'sms.sent', null)).toHaveLength(1);
@@ -64,5 +64,27 @@ describe('CachedWebhookLookup', () => {
     expect((await cache.webhookFor('acme', 'a'))?.status).toBe('disabled');
     expect(await cache.webhookFor('acme', 'b')).toBeNull();
     expect(state.idReads).toBe(2);
+  });
+
+  it('sees changes made under one settling mark: reloads at each check until it stood its time, then once more', async () => {
+    let now = 0;
+    const { state, inner } = lookup([webhook('a', ['*'])]);
+    state.settleMs = 1_000;
+    const cache = new CachedWebhookLookup(inner, 500, () => now);
+    const ids = async () => (await cache.findMatching('acme', 'sms.sent', null)).map((w) => w.id);
+    expect(await ids()).toEqual(['a']);
+    // The writer adds webhooks under the same mark: no version moves.
+    state.webhooks.push(webhook('b', ['*']));
+    now = 500;
+    expect(await ids()).toEqual(['a', 'b']);
+    state.webhooks.push(webhook('c', ['*']));
+    now = 1_000;
+    expect(await ids()).toEqual(['a', 'b', 'c']);
+    expect(state.listReads).toBe(3);
+    now = 1_500;
+    await ids();
+    now = 9_000;
+    await ids();
+    expect(state.listReads).toBe(3);
   });
 });

@@ -1,8 +1,9 @@
+import { mustReread, type MarkSeen } from '../domain/change-mark.js';
 import { subscribes } from '../domain/matching.js';
 import type { DeliveryTargets, Subscriptions, WebhookLookup, WebhookRecord } from './ports.js';
 
 interface Snapshot {
-  version: number;
+  mark: MarkSeen;
   webhooks: WebhookRecord[];
   byId: Map<string, WebhookRecord>;
   checkedAt: number;
@@ -10,7 +11,7 @@ interface Snapshot {
 
 /**
  * Webhook reads on the hot path, from memory. A workspace's active webhooks are reloaded only
- * when its version counter moved, and the counter is checked at most every `freshnessMs`: that
+ * when its change mark moved or is settling, and the mark is checked at most every `freshnessMs`: that
  * bounds how late a subscription change is seen on any instance (well under the promised 1 s)
  * without a scan of the webhooks per event.
  */
@@ -38,10 +39,10 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
     const cached = this.workspaces.get(workspace);
     const refresh = async (previous?: Snapshot): Promise<Snapshot> => {
       const checkedAt = this.now();
-      const version = await this.inner.version(workspace);
-      if (previous && previous.version === version) return { ...previous, checkedAt };
+      const { reread, seen } = mustReread(previous?.mark, await this.inner.changeMark(workspace), this.now());
+      if (previous && !reread) return { ...previous, checkedAt };
       const webhooks = await this.inner.listActive(workspace);
-      return { version, webhooks, byId: new Map(webhooks.map((w) => [w.id, w])), checkedAt };
+      return { mark: seen, webhooks, byId: new Map(webhooks.map((w) => [w.id, w])), checkedAt };
     };
     const next = (cached ?? Promise.resolve(undefined)).then(
       (previous) => (previous && this.now() - previous.checkedAt < this.freshnessMs ? previous : refresh(previous)),

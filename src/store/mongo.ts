@@ -41,15 +41,15 @@ export async function duplicatesOf(insert: Promise<unknown>): Promise<number[]> 
   }
 }
 
-/** A change counter, read by `_id`: readers compare it for equality only. */
-export type VersionDoc = { _id: string; version: number };
+/** A change counter, read by `_id`. `settleMs` (absent: 0) as in domain/change-mark.ts. */
+export type VersionDoc = { _id: string; version: number; settleMs?: number };
 
 /**
  * Marks a change under `id` with a new random value, never a sum: FerretDB loses concurrent
  * `$inc` updates, never a write.
  */
-export async function markChanged(versions: Collection<VersionDoc>, id: string): Promise<void> {
-  const write = () => versions.updateOne({ _id: id }, { $set: { version: randomInt(1, 2 ** 48) } }, { upsert: true });
+export async function markChanged(versions: Collection<VersionDoc>, id: string, settleMs = 0): Promise<void> {
+  const write = () => versions.updateOne({ _id: id }, { $set: { version: randomInt(1, 2 ** 48), settleMs } }, { upsert: true });
   try {
     await write();
   } catch (error) {

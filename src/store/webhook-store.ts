@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
+import { coveredBy, mustReread, type ChangeMark, type MarkSeen } from '../domain/change-mark.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import { newSigningSecret, newWebhookId } from '../domain/ids.js';
 import type { SignatureScheme } from '../domain/signing.js';
@@ -36,13 +37,19 @@ const SNAPSHOT_DOC_LIMIT = 50_000;
 const SLOT_GUESSES = 4;
 /** How soon a refused version write is sent again. */
 const VERSION_RETRY_MS = 1_000;
+/** How long one change mark covers this instance's further changes of a workspace (domain/change-mark.ts). */
+const SETTLE_MS = 1_000;
+/** A change sends a new mark beside its write once the current one has less than this left to stand. */
+const MARK_REUSE_MS = SETTLE_MS / 2;
+/** Allowance for readers' clocks running at a slightly different rate from this one's. */
+const SETTLE_MARGIN_MS = 50;
 
 const toRecord = ({ _id, slot: _slot, signatureScheme = 'humiris', ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ...rest, signatureScheme });
 const newestFirst = (a: WebhookDoc, b: WebhookDoc): number =>
   b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
 
 interface ListSnapshot {
-  version: number;
+  mark: MarkSeen;
   /** Newest first. */
   docs: Promise<WebhookDoc[]>;
   /** The same, once read. */
@@ -62,11 +69,11 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   private readonly snapshots = new Map<string, ListSnapshot>();
   private readonly slotReads = new Map<string, Promise<number[]>>();
   /**
-   * Per workspace, the version write on its way (this instance's own reads wait for it) and whether
-   * a change was answered after it was sent, which one more write then covers: a burst of changes
-   * costs a version write per round trip, not one per change, so they do not queue in the store.
+   * Per workspace, the latest change mark this instance sent (its own reads wait for it). One mark
+   * covers every change acknowledged within SETTLE_MS of sending it, so a run of changes, one by
+   * one or at once, costs a mark every half second or so, not one each.
    */
-  private readonly marks = new Map<string, { write: Promise<void>; again: boolean }>();
+  private readonly marks = new Map<string, MarkSent>();
 
   constructor(private readonly db: Db) {
     this.versions = db.collection('webhook_versions');
@@ -108,7 +115,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
           if (!isDuplicateKey(error) || tries === 3) throw error;
         }
       }
-      this.changed(workspace);
+      await this.announce(workspace, this.markFor(workspace));
     }
     if (docs.length > 0) await legacy.deleteMany({ _id: { $in: docs.map((d) => d._id) } });
   }
@@ -147,6 +154,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
     // Places taken as far as this create knows: first what a list snapshot saw, perhaps stale, so
     // a create costs one insert; a place lost to a concurrent create is added. After a few lost
     // guesses, or when none seems left, the workspace's places are read.
+    const mark = this.markFor(workspace);
     let taken = new Set(this.snapshots.get(workspace)?.loaded?.map((d) => d.slot));
     for (let guesses = 0, fresh = false; ; guesses++) {
       const slot = fresh || guesses < SLOT_GUESSES ? freeSlot(taken, limit) : null;
@@ -164,7 +172,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
         taken.add(slot);
       }
     }
-    this.changed(workspace);
+    await this.announce(workspace, mark);
     return toRecord(doc);
   }
 
@@ -206,16 +214,17 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
 
   /** Every webhook of the workspace, newest first, from memory while the workspace's version stands. */
   private async newestFirst(workspace: string): Promise<WebhookDoc[]> {
-    // The version first: what is read after it holds at least every change up to it.
-    const version = await this.version(workspace);
+    // The mark first: what is read after it holds at least every change it covers.
+    const changeMark = await this.changeMark(workspace);
     const cached = this.snapshots.get(workspace);
     this.snapshots.delete(workspace);
-    if (cached && cached.version === version) {
+    const { reread, seen } = mustReread(cached?.mark, changeMark, performance.now());
+    if (cached && !reread) {
       this.snapshots.set(workspace, cached);
       return cached.docs;
     }
     const snapshot: ListSnapshot = {
-      version,
+      mark: seen,
       docs: this.collectionOf(workspace)
         .find({})
         .toArray()
@@ -252,28 +261,31 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
 
   /** Disabled on the service's own account, with the reason; null when it was not active (or is gone). */
   async disableFor(workspace: string, id: string, reason: string, at: Date): Promise<WebhookRecord | null> {
+    const mark = this.markFor(workspace);
     const doc = await this.collectionOf(workspace).findOneAndUpdate(
       { _id: id, status: 'active' },
       { $set: { status: 'disabled', disabledReason: reason, disabledAt: at, updatedAt: at } },
       { returnDocument: 'after' },
     );
     if (!doc) return null;
-    this.changed(workspace);
+    await this.announce(workspace, mark);
     return toRecord(doc);
   }
 
   private async set(workspace: string, id: string, fields: Partial<WebhookDoc>): Promise<WebhookRecord> {
+    const mark = this.markFor(workspace);
     const doc = await this.collectionOf(workspace).findOneAndUpdate({ _id: id }, { $set: fields }, { returnDocument: 'after' });
     if (!doc) throw notFound(`webhook ${id}`);
-    this.changed(workspace);
+    await this.announce(workspace, mark);
     return toRecord(doc);
   }
 
   /** Frees the webhook's place under the cap with it. */
   async delete(workspace: string, id: string): Promise<void> {
+    const mark = this.markFor(workspace);
     const { deletedCount } = await this.collectionOf(workspace).deleteOne({ _id: id });
     if (deletedCount === 0) throw notFound(`webhook ${id}`);
-    this.changed(workspace);
+    await this.announce(workspace, mark);
   }
 
   /**
@@ -295,50 +307,58 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
 
   /**
    * A lookup by _id: cheap on every MongoDB wire server, where a scan of all webhooks is not.
-   * Waits for this instance's own version writes, so it never reads a version older than a change it answered.
+   * Waits for this instance's own mark on its way, so it never reads one older than a change it answered.
    */
-  async version(workspace: string): Promise<number> {
-    const mark = this.marks.get(workspace);
-    if (mark) {
-      const again = mark.again;
-      await mark.write;
-      // The write that covers the changes answered while the first was on its way, sent as that one landed.
-      if (again) await this.marks.get(workspace)?.write;
-    }
-    return (await this.versions.findOne({ _id: workspace }))?.version ?? 0;
+  async changeMark(workspace: string): Promise<ChangeMark> {
+    await this.marks.get(workspace)?.landed;
+    const doc = await this.versions.findOne({ _id: workspace });
+    return { version: doc?.version ?? 0, settleMs: doc?.settleMs ?? 0 };
+  }
+
+  /** The mark a change about to be written relies on: the current one while it has time left, else a new one, sent now beside the write. */
+  private markFor(workspace: string): MarkSent {
+    const current = this.marks.get(workspace);
+    if (current && performance.now() < current.sentAt + SETTLE_MS - MARK_REUSE_MS) return current;
+    return this.sendMark(workspace);
+  }
+
+  private sendMark(workspace: string): MarkSent {
+    const mark: MarkSent = { sentAt: performance.now(), landed: Promise.resolve(false) };
+    mark.landed = markChanged(this.versions, workspace, SETTLE_MS).then(
+      () => true,
+      () => false,
+    );
+    this.marks.set(workspace, mark);
+    return mark;
   }
 
   /**
-   * Sent before the caller answers but not waited for, so a change costs one round trip to the
-   * store: the write is on its way when the answer leaves (a crash after it still lands it), other
-   * instances see it a round trip later, well within their freshness check. A refused write is
-   * sent again until it lands, since a change nobody is told of would stay unseen elsewhere.
+   * Resolves once a mark that landed covers the change just acknowledged, so that a crash after the
+   * answer cannot leave the change unseen by other instances. When the store refuses the mark, the
+   * change is answered and the mark sent again until it lands.
    */
-  private changed(workspace: string): void {
-    const onItsWay = this.marks.get(workspace);
-    if (onItsWay) {
-      onItsWay.again = true;
-      return;
-    }
-    const mark = { again: false, write: Promise.resolve() };
-    mark.write = markChanged(this.versions, workspace).then(
-      () => this.landed(workspace, mark, true),
-      () => this.landed(workspace, mark, false),
-    );
-    this.marks.set(workspace, mark);
+  private async announce(workspace: string, mark: MarkSent): Promise<void> {
+    const ackedAt = performance.now();
+    if ((await mark.landed) && coveredBy(mark.sentAt, SETTLE_MS, ackedAt, SETTLE_MARGIN_MS)) return;
+    if (!(await this.sendMark(workspace).landed)) this.markLater(workspace);
   }
 
-  private landed(workspace: string, mark: { again: boolean }, ok: boolean): void {
-    this.marks.delete(workspace);
-    if (mark.again) this.changed(workspace);
-    else if (!ok) setTimeout(() => this.changed(workspace), VERSION_RETRY_MS).unref();
+  private markLater(workspace: string): void {
+    setTimeout(() => {
+      void this.sendMark(workspace).landed.then((ok) => ok || this.markLater(workspace));
+    }, VERSION_RETRY_MS).unref();
   }
 
-  /** Resolves once every version write sent so far has landed (for a clean stop). */
+  /** Resolves once every mark sent so far has landed or been refused (for a clean stop). */
   async settled(): Promise<void> {
-    while (this.marks.size > 0) await Promise.all([...this.marks.values()].map((mark) => mark.write));
+    await Promise.all([...this.marks.values()].map((mark) => mark.landed));
   }
+}
 
+/** A change mark this instance sent: when (its clock) and whether it landed. */
+interface MarkSent {
+  sentAt: number;
+  landed: Promise<boolean>;
 }
 
 /** A place below `limit` not in `taken`, from a random start so that concurrent creates rarely pick the same; null when full. */
