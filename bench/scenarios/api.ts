@@ -6,6 +6,9 @@ import { now, padding } from '../receipts.js';
 import { distribution, fmt } from '../report.js';
 import { account, openService, type BenchRun } from '../run-context.js';
 
+/** Creates timed apart, before the timed registration. */
+const REGISTRATION_WARM_UP = 100;
+
 /** Scenario 8: registration, publish, latency through the API, idle CPU and peak RSS (its own service). */
 export async function api(run: BenchRun): Promise<void> {
   const { opts, runId } = run;
@@ -15,17 +18,25 @@ export async function api(run: BenchRun): Promise<void> {
   const api8: Record<string, unknown> = {};
   const type = EVENT_TYPES[EVENT_TYPES.length - 1]!;
 
-  // (c) Registration one call after another, as a script that sets up a tenant would.
+  // (c) Registration one call after another, as a script that sets up a tenant would, on a warm
+  // service as the other scenarios: the first creates after start share the process with its
+  // consumers joining their groups and with code not yet optimised.
   {
+    const warmUp = Math.min(REGISTRATION_WARM_UP, opts.register);
+    const { key: warmKey } = await ctx.newWorkspace(`regwarm-${runId}`);
+    const w0 = now();
+    await ctx.api.createHooks(warmKey, Array.from({ length: warmUp }, () => ({ type })), 1);
+    const warmMs = (now() - w0) / warmUp;
     const { key } = await ctx.newWorkspace(`reg-${runId}`);
-    run.say(`8. registration: ${opts.register} webhooks one by one through POST /v1/webhooks`);
+    run.say(`8. registration: ${opts.register} webhooks one by one through POST /v1/webhooks (after ${warmUp} in another workspace: ${fmt(warmMs, 1)} ms each)`);
     const t0 = now();
     await ctx.api.createHooks(key, Array.from({ length: opts.register }, () => ({ type })), 1);
     const seconds = (now() - t0) / 1000;
-    api8.registration = { webhooks: opts.register, seconds, msPerWebhook: (seconds * 1000) / opts.register };
+    api8.registration = { webhooks: opts.register, seconds, msPerWebhook: (seconds * 1000) / opts.register, warmUp: { webhooks: warmUp, msPerWebhook: warmMs } };
     row('8 api', `registering ${fmt(opts.register)} webhooks one by one (s)`, fmt(seconds, 2), opts.register === 1000 ? '≤ 1.5' : '', opts.register === 1000 ? seconds <= 1.5 : undefined);
     // The goal (1,000 in 1.5 s) per call, so a --quick run is judged too.
     row('8 api', '... ms per webhook', fmt((seconds * 1000) / opts.register, 1), '≤ 1.5', (seconds * 1000) / opts.register <= 1.5);
+    row('8 api', `... the first ${fmt(warmUp)} after start (warm-up, another workspace), ms per webhook`, fmt(warmMs, 1), '');
   }
 
   // (a) Publish at N concurrent callers, REST, gRPC and the batch RPC, to a workspace without webhooks: the accept path alone.

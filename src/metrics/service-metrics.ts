@@ -73,7 +73,7 @@ export function instrumentWriter(writer: DeliveryWriter, m: MetricSet): Delivery
     }
   };
   return {
-    insertPending: (records, source, digest) => timed('insert_pending', () => writer.insertPending(records, source, digest)),
+    insertPending: (records, source, digest, stored) => timed('insert_pending', () => writer.insertPending(records, source, digest, stored)),
     recordOutcomes: (outcomes) => timed('record_outcomes', () => writer.recordOutcomes(outcomes)),
   };
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { ValidEvent } from '../domain/event.js';
 import { deliveryTime, Matcher, RECORD_TIME_WINDOW_MS } from './matcher.js';
 import { enqueueInto, webhookRecord } from '../../test/helpers/doubles.js';
-import type { DeliveryRecord, DeliveryTask } from './ports.js';
+import { DomainError } from '../domain/errors.js';
+import type { DeliveryOutcome, DeliveryRecord, DeliveryTask, DeliveryWriter } from './ports.js';
 
 const webhook = (n: number) => webhookRecord(`whk_${n}`);
 
@@ -33,6 +34,47 @@ describe('Matcher', () => {
     expect(tasks.every((t) => t.payload === null)).toBe(true);
     expect(growthMb).toBeGreaterThanOrEqual(0);
     expect(growthMb).toBeLessThan(64);
+  });
+
+  it('queues the parts of a large fan-out as the store hands them on, each delivery once', async () => {
+    const webhooks = Array.from({ length: 250 }, (_, n) => webhook(n));
+    const event: ValidEvent = { id: 'evt_fan', type: 'email.received', workspace: 'acme', agent: null, createdAt: new Date(0), data: {} };
+    const queuedBeforeLastPart: number[] = [];
+    const tasks: DeliveryTask[] = [];
+    // As the store does: two parts handed on, the rest answered at the end.
+    const deliveries: DeliveryWriter = {
+      insertPending: async (records, _source, _digest, stored) => {
+        stored!(records.slice(0, 50));
+        stored!(records.slice(50, 150));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        queuedBeforeLastPart.push(tasks.length);
+        return { existing: [] };
+      },
+      recordOutcomes: async () => {},
+    };
+    const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, enqueueInto(tasks)).match(event, 'events:0:1');
+    expect(result).toEqual({ queued: 250 });
+    expect(queuedBeforeLastPart).toEqual([150]);
+    expect(new Set(tasks.map((t) => t.webhookId)).size).toBe(250);
+    expect(tasks).toHaveLength(250);
+  });
+
+  it('ends a refused part failed and reports it, and fails the match when a part could not be queued for now', async () => {
+    const webhooks = Array.from({ length: 120 }, (_, n) => webhook(n));
+    const event: ValidEvent = { id: 'evt_fan2', type: 'email.received', workspace: 'acme', agent: null, createdAt: new Date(0), data: {} };
+    const failed: DeliveryOutcome[] = [];
+    const deliveries: DeliveryWriter = {
+      insertPending: async (records, _source, _digest, stored) => (stored!(records.slice(0, 50)), { existing: [] }),
+      recordOutcomes: async (outcomes) => void failed.push(...outcomes),
+    };
+    const refusing = (error: Error) => ({ ...enqueueInto([]), enqueue: async (t: DeliveryTask[]) => { if (t.length === 50) throw error; } });
+    const refused = await new Matcher({ findMatching: async () => webhooks }, deliveries, refusing(new DomainError('invalid_argument', 'record too large'))).match(event, 'events:0:2');
+    expect(refused).toEqual({ queued: 70, refused: 'record too large' });
+    expect(failed).toHaveLength(50);
+    expect(failed.every((o) => o.status === 'failed' && o.lastError === 'could not be queued: record too large')).toBe(true);
+
+    const unavailable = new DomainError('unavailable', 'Kafka is down');
+    await expect(new Matcher({ findMatching: async () => webhooks }, deliveries, refusing(unavailable)).match(event, 'events:0:3')).rejects.toBe(unavailable);
   });
 
   it('dates deliveries by their record within the plausible window, else by now', () => {

@@ -59,6 +59,11 @@ export function firstTask(delivery: DeliveryRecord, { manual = false, inline = t
   };
 }
 
+interface Queued {
+  queued: number;
+  refused?: string;
+}
+
 export interface MatchResult {
   queued: number;
   /** The source of an earlier record of the same event: this one is a duplicate. */
@@ -98,30 +103,58 @@ export class Matcher {
     if (webhooks.length === 0) return { queued: 0 };
     // One body for all: a 1 MiB event rendered once per webhook would be 10 GiB at 10,000 webhooks.
     const payload = eventPayload(event);
+    const inlineFor = (count: number) => Buffer.byteLength(payload) * count <= INLINE_FANOUT_BYTES;
     const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now, payload));
+    const toTasks = (records: DeliveryRecord[], inline: boolean) => records.map((d) => ({ ...firstTask(d, { inline }), trace: span.context }));
+    // Parts of a large fan-out are queued as they land, while the rest is still being written.
+    const queuing: Array<Promise<Queued>> = [];
+    const queue = (tasks: DeliveryTask[]) => {
+      const queued = this.enqueue(tasks);
+      queued.catch(() => {}); // looked at below, once every part is written
+      queuing.push(queued);
+    };
+    const handedOn = new Set<string>();
     const { existing, conflictWith } = await this.tracing.inSpan('store.insert_deliveries', { parent: span.context, attributes: { 'humiris.deliveries': fresh.length } }, () =>
-      this.deliveries.insertPending(fresh, source, eventDigest(event)),
+      this.deliveries.insertPending(fresh, source, eventDigest(event), (part) => {
+        for (const d of part) handedOn.add(d.webhookId);
+        queue(toTasks(part, inlineFor(fresh.length)));
+      }),
     );
-    if (conflictWith !== undefined) return { queued: 0, conflictWith };
+    // A conflict shows in the first part, before any was handed on.
+    if (conflictWith !== undefined) return { queued: await this.settle(queuing).then((d) => d.queued), conflictWith };
     const known = new Set(existing.map((d) => d.webhookId));
     const pending = [
-      ...fresh.filter((d) => !known.has(d.webhookId)),
+      ...fresh.filter((d) => !known.has(d.webhookId) && !handedOn.has(d.webhookId)),
       // The same record again: an earlier run stored these but may have stopped before queueing
       // them, so queue them under their own ids. The same event id in another record is a duplicate.
       ...existing.filter((d) => d.source === source && d.status === 'pending'),
     ];
-    const inline = Buffer.byteLength(fresh[0]!.payload) * pending.length <= INLINE_FANOUT_BYTES;
-    const tasks = pending.map((d) => ({ ...firstTask(d, { inline }), trace: span.context }));
+    if (pending.length > 0) queue(toTasks(pending, inlineFor(pending.length)));
+    const { queued, refused } = await this.settle(queuing);
+    if (refused !== undefined) return { queued, refused };
+    const duplicateOf = existing.find((d) => d.source !== source)?.source;
+    return duplicateOf === undefined ? { queued } : { queued, duplicateOf };
+  }
+
+  /** Every part's queueing, once all ended; the first that failed is thrown. */
+  private async settle(queuing: Array<Promise<Queued>>): Promise<Queued> {
+    const settled = await Promise.allSettled(queuing);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const done = settled.map((r) => (r as PromiseFulfilledResult<Queued>).value);
+    return { queued: done.reduce((sum, d) => sum + d.queued, 0), refused: done.find((d) => d.refused !== undefined)?.refused };
+  }
+
+  /** Queues tasks; those Kafka will never take end failed, with the reason, instead of pending forever. */
+  private async enqueue(tasks: DeliveryTask[]): Promise<Queued> {
     try {
       await this.queue.enqueue(tasks);
+      return { queued: tasks.length };
     } catch (error) {
       if (!(error instanceof DomainError) || error.retryable) throw error;
-      // Kafka will never take these tasks: they end failed, with the reason, instead of pending forever.
       const failedAt = new Date();
       await this.deliveries.recordOutcomes(tasks.map((task) => ({ ...outcomeOf(task, 'failed', failedAt), lastError: `could not be queued: ${error.message}` })));
       return { queued: 0, refused: error.message };
     }
-    const duplicateOf = existing.find((d) => d.source !== source)?.source;
-    return duplicateOf === undefined ? { queued: pending.length } : { queued: pending.length, duplicateOf };
   }
 }

@@ -31,7 +31,8 @@ type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 
  */
 type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date; source?: string; digest?: string };
 /** What the batched insert takes: one delivery and its event's body. */
-type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string };
+/** `bodyStored`: an earlier part of the same fan-out stored the body as new, so this one skips it. */
+type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string; bodyStored?: boolean };
 /**
  * Per delivery, what the batched write did: inserted; not inserted because its (webhook, event)
  * pair or its event's body is stored already (the caller looks, outside the shared write); or
@@ -49,6 +50,12 @@ export interface Settlement {
 
 /** Deliveries per chunk of a bulk read (recovery, redrive): bounds the memory and each outcomes read. */
 const BULK_CHUNK = 500;
+/**
+ * A fan-out to more webhooks than this is inserted in parts, this many first and each next part
+ * twice the one before, every part handed on as it lands: the first POSTs go out after a small
+ * insert, not after the whole fan-out, and 1,000 deliveries still take only five inserts.
+ */
+export const FANOUT_PART = 50;
 /**
  * A page starts no further hour once it has read this many, or read for this long, and returns
  * what it found with a cursor to go on from: a quiet webhook, or a status filter that few
@@ -159,10 +166,11 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     await this.counts.summariesBegan();
   }
 
-  async insertPending(records: DeliveryRecord[], source: string, digest: string): Promise<PendingInsert> {
+  async insertPending(records: DeliveryRecord[], source: string, digest: string, onStored?: (part: DeliveryRecord[]) => void): Promise<PendingInsert> {
     if (records.length === 0) return { existing: [] };
     const docs = records.map((record) => toDoc(record, source));
-    const results = await this.newDeliveries.submit(...docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest })));
+    const items = docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest }));
+    const results = onStored && records.length > FANOUT_PART ? await this.insertInParts(items, records, onStored) : await this.newDeliveries.submit(...items);
     const conflict = results.find((r) => r.kind === 'conflict');
     if (conflict) return { existing: [], conflictWith: conflict.firstSource };
 
@@ -200,6 +208,32 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     return { existing: states.map((state, i) => ({ ...state, source: existing[i]!.source ?? '' })) };
   }
 
+  /**
+   * A large fan-out in growing parts (FANOUT_PART), every part handed on as it lands, so that its
+   * tasks go out while the rest is written. The first part stores the body; once it did so as new,
+   * the others skip it. Anything else (a resend, a conflict) writes the rest at once, as a small event.
+   */
+  private async insertInParts(items: NewDelivery[], records: DeliveryRecord[], stored: (part: DeliveryRecord[]) => void): Promise<InsertResult[]> {
+    const results: InsertResult[] = new Array(items.length);
+    const parts: number[][] = [];
+    for (let from = 0, size = FANOUT_PART; from < items.length; from += size, size *= 2) {
+      parts.push(Array.from({ length: Math.min(size, items.length - from) }, (_, k) => from + k));
+    }
+    for (const [n, part] of parts.entries()) {
+      const written = await this.newDeliveries.submit(...part.map((i) => (n === 0 ? items[i]! : { ...items[i]!, bodyStored: true })));
+      part.forEach((i, j) => (results[i] = written[j]!));
+      if (n === 0 && written.some((r) => r.kind !== 'inserted')) {
+        const rest = parts.slice(1).flat();
+        const after = rest.length > 0 ? await this.newDeliveries.submit(...rest.map((i) => items[i]!)) : [];
+        rest.forEach((i, j) => (results[i] = after[j]!));
+        return results;
+      }
+      const inserted = part.filter((i) => results[i]!.kind === 'inserted');
+      if (inserted.length > 0) stored(inserted.map((i) => records[i]!));
+    }
+    return results;
+  }
+
   /** The body of an event: the newest hours first, each by `_id` (the one read FerretDB narrows). */
   async bodyOf(workspace: string, eventId: string): Promise<string | null> {
     for (const partition of await this.payloads.list()) {
@@ -224,7 +258,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // Bodies first: a delivery is never readable without its body.
     const bodies = new Map<string, { partition: string; doc: PayloadDoc }>();
     const bodyKey = (doc: DeliveryDoc) => `${partitionOfId(doc._id)}\u0000${payloadKey(doc.workspace, doc.eventId)}`;
-    batch.forEach(({ doc, payload, digest }, i) => {
+    batch.forEach(({ doc, payload, digest, bodyStored }, i) => {
+      if (bodyStored) return;
       const key = bodyKey(doc);
       const first = bodies.get(key);
       const _id = payloadKey(doc.workspace, doc.eventId);
@@ -236,8 +271,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       const collection = await this.payloads.forWrite(partition);
       for (const i of await duplicatesOf(collection.insertMany(group.map(([, b]) => b.doc), { ordered: false }))) storedBefore.add(group[i]![0]);
     }
-    batch.forEach(({ doc }, i) => {
-      if (results[i]!.kind === 'inserted' && storedBefore.has(bodyKey(doc))) results[i] = { kind: 'body-exists' };
+    batch.forEach(({ doc, bodyStored }, i) => {
+      if (results[i]!.kind === 'inserted' && !bodyStored && storedBefore.has(bodyKey(doc))) results[i] = { kind: 'body-exists' };
     });
 
     const accepted = batch.flatMap(({ doc }, i) => (results[i]!.kind === 'inserted' ? [{ doc, i }] : []));

@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useMongo } from '../helpers/servers.js';
+import { newDeliveryId } from '../../src/domain/ids.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { partitionOf } from '../../src/store/partitions.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
@@ -95,6 +96,25 @@ describe('DeliveryStore', () => {
     expect(existing).toHaveLength(1);
     expect(existing[0]).toMatchObject({ id: d.id, source: 't:0:3', status: 'failed', attemptCount: 1 });
     expect(await store.get('ws_store', 'whk_dup', fresh.id)).toMatchObject({ status: 'pending', attemptCount: 0 });
+  });
+
+  it('hands a large fan-out on in growing parts as they land, each delivery once, and the body stored once', async () => {
+    const first = delivery('whk_fan_0', 0);
+    const fan = Array.from({ length: 300 }, (_, n) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId: `whk_fan_${n}` }));
+    const parts: string[][] = [];
+    const { existing } = await store.insertPending(fan, 't:3:1', 'digest', (part) => parts.push(part.map((d) => d.id)));
+    expect(existing).toEqual([]);
+    expect(parts.map((p) => p.length)).toEqual([50, 100, 150]);
+    expect(parts.flat().sort()).toEqual(fan.map((d) => d.id).sort());
+    expect(await store.bodyOf('ws_store', first.eventId)).toBe(first.payload);
+    expect(await store.get('ws_store', 'whk_fan_299', fan[299]!.id)).toMatchObject({ status: 'pending', payload: first.payload });
+
+    // The same record again (a restart before its offset was committed): nothing is handed on, all are found.
+    parts.length = 0;
+    const again = await store.insertPending(fan.map((d) => ({ ...d, id: newDeliveryId(first.createdAt.getTime()) })), 't:3:1', 'digest', (part) => parts.push(part.map((d) => d.id)));
+    expect(parts).toEqual([]);
+    expect(again.existing.map((d) => d.id).sort()).toEqual(fan.map((d) => d.id).sort());
+    expect(again.existing.every((d) => d.source === 't:3:1' && d.status === 'pending')).toBe(true);
   });
 
   it('stores one delivery when two records of the same event arrive together, and tells the second which', async () => {
