@@ -32,6 +32,8 @@ export class Api {
   /** `url` instead of `path` sends a webhook elsewhere than the receiver. */
   async createHooks(key: string, specs: Array<{ type: string; path?: string; url?: string; hanging?: boolean }>, concurrency = 8): Promise<Hook[]> {
     const hooks: Hook[] = new Array(specs.length);
+    // Handed to the receiver once all are created, before any event is sent to them.
+    const secrets: Array<[string, string]> = [];
     let next = 0;
     const worker = async (end: number) => {
       while (next < end) {
@@ -46,13 +48,14 @@ export class Api {
         if (!response.ok || !json.id || !json.signing_secret) {
           throw new Error(`creating a webhook failed: ${response.status} ${JSON.stringify(json)}`);
         }
-        this.receiver.secret(json.id, json.signing_secret);
+        secrets.push([json.id, json.signing_secret]);
         hooks[index] = { id: json.id, type: spec.type, hanging: spec.hanging ?? false };
       }
     };
     // The first webhook of a workspace alone: concurrent first creates race on the workspace's version counter.
     await worker(Math.min(1, specs.length));
     await Promise.all(Array.from({ length: concurrency }, () => worker(specs.length)));
+    this.receiver.secrets(secrets);
     return hooks;
   }
 }

@@ -16,7 +16,7 @@ export interface ReceiverStats {
 }
 
 export type ToReceiver =
-  | { type: 'secret'; webhookId: string; secret: string }
+  | { type: 'secrets'; secrets: Array<[webhookId: string, secret: string]> }
   | { type: 'release-hanging' }
   | { type: 'stop' };
 

@@ -73,7 +73,7 @@ function receiverWorker(): void {
   }, 20);
 
   port.on('message', (message: ToReceiver) => {
-    if (message.type === 'secret') secrets.set(message.webhookId, message.secret);
+    if (message.type === 'secrets') for (const [webhookId, secret] of message.secrets) secrets.set(webhookId, secret);
     else if (message.type === 'release-hanging') for (const res of hanging) res.destroy();
     else if (message.type === 'stop') {
       clearInterval(flush);

@@ -10,8 +10,8 @@ import type { FromReceiver, ToReceiver } from './receipts.js';
 export interface BenchReceiver {
   url: string;
   ledger: Ledger;
-  /** The secret the receiver checks this webhook's signatures with. */
-  secret(webhookId: string, secret: string): void;
+  /** The secrets the receiver checks these webhooks' signatures with: one message for many, so a run of creates does not wake its thread each time. */
+  secrets(secrets: Array<[webhookId: string, secret: string]>): void;
   /** Ends every request held open on `/hang`. */
   releaseHanging(): void;
   stop(): Promise<void>;
@@ -34,7 +34,7 @@ export async function startReceiver(): Promise<BenchReceiver> {
   return {
     url: `http://127.0.0.1:${port}`,
     ledger,
-    secret: (webhookId, secret) => post({ type: 'secret', webhookId, secret }),
+    secrets: (secrets) => post({ type: 'secrets', secrets }),
     releaseHanging: () => post({ type: 'release-hanging' }),
     async stop() {
       post({ type: 'stop' });

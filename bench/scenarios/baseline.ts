@@ -12,7 +12,7 @@ export async function baseline(run: BenchRun): Promise<void> {
   const { row, results } = run.report;
   run.say(`1. raw POST loop: ${opts.concurrency} concurrent, ${opts.rawSeconds} s after 2 s warm-up`);
   const secret = newSigningSecret();
-  run.receiver.secret(RAW_WEBHOOK_ID, secret);
+  run.receiver.secrets([[RAW_WEBHOOK_ID, secret]]);
   const body = JSON.stringify({
     id: 'evt_bench_raw_00000000',
     type: 'email.received',

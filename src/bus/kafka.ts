@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../log/logger.js';
 import { SettlingErrors } from './kafka-log.js';
@@ -9,26 +10,46 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+/** kafkajs's own pause between checks of requests it holds back. */
+const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
+
+interface RequestQueueInternals {
+  pending: unknown[];
+  throttledUntil: number;
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+}
+
 /**
- * kafkajs 2.2.4 arms a negative timeout after each response (its request queue starts with
- * throttledUntil = -1). Node has always run those after 1 ms; Node 24 also prints a
- * TimeoutNegativeWarning each time. Only that warning, and only when kafkajs set the timer, is dropped.
+ * kafkajs 2.2.4 re-arms a timer after every response even when no request waits: its request queue
+ * starts with throttledUntil = -1, so the timeout is negative and runs after 1 ms, again and again,
+ * and every connection wakes the process about 1,000 times a second, idle or busy (tulios/kafkajs#1556;
+ * Node 24 also warns of each negative timeout). A check is armed only when a request waits or the
+ * broker throttles the client, as the fix proposed upstream does. Requests held back still get theirs.
  */
-let negativeTimeoutsQuieted = false;
-function quietKafkajsNegativeTimeouts(): void {
-  if (negativeTimeoutsQuieted) return;
-  negativeTimeoutsQuieted = true;
-  const emitWarning = process.emitWarning;
-  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
-    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-    if (type === 'TimeoutNegativeWarning' && /[\\/]kafkajs[\\/]/.test(new Error().stack ?? '')) return;
-    return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
-  } as typeof process.emitWarning;
+let requestChecksFixed = false;
+function armRequestChecksOnlyWhenNeeded(): void {
+  if (requestChecksFixed) return;
+  requestChecksFixed = true;
+  const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueueInternals };
+  RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueInternals) {
+    if (this.throttleCheckTimeoutId) return;
+    const untilUnthrottled = this.throttledUntil - Date.now();
+    if (this.pending.length === 0 && untilUnthrottled <= 0) return;
+    this.throttleCheckTimeoutId = setTimeout(
+      () => {
+        this.throttleCheckTimeoutId = null;
+        this.checkPendingRequests();
+      },
+      untilUnthrottled > 0 ? untilUnthrottled : CHECK_PENDING_REQUESTS_INTERVAL_MS,
+    );
+  };
 }
 
 /** One kafkajs client per process, logging through pino; errors of a settling broker or topic stay at debug unless they persist. */
 export function createKafka(brokers: string[], logger: Logger, clientId = 'humiris-webhooks'): Kafka {
-  quietKafkajsNegativeTimeouts();
+  armRequestChecksOnlyWhenNeeded();
   const log = logger.child({ component: 'kafka' });
   const settling = new SettlingErrors();
   return new Kafka({
