@@ -21,7 +21,8 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
   constructor(
     private readonly inner: WebhookLookup,
     private readonly freshnessMs = 500,
-    private readonly now: () => number = Date.now,
+    // Monotonic: only intervals are measured, and a wall clock set back or forward would stretch or cut them.
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   async findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]> {
