@@ -33,6 +33,8 @@ function armRequestChecksOnlyWhenNeeded(): void {
   if (requestChecksFixed) return;
   requestChecksFixed = true;
   const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueueInternals };
+  // A kafkajs whose queue no longer looks like 2.2.4's keeps its own behaviour.
+  if (typeof RequestQueue?.prototype?.scheduleCheckPendingRequests !== 'function' || typeof RequestQueue.prototype.checkPendingRequests !== 'function') return;
   RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueInternals) {
     if (this.throttleCheckTimeoutId) return;
     const untilUnthrottled = this.throttledUntil - Date.now();
