@@ -4,7 +4,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { MongoClient, type Db } from 'mongodb';
-import { afterAll } from 'vitest';
+import { cleanUp } from './cleanup.js';
 import { EventService } from '../../src/gen/humiris/webhooks/v1/event_service_pb.js';
 import { WebhookService } from '../../src/gen/humiris/webhooks/v1/webhook_service_pb.js';
 import type { Role } from '../../src/config/config.js';
@@ -34,7 +34,7 @@ export type TransportKind = 'connect-json-h1' | 'connect-binary-h2' | 'grpc-web-
 export async function startTestApi(label: string, env: Record<string, string> = {}, roles: Role[] = ['api']): Promise<TestApi> {
   const service = await startTestService(label, env, roles);
   const client = await MongoClient.connect(mongodbUri());
-  afterAll(() => client.close());
+  cleanUp(() => client.close());
   const db = client.db(service.config.mongodbDatabase);
   const keys = new ApiKeyStore(db);
   const { baseUrl } = service;
@@ -92,7 +92,7 @@ const authorize =
     return next(req);
   };
 
-/** A plain @grpc/grpc-js client from the .proto files, insecure credentials, closed after the file's tests. */
+/** A plain @grpc/grpc-js client from the .proto files, insecure credentials, closed after the test that made it (cleanup.ts). */
 export function grpcJsClient(baseUrl: string, service: 'WebhookService' | 'EventService'): grpc.Client & Record<string, any> {
   const definition = protoLoader.loadSync(['humiris/webhooks/v1/webhook_service.proto', 'humiris/webhooks/v1/event_service.proto'], {
     includeDirs: [path.join(root, 'proto'), path.join(root, 'node_modules/google-proto-files')],
@@ -103,7 +103,7 @@ export function grpcJsClient(baseUrl: string, service: 'WebhookService' | 'Event
   const loaded = grpc.loadPackageDefinition(definition) as any;
   const Ctor = loaded.humiris.webhooks.v1[service] as typeof grpc.Client;
   const client = new Ctor(new URL(baseUrl).host, grpc.credentials.createInsecure()) as grpc.Client & Record<string, any>;
-  afterAll(() => client.close());
+  cleanUp(() => client.close());
   return client;
 }
 

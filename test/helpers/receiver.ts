@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll } from 'vitest';
+import { cleanUp } from './cleanup.js';
 
 export interface ReceivedRequest {
   at: number;
@@ -38,7 +38,7 @@ export function customerVerifies(header: string, payload: string, secret: string
     });
 }
 
-/** A webhook receiver on 127.0.0.1 that records every request; closed after the file's tests. */
+/** A webhook receiver on 127.0.0.1 that records every request; closed after the test that started it (cleanup.ts). */
 export async function startReceiver(reply: Receiver['reply'] = () => ({ status: 200 })): Promise<Receiver> {
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   const hanging = new Set<http.ServerResponse>();
@@ -86,7 +86,7 @@ export async function startReceiver(reply: Receiver['reply'] = () => ({ status: 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  afterAll(async () => {
+  cleanUp(async () => {
     for (const res of hanging) res.destroy();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerConfig, type Producer } from 'kafkajs';
 import { MongoClient, type Db } from 'mongodb';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
+import { cleanUp } from './cleanup.js';
 
 export const kafkaBrokers = (): string[] => inject('kafkaBrokers').split(',');
 export const mongodbUri = (): string => inject('mongodbUri');
@@ -20,7 +21,7 @@ export interface TestKafka {
   consumer(config?: Partial<ConsumerConfig>): Promise<Consumer>;
 }
 
-/** A Kafka client whose producers, consumers and topics are removed after the file's tests. */
+/** A Kafka client whose producers, consumers and topics are removed after the test that asked for it, or after the file's tests (cleanup.ts). */
 export async function useKafka(label: string): Promise<TestKafka> {
   const prefix = uniqueName(label);
   const kafka = new Kafka({ brokers: kafkaBrokers(), clientId: prefix, logLevel: logLevel.NOTHING });
@@ -28,7 +29,7 @@ export async function useKafka(label: string): Promise<TestKafka> {
   await admin.connect();
   const clients: Array<Producer | Consumer> = [];
 
-  afterAll(async () => {
+  cleanUp(async () => {
     await Promise.allSettled(clients.map((c) => c.disconnect()));
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
@@ -60,12 +61,12 @@ export interface TestMongo {
   database: string;
 }
 
-/** A database of this test file's own, dropped afterwards. */
+/** A database of its own, dropped after the test that asked for it, or after the file's tests (cleanup.ts). */
 export async function useMongo(label: string): Promise<TestMongo> {
   const database = uniqueName(label);
   const client = new MongoClient(mongodbUri(), { serverSelectionTimeoutMS: 10_000 });
   await client.connect();
-  afterAll(async () => {
+  cleanUp(async () => {
     await client.db(database).dropDatabase().catch(() => {});
     await client.close();
   });

@@ -1,4 +1,4 @@
-import { afterAll } from 'vitest';
+import { cleanUp } from './cleanup.js';
 import { loadConfig, ALL_ROLES, type Config, type Role } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startService, type Service } from '../../src/main.js';
@@ -13,7 +13,8 @@ export interface TestService {
 
 /**
  * Runs the whole service in this process on the test servers, with a topic prefix and
- * database of its own; stopped, and its topics and database removed, after the file's tests.
+ * database of its own; stopped, and its topics and database removed, after the test that started it
+ * (or after the file's tests, when started outside one).
  */
 export async function startTestService(
   label: string,
@@ -36,14 +37,14 @@ export async function startTestService(
   const logger = createLogger({ level: config.logLevel, name: label });
   const service = await startService(config, roles, logger);
 
-  afterAll(() => service.stop());
+  cleanUp(() => service.stop());
 
   return { service, config, baseUrl: `http://127.0.0.1:${service.apiPort ?? 0}` };
 }
 
 /**
  * The environment of a service run as its own process on the test servers, with a topic prefix
- * and database of its own (removed after the file's tests), its API on a free port, logging JSON.
+ * and database of its own (removed after the test that asked, cleanup.ts), its API on a free port, logging JSON.
  */
 export async function serviceProcessEnv(label: string, env: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
   const [{ prefix }, { database }] = await Promise.all([useKafka(label), useMongo(label)]);
