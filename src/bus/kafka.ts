@@ -32,7 +32,12 @@ let requestChecksFixed = false;
 function armRequestChecksOnlyWhenNeeded(): void {
   if (requestChecksFixed) return;
   requestChecksFixed = true;
-  const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueueInternals };
+  let RequestQueue: { prototype: RequestQueueInternals } | undefined;
+  try {
+    RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueueInternals };
+  } catch {
+    // Moved in another kafkajs: that one keeps its own behaviour, as below.
+  }
   // A kafkajs whose queue no longer looks like 2.2.4's keeps its own behaviour.
   if (typeof RequestQueue?.prototype?.scheduleCheckPendingRequests !== 'function' || typeof RequestQueue.prototype.checkPendingRequests !== 'function') return;
   RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueInternals) {

@@ -73,7 +73,7 @@ export function instrumentWriter(writer: DeliveryWriter, m: MetricSet): Delivery
     }
   };
   return {
-    insertPending: (records, source, digest, stored) => timed('insert_pending', () => writer.insertPending(records, source, digest, stored)),
+    insertPending: (records, source, digest, onStored) => timed('insert_pending', () => writer.insertPending(records, source, digest, onStored)),
     recordOutcomes: (outcomes) => timed('record_outcomes', () => writer.recordOutcomes(outcomes)),
   };
 }

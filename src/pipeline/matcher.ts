@@ -120,8 +120,8 @@ export class Matcher {
         queue(toTasks(part, inlineFor(fresh.length)));
       }),
     );
-    // A conflict shows in the first part, before any was handed on.
-    if (conflictWith !== undefined) return { queued: await this.settle(queuing).then((d) => d.queued), conflictWith };
+    // A conflict shows in the first part, before any part is handed on: nothing was queued.
+    if (conflictWith !== undefined) return { queued: 0, conflictWith };
     const known = new Set(existing.map((d) => d.webhookId));
     const pending = [
       ...fresh.filter((d) => !known.has(d.webhookId) && !handedOn.has(d.webhookId)),

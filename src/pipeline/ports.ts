@@ -287,10 +287,10 @@ export interface DeliveryWriter {
   /**
    * Inserts one event's new deliveries and its body, remembering the record they came from
    * (`topic:partition:offset`). `digest` names the event's content (eventDigest in domain/event.ts).
-   * `stored`, when given, may be called with parts of a large fan-out as they land, new and pending:
+   * `onStored`, when given, may be called with parts of a large fan-out as they land, new and pending:
    * those are not in the answer's `existing`, and their tasks can go while the rest is written.
    */
-  insertPending(records: DeliveryRecord[], source: string, digest: string, stored?: (part: DeliveryRecord[]) => void): Promise<PendingInsert>;
+  insertPending(records: DeliveryRecord[], source: string, digest: string, onStored?: (part: DeliveryRecord[]) => void): Promise<PendingInsert>;
   recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void>;
 }
 

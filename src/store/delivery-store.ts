@@ -213,7 +213,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
    * tasks go out while the rest is written. The first part stores the body; once it did so as new,
    * the others skip it. Anything else (a resend, a conflict) writes the rest at once, as a small event.
    */
-  private async insertInParts(items: NewDelivery[], records: DeliveryRecord[], stored: (part: DeliveryRecord[]) => void): Promise<InsertResult[]> {
+  private async insertInParts(items: NewDelivery[], records: DeliveryRecord[], onStored: (part: DeliveryRecord[]) => void): Promise<InsertResult[]> {
     const results: InsertResult[] = new Array(items.length);
     const parts: number[][] = [];
     for (let from = 0, size = FANOUT_PART; from < items.length; from += size, size *= 2) {
@@ -229,7 +229,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         return results;
       }
       const inserted = part.filter((i) => results[i]!.kind === 'inserted');
-      if (inserted.length > 0) stored(inserted.map((i) => records[i]!));
+      if (inserted.length > 0) onStored(inserted.map((i) => records[i]!));
     }
     return results;
   }

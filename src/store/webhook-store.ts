@@ -323,11 +323,13 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   }
 
   private sendMark(workspace: string): MarkSent {
-    const mark: MarkSent = { sentAt: performance.now(), landed: Promise.resolve(false) };
-    mark.landed = markChanged(this.versions, workspace, SETTLE_MS).then(
-      () => true,
-      () => false,
-    );
+    const mark: MarkSent = {
+      sentAt: performance.now(),
+      landed: markChanged(this.versions, workspace, SETTLE_MS).then(
+        () => true,
+        () => false,
+      ),
+    };
     this.marks.set(workspace, mark);
     return mark;
   }
