@@ -7,6 +7,7 @@ import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { Message, Producer } from 'kafkajs';
 import { EventService } from '../src/gen/humiris/webhooks/v1/event_service_pb.js';
+import { postJson } from './api-client.js';
 import type { Ledger, Tally } from './ledger.js';
 import type { RawLoopInput, RawLoopResult } from './raw-loop-worker.js';
 import { now, padding } from './receipts.js';
@@ -39,12 +40,12 @@ export class Api {
       while (next < end) {
         const index = next++;
         const spec = specs[index]!;
-        const response = await fetch(`${this.baseUrl}/v1/webhooks`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ url: spec.url ?? `${this.receiver.url}${spec.path ?? '/hook'}`, events: [spec.type], agent: null, description: 'bench' }),
-        });
-        const json = (await response.json()) as { id?: string; signing_secret?: string };
+        const response = await postJson(
+          `${this.baseUrl}/v1/webhooks`,
+          key,
+          JSON.stringify({ url: spec.url ?? `${this.receiver.url}${spec.path ?? '/hook'}`, events: [spec.type], agent: null, description: 'bench' }),
+        );
+        const json = JSON.parse(response.text) as { id?: string; signing_secret?: string };
         if (!response.ok || !json.id || !json.signing_secret) {
           throw new Error(`creating a webhook failed: ${response.status} ${JSON.stringify(json)}`);
         }
@@ -176,13 +177,8 @@ export function apiPublishers(baseUrl: string, key: string, type: string, bodyBy
   return {
     /** `POST /v1/events`, one event a call. */
     rest: (async () => {
-      const response = await fetch(`${baseUrl}/v1/events`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ type, agent: 'agent-1', data: data() }),
-      });
-      const text = await response.text();
-      if (!response.ok) throw new Error(`${response.status} ${text.slice(0, 200)}`);
+      const response = await postJson(`${baseUrl}/v1/events`, key, JSON.stringify({ type, agent: 'agent-1', data: data() }));
+      if (!response.ok) throw new Error(`${response.status} ${response.text.slice(0, 200)}`);
       return 1;
     }) satisfies PublishCall,
     /** gRPC `PublishEvent`, one event a call. */
