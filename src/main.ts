@@ -8,11 +8,12 @@ import { WebhookStore } from './store/webhook-store.js';
 import { startApiServer } from './api/server.js';
 import { ensureDevKey } from './api/dev-key.js';
 import { readFileSync } from 'node:fs';
-import { ensureTopics } from './bus/topic-setup.js';
+import { deliveryPartitions, ensureTopics } from './bus/topic-setup.js';
 import { topicNames } from './bus/topics.js';
 import { KafkaTaskQueue } from './bus/task-queue.js';
 import { Semaphore } from './bus/offset-tracker.js';
 import { startDispatchConsumer, startMatcherConsumer } from './bus/pipeline-consumers.js';
+import { InHandDispatch } from './pipeline/in-hand.js';
 import { HttpSender } from './dispatch/http-sender.js';
 import { CachedWebhookLookup } from './pipeline/webhook-cache.js';
 import { PipelineActions } from './pipeline/delivery-actions.js';
@@ -109,14 +110,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     const timedDeliveries = monitoring.writer(deliveryStore);
     const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
 
-    if (roles.includes('matcher')) {
-      const matcher = new Matcher(webhookLookup, timedDeliveries, queue, tracing);
-      const consumer = await slow.watch('joining the matcher consumer group', () =>
-        startMatcherConsumer({ ...consumerDeps, semaphore: new Semaphore(Math.min(config.maxInFlight, 100)), matcher, queue }),
-      );
-      onStop('matcher: events in hand (offsets not committed, redelivered)', () => consumer.stop());
-    }
     const dispatchRoles = (['dispatcher', 'retry'] as const).filter((role) => roles.includes(role));
+    let inHand: InHandDispatch | undefined;
     if (dispatchRoles.length > 0) {
       const userAgent = `Humiris-Webhooks/${SERVICE_VERSION}`;
       const sender = new HttpSender({ timeoutMs: config.requestTimeoutMs, allowPrivateUrls: config.allowPrivateUrls, userAgent });
@@ -145,7 +140,25 @@ export async function startService(config: Config, roles: Role[], logger: Logger
           lanes.close();
           await consumer.stop();
         });
+        if (role === 'dispatcher' && roles.includes('matcher')) {
+          // First attempts of this process's partitions skip the deliveries topic (pipeline/in-hand.ts).
+          const partitions = await deliveryPartitions(admin, topics.deliveries);
+          inHand = new InHandDispatch(dispatcher, queue, {
+            owns: (task) => consumer.owns(topics.deliveries, queue.deliveryPartition(task.webhookId, partitions)),
+            slots: semaphore,
+            logger,
+          });
+        }
       }
+    }
+
+    // After the dispatcher, so it stops first: its tasks in hand end before the dispatcher stops.
+    if (roles.includes('matcher')) {
+      const matcher = new Matcher(webhookLookup, timedDeliveries, queue, tracing, Date.now, inHand);
+      const consumer = await slow.watch('joining the matcher consumer group', () =>
+        startMatcherConsumer({ ...consumerDeps, semaphore: new Semaphore(Math.min(config.maxInFlight, 100)), matcher, queue }),
+      );
+      onStop('matcher: events in hand (offsets not committed, redelivered)', () => consumer.stop());
     }
 
     // --- api ---

@@ -50,4 +50,12 @@ describe('Semaphore', () => {
     await semaphore.acquire();
     expect(await semaphore.acquire(async () => false)).toBe(false);
   });
+
+  it('takes a free slot at once, and none when all are held', async () => {
+    const semaphore = new Semaphore(1);
+    expect(semaphore.tryAcquire()).toBe(true);
+    expect(semaphore.tryAcquire()).toBe(false);
+    semaphore.release();
+    expect(semaphore.tryAcquire()).toBe(true);
+  });
 });

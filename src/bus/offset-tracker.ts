@@ -59,6 +59,13 @@ export class Semaphore {
     return true;
   }
 
+  /** A slot if one is free now, without waiting. */
+  tryAcquire(): boolean {
+    if (this.available === 0) return false;
+    this.available--;
+    return true;
+  }
+
   release(): void {
     this.available++;
     this.waiters.shift()?.();

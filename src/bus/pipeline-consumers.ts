@@ -33,24 +33,28 @@ export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; qu
     async handle(message) {
       const decoded = decodeEventRecord({ ...message, contentType: header(message.headers, 'content-type') }, topics.eventTypeOf(message.topic)!);
       let reason: string;
+      let held: Promise<void> | undefined;
       if (decoded.ok) {
         // The trace the producer put in the record's headers, or none (the match starts one).
         const event = { ...decoded.event, trace: traceContextFrom(header(message.headers, 'traceparent'), header(message.headers, 'tracestate')) };
         const source = `${message.topic}:${message.partition}:${message.offset}`;
-        const { duplicateOf, conflictWith, refused } = await matcher.match(event, source, Number(message.timestamp));
+        const matched = await matcher.match(event, source, Number(message.timestamp));
+        const { duplicateOf, conflictWith, refused } = matched;
+        held = matched.held;
         if (duplicateOf !== undefined) logger.info({ eventId: event.id, workspace: event.workspace, source, firstSource: duplicateOf }, 'duplicate event');
         if (conflictWith !== undefined) {
           reason = `event id ${event.id} is already used in this workspace by an event with another type, agent or data (first read from ${conflictWith})`;
         } else if (refused !== undefined) {
           reason = `its deliveries could not be queued: ${refused}`;
         } else {
-          return;
+          return held && { held };
         }
       } else {
         reason = decoded.reason;
       }
       logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, reason }, 'event quarantined');
       await queue.quarantine(message, reason);
+      return held && { held };
     },
   });
 }

@@ -1,4 +1,4 @@
-import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import { stringify } from 'lossless-json';
 import { DomainError } from '../domain/errors.js';
 import { parseExactJson } from '../domain/event.js';
@@ -113,6 +113,9 @@ export type QuarantinedRecord = Omit<WorkerMessage, 'headers'>;
 export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
   private readonly producer: Producer;
   private readonly batcher: Batcher<Outgoing, DomainError | null>;
+  /** The producer's own choice of partition, asked without producing. */
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private partitionMetadata: PartitionMetadata[] = [];
 
   constructor(
     kafka: Kafka,
@@ -179,6 +182,15 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
   private async put(...items: Outgoing[]): Promise<void> {
     const refused = (await this.batcher.submit(...items)).find((result) => result !== null);
     if (refused) throw refused;
+  }
+
+  /** The partition of the deliveries topic (of `partitions`) that a task for this webhook is produced to. */
+  deliveryPartition(webhookId: string, partitions: number): number {
+    if (partitions <= 0) return -1;
+    if (this.partitionMetadata.length !== partitions) {
+      this.partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    }
+    return this.partitioner({ topic: this.topics.deliveries, partitionMetadata: this.partitionMetadata, message: { key: webhookId, value: null } });
   }
 
   enqueue(tasks: DeliveryTask[]): Promise<void> {

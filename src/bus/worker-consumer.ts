@@ -13,6 +13,15 @@ export interface WorkerMessage {
   headers: IHeaders;
 }
 
+/**
+ * Work a handler started that must end before its message is committed, but that holds none of
+ * the consumer's slots meanwhile: the consumer goes on reading. Rejected: the message is left
+ * uncommitted, so it is read again after a restart or a rebalance.
+ */
+export interface Held {
+  held: Promise<void>;
+}
+
 export interface WorkerConsumerOptions {
   kafka: Kafka;
   groupId: string;
@@ -21,7 +30,7 @@ export interface WorkerConsumerOptions {
   /** Bounds messages handled at once; share one between consumers to bound the whole process. */
   semaphore: Semaphore;
   /** Must be idempotent enough to repeat: a throw is retried with backoff, never skipped. */
-  handle(message: WorkerMessage): Promise<void>;
+  handle(message: WorkerMessage): Promise<void | Held>;
   /** Delayed topics: the epoch ms a message is due. Its partition pauses until then. */
   dueAt?(message: WorkerMessage): number;
   /** How long stop() waits for in-flight work before handing it back uncommitted. */
@@ -31,6 +40,8 @@ export interface WorkerConsumerOptions {
 }
 
 export interface WorkerConsumer {
+  /** Whether this member is assigned the partition now. */
+  owns(topic: string, partition: number): boolean;
   stop(): Promise<void>;
 }
 
@@ -63,8 +74,10 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
   const running = new Set<Promise<void>>();
   let stopping = false;
 
+  const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+  let assigned = new Set<string>();
   const trackerFor = (topic: string, partition: number) => {
-    const key = `${topic}\u0000${partition}`;
+    const key = partitionKey(topic, partition);
     let tracker = trackers.get(key);
     if (!tracker) trackers.set(key, (tracker = new OffsetTracker()));
     return tracker;
@@ -98,8 +111,9 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     // holding the commit back. Forget the others, so this member never commits for a partition
     // another member now owns.
     const owned = new Set(
-      Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}\u0000${p}`)),
+      Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))),
     );
+    assigned = owned;
     for (const key of [...trackers.keys()]) {
       if (!owned.has(key)) {
         trackers.delete(key);
@@ -110,14 +124,13 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed'));
 
-  /** True once handled; false when stopping before it could be (left uncommitted). */
-  async function handleUntilDone(message: WorkerMessage): Promise<boolean> {
+  /** What the handler left running once it returned; null when stopping before it could (left uncommitted). */
+  async function handleUntilDone(message: WorkerMessage): Promise<Held | null> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await handle(message);
-        return true;
+        return (await handle(message)) ?? { held: Promise.resolve() };
       } catch (error) {
-        if (stopping) return false;
+        if (stopping) return null;
         const delay = Math.min(200 * 2 ** attempt, 10_000);
         log.warn({ err: error, topic: message.topic, partition: message.partition, offset: message.offset, retryInMs: delay }, 'handler failed, retrying');
         await sleep(delay);
@@ -148,9 +161,16 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
       if (!acquired) break;
       tracker.begin(message.offset);
       resolveOffset(message.offset);
-      const work = handleUntilDone(message).then((done) => {
-        if (done) tracker.finish(message.offset);
+      const work = handleUntilDone(message).then(async (handled) => {
         semaphore.release();
+        if (!handled) return;
+        try {
+          await handled.held;
+        } catch (error) {
+          log.warn({ err: error, topic: message.topic, partition: message.partition, offset: message.offset }, 'work left uncommitted, read again after a restart');
+          return;
+        }
+        tracker.finish(message.offset);
       });
       running.add(work);
       void work.finally(() => running.delete(work));
@@ -164,6 +184,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
   log.info({ topics: topics.length }, 'consuming');
 
   return {
+    owns: (topic, partition) => assigned.has(partitionKey(topic, partition)),
     async stop() {
       stopping = true;
       for (const timer of resumeTimers) clearTimeout(timer);

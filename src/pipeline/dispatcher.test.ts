@@ -121,3 +121,42 @@ describe('Dispatcher with endpoint lanes', () => {
     expect(letters.at(-1)).toEqual({ id: 'dlv_gone_2', error: 'webhook deleted', payload: '{}' });
   });
 });
+
+describe('Dispatcher, the order of an outcome and the next step', () => {
+  const failing: SendResult = { ok: false, status: 500, error: 'HTTP 500', durationMs: 1, bodyExcerpt: '' };
+  function recording() {
+    const steps: string[] = [];
+    const queue: TaskQueue = {
+      enqueue: async () => {},
+      scheduleRetry: async (step, t) => void steps.push(`retry ${step} attempt ${t.attempt}`),
+      deadLetter: async (letter) => void steps.push(`dead letter ${letter.task.deliveryId}`),
+      publishEvent: async () => {},
+      publishEvents: async () => [],
+    };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void steps.push(...o.map((x) => `outcome ${x.status}`)) };
+    const dispatcher = new Dispatcher(
+      { webhookFor: async (_w, id) => (id === 'gone' ? null : webhook(id)) },
+      { send: async () => failing },
+      deliveries,
+      queue,
+      { bodyOf: async () => null },
+      { schedule: [{ label: '30s', delayMs: 30_000 }], userAgent: 'test', logger: createLogger({ level: 'silent' }), lanes: new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1 }) },
+    );
+    return { steps, dispatcher };
+  }
+
+  it('stores the outcome of a task read from Kafka before it queues the retry: the task is read again if that fails', async () => {
+    const { steps, dispatcher } = recording();
+    await dispatcher.dispatch(task('a', 1));
+    expect(steps).toEqual(['outcome retrying', 'retry 0 attempt 2']);
+  });
+
+  it('queues the next step of a task in hand before it stores the outcome: a stored outcome means the next step is queued', async () => {
+    const { steps, dispatcher } = recording();
+    await dispatcher.dispatch(task('a', 1), { inHand: true });
+    expect(steps).toEqual(['retry 0 attempt 2', 'outcome retrying']);
+    steps.length = 0;
+    await dispatcher.dispatch(task('gone', 2), { inHand: true });
+    expect(steps).toEqual(['dead letter dlv_gone_2', 'outcome failed']);
+  });
+});

@@ -92,17 +92,21 @@ export class Dispatcher {
     this.stopping = true;
   }
 
-  async dispatch(task: DeliveryTask): Promise<void> {
+  /**
+   * `inHand`: the task was handed over by this process's matcher and no Kafka record of it exists
+   * (pipeline/in-hand.ts), so its next step is queued before its outcome is stored (see conclude).
+   */
+  async dispatch(task: DeliveryTask, { inHand = false } = {}): Promise<void> {
     const webhook = await this.webhooks.webhookFor(task.workspace, task.webhookId);
-    if (!webhook) return this.endUnsent(task, 'webhook deleted');
-    if (webhook.status !== 'active') return this.pause(task);
+    if (!webhook) return this.endUnsent(task, 'webhook deleted', inHand);
+    if (webhook.status !== 'active') return this.pause(task, inHand);
 
     const { lanes, schedule } = this.options;
     const admission = await lanes.admit(task.workspace, task.webhookId, schedule.length > 0);
     if ('deferred' in admission) {
       // Its webhook or workspace already holds its share of send slots: the same attempt comes back
       // after the first retry delay instead of taking a slot every other webhook needs.
-      return this.holdBack(task, admission.deferred, { dueAt: this.now().getTime() + schedule[0]!.delayMs, pausedSince: undefined });
+      return this.holdBack(task, admission.deferred, { dueAt: this.now().getTime() + schedule[0]!.delayMs, pausedSince: undefined }, inHand);
     }
     let resolved: ResolvedTask;
     let startedAt: Date;
@@ -148,11 +152,22 @@ export class Dispatcher {
     }
     this.metrics.deliveryOutcome(task.eventType, outcome.status);
     if (task.attempt === 1 && !task.manual) this.metrics.firstAttemptDelay((startedAt.getTime() - task.createdAt) / 1000);
-    // Record first, then hand on: the next attempt (perhaps on another instance) starts only once
-    // this outcome is stored. Each step is retried on its own, so a retry never repeats a step
-    // that already succeeded, and the outcome's id makes a repeated write store it once.
-    await this.record(task, outcome);
-    await this.persist(task, forward);
+    await this.conclude(task, outcome, forward, inHand);
+  }
+
+  /**
+   * Stores an outcome and hands the task on. Each step is retried on its own, so a retry never
+   * repeats a step that already succeeded, and the outcome's id makes a repeated write store it once.
+   * A task read from Kafka records first, then hands on: the next attempt (perhaps on another
+   * instance) starts only once this outcome is stored, and a crash between the two reads the task
+   * again. A task in hand has no record to read again: the event it came from is matched again
+   * instead, which queues only deliveries without an outcome. So it hands on first, and a stored
+   * outcome always means its next step is queued.
+   */
+  private async conclude(task: DeliveryTask, outcome: DeliveryOutcome | null, forward: () => Promise<void>, inHand: boolean): Promise<void> {
+    if (inHand) await this.persist(task, forward);
+    if (outcome) await this.record(task, outcome);
+    if (!inHand) await this.persist(task, forward);
   }
 
   /**
@@ -199,38 +214,38 @@ export class Dispatcher {
    * Not sent now: the same attempt comes back through the first retry topic when due, and the
    * delivery shows why in the meantime.
    */
-  private async holdBack(task: DeliveryTask, reason: string, changes: Partial<DeliveryTask> & { dueAt: number }): Promise<void> {
+  private async holdBack(task: DeliveryTask, reason: string, changes: Partial<DeliveryTask> & { dueAt: number }, inHand: boolean): Promise<void> {
     this.metrics.heldBack(reason);
     // Once per reason: a webhook disabled for a day comes back every first retry step, and an
     // outcome each time would grow the store by thousands of records per delivery.
+    let outcome: DeliveryOutcome | null = null;
     if (task.heldBack !== reason) {
-      const outcome = outcomeOf(task, task.attempts.length > 0 ? 'retrying' : 'pending', this.now());
+      outcome = outcomeOf(task, task.attempts.length > 0 ? 'retrying' : 'pending', this.now());
       outcome.nextAttemptAt = new Date(changes.dueAt);
       outcome.lastError = reason;
-      await this.record(task, outcome);
     }
-    await this.persist(task, () => this.queue.scheduleRetry(0, { ...task, ...changes, heldBack: reason }));
+    await this.conclude(task, outcome, () => this.queue.scheduleRetry(0, { ...task, ...changes, heldBack: reason }), inHand);
   }
 
   /** A disabled webhook's task waits for it to be enabled again, for as long as a retry chain takes. */
-  private async pause(task: DeliveryTask): Promise<void> {
+  private async pause(task: DeliveryTask, inHand: boolean): Promise<void> {
     const { schedule } = this.options;
     const now = this.now().getTime();
     const pausedSince = task.pausedSince ?? now;
-    if (!schedule[0] || now - pausedSince >= maxPauseMs(schedule)) return this.endUnsent(task, 'webhook disabled');
-    return this.holdBack(task, 'paused: webhook disabled', { dueAt: now + schedule[0].delayMs, pausedSince });
+    if (!schedule[0] || now - pausedSince >= maxPauseMs(schedule)) return this.endUnsent(task, 'webhook disabled', inHand);
+    return this.holdBack(task, 'paused: webhook disabled', { dueAt: now + schedule[0].delayMs, pausedSince }, inHand);
   }
 
   /** Ends a delivery without another attempt: failed, and in the dead-letter topic with the reason. */
-  private async endUnsent(task: DeliveryTask, reason: string): Promise<void> {
+  private async endUnsent(task: DeliveryTask, reason: string, inHand: boolean): Promise<void> {
     const resolved = await this.withBody(task);
     const failedAt = this.now();
     const outcome = outcomeOf(task, 'failed', failedAt);
     outcome.lastError = reason;
     this.metrics.deliveryOutcome(task.eventType, 'failed');
-    await this.record(task, outcome);
     // A manual attempt's delivery was dead-lettered already.
-    if (!task.manual) await this.persist(task, () => this.deadLetter({ task: resolved, attempts: task.attempts, failedAt, lastError: reason }));
+    const forward = task.manual ? async () => {} : () => this.deadLetter({ task: resolved, attempts: task.attempts, failedAt, lastError: reason });
+    await this.conclude(task, outcome, forward, inHand);
   }
 
   private async deadLetter(letter: DeadLetter): Promise<void> {

@@ -77,6 +77,26 @@ describe('Matcher', () => {
     await expect(new Matcher({ findMatching: async () => webhooks }, deliveries, refusing(unavailable)).match(event, 'events:0:3')).rejects.toBe(unavailable);
   });
 
+  it('hands tasks to this process\'s dispatcher where it takes them, queues the rest, and reports what is still in hand', async () => {
+    const webhooks = Array.from({ length: 3 }, (_, n) => webhook(n));
+    const event: ValidEvent = { id: 'evt_hand', type: 'email.received', workspace: 'acme', agent: null, createdAt: new Date(0), data: {} };
+    const produced: DeliveryTask[] = [];
+    let release = () => {};
+    const sent = new Promise<void>((resolve) => (release = resolve));
+    const inHand = { take: (tasks: DeliveryTask[]) => ({ rest: tasks.filter((t) => t.webhookId === 'whk_1'), done: sent }) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async () => {} };
+    const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, enqueueInto(produced), undefined, Date.now, inHand).match(event, 'events:0:4');
+    expect(result.queued).toBe(3);
+    expect(produced.map((t) => t.webhookId)).toEqual(['whk_1']);
+    let concluded = false;
+    void result.held!.then(() => (concluded = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(concluded).toBe(false);
+    release();
+    await result.held;
+    expect(concluded).toBe(true);
+  });
+
   it('dates deliveries by their record within the plausible window, else by now', () => {
     const now = 1_800_000_000_000;
     expect(deliveryTime(now - 20_000, now)).toBe(now - 20_000);

@@ -4,6 +4,7 @@ import { DomainError } from '../domain/errors.js';
 import { matchedDelivery, outcomeOf } from './delivery-state.js';
 import type { DeliveryRecord, DeliveryTask, DeliveryWriter, DomainEvent, Subscriptions, TaskQueue, TraceSpan, Tracing, WebhookRecord } from './ports.js';
 import { PropagatingTracing } from './trace-propagation.js';
+import type { TasksInHand } from './in-hand.js';
 
 /**
  * Past this many body bytes for one event's tasks together, the tasks carry ids only and the
@@ -62,6 +63,7 @@ export function firstTask(delivery: DeliveryRecord, { manual = false, inline = t
 interface Queued {
   queued: number;
   refused?: string;
+  held?: Promise<void>;
 }
 
 export interface MatchResult {
@@ -72,6 +74,8 @@ export interface MatchResult {
   conflictWith?: string;
   /** Why Kafka refused this event's tasks for good: its deliveries ended failed. */
   refused?: string;
+  /** Tasks taken in hand still running: the event's record is committed once this resolves. */
+  held?: Promise<void>;
 }
 
 /** Turns an accepted event into one delivery, and one queued task, per matching webhook. */
@@ -82,6 +86,7 @@ export class Matcher {
     private readonly queue: TaskQueue,
     private readonly tracing: Tracing = new PropagatingTracing(),
     private readonly now: () => number = Date.now,
+    private readonly inHand?: TasksInHand,
   ) {}
 
   /**
@@ -130,10 +135,11 @@ export class Matcher {
       ...existing.filter((d) => d.source === source && d.status === 'pending'),
     ];
     if (pending.length > 0) queue(toTasks(pending, inlineFor(pending.length)));
-    const { queued, refused } = await this.settle(queuing);
-    if (refused !== undefined) return { queued, refused };
+    const { queued, refused, held } = await this.settle(queuing);
+    const result: MatchResult = held ? { queued, held } : { queued };
+    if (refused !== undefined) return { ...result, refused };
     const duplicateOf = existing.find((d) => d.source !== source)?.source;
-    return duplicateOf === undefined ? { queued } : { queued, duplicateOf };
+    return duplicateOf === undefined ? result : { ...result, duplicateOf };
   }
 
   /** Every part's queueing, once all ended; the first that failed is thrown. */
@@ -142,19 +148,30 @@ export class Matcher {
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
     const done = settled.map((r) => (r as PromiseFulfilledResult<Queued>).value);
-    return { queued: done.reduce((sum, d) => sum + d.queued, 0), refused: done.find((d) => d.refused !== undefined)?.refused };
+    const held = done.flatMap((d) => (d.held ? [d.held] : []));
+    return {
+      queued: done.reduce((sum, d) => sum + d.queued, 0),
+      refused: done.find((d) => d.refused !== undefined)?.refused,
+      held: held.length > 0 ? Promise.all(held).then(() => {}) : undefined,
+    };
   }
 
-  /** Queues tasks; those Kafka will never take end failed, with the reason, instead of pending forever. */
+  /**
+   * Hands tasks to this process's dispatcher where it can take them (in-hand.ts) and queues the
+   * rest; those Kafka will never take end failed, with the reason, instead of pending forever.
+   */
   private async enqueue(tasks: DeliveryTask[]): Promise<Queued> {
+    const { rest, done: held } = this.inHand?.take(tasks) ?? { rest: tasks };
+    held?.catch(() => {}); // the consumer looks at it, once the match returns
+    const inHand = tasks.length - rest.length;
     try {
-      await this.queue.enqueue(tasks);
-      return { queued: tasks.length };
+      await this.queue.enqueue(rest);
+      return { queued: tasks.length, held };
     } catch (error) {
       if (!(error instanceof DomainError) || error.retryable) throw error;
       const failedAt = new Date();
-      await this.deliveries.recordOutcomes(tasks.map((task) => ({ ...outcomeOf(task, 'failed', failedAt), lastError: `could not be queued: ${error.message}` })));
-      return { queued: 0, refused: error.message };
+      await this.deliveries.recordOutcomes(rest.map((task) => ({ ...outcomeOf(task, 'failed', failedAt), lastError: `could not be queued: ${error.message}` })));
+      return { queued: inHand, refused: error.message, held };
     }
   }
 }

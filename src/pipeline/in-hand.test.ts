@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../log/logger.js';
+import { Semaphore } from '../bus/offset-tracker.js';
+import { InHandDispatch, type InHandDispatcher } from './in-hand.js';
+import type { DeliveryTask } from './ports.js';
+
+const task = (webhookId: string, n = 1): DeliveryTask => ({
+  deliveryId: `dlv_${webhookId}_${n}`,
+  webhookId,
+  workspace: 'acme',
+  eventId: `evt_${n}`,
+  eventType: 'email.received',
+  agent: null,
+  payload: '{}',
+  attempt: 1,
+  dueAt: 0,
+  manual: false,
+  attempts: [],
+  createdAt: 0,
+});
+
+/** A dispatcher whose sends end when the test says so. */
+function heldDispatcher() {
+  const calls: Array<{ task: DeliveryTask; inHand: boolean }> = [];
+  const finish = new Map<string, (error?: Error) => void>();
+  const dispatcher: InHandDispatcher = {
+    dispatch: (t, { inHand }) => {
+      calls.push({ task: t, inHand });
+      return new Promise<void>((resolve, reject) => finish.set(t.deliveryId, (error) => (error ? reject(error) : resolve())));
+    },
+  };
+  return { dispatcher, calls, finish: (id: string, error?: Error) => finish.get(id)!(error) };
+}
+
+const logger = createLogger({ level: 'silent' });
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('InHandDispatch', () => {
+  it('takes the tasks of partitions this process owns while it has slots, and leaves the others for Kafka', async () => {
+    const { dispatcher, calls, finish } = heldDispatcher();
+    const produced: DeliveryTask[] = [];
+    const slots = new Semaphore(2);
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async (t) => void produced.push(...t) }, { owns: (t) => t.webhookId !== 'whk_other', slots, logger });
+
+    const { rest, done } = inHand.take([task('whk_a'), task('whk_other'), task('whk_b'), task('whk_c')]);
+
+    // whk_c finds both slots taken: it goes through Kafka like whk_other, whose partition is another process's.
+    expect(rest.map((t) => t.webhookId)).toEqual(['whk_other', 'whk_c']);
+    expect(calls.map((c) => [c.task.webhookId, c.inHand])).toEqual([
+      ['whk_a', true],
+      ['whk_b', true],
+    ]);
+    let concluded = false;
+    void done!.then(() => (concluded = true));
+    finish('dlv_whk_a_1');
+    await tick();
+    expect(concluded).toBe(false);
+    finish('dlv_whk_b_1');
+    await done;
+    expect(produced).toEqual([]);
+    // Both slots are free again.
+    expect(slots.tryAcquire() && slots.tryAcquire()).toBe(true);
+  });
+
+  it('answers nothing to wait for when it takes no task', () => {
+    const { dispatcher } = heldDispatcher();
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { owns: () => false, slots: new Semaphore(4), logger });
+    expect(inHand.take([task('whk_a')])).toEqual({ rest: [task('whk_a')] });
+  });
+
+  it('sends a task matched again while in hand once, and both matches wait for that send', async () => {
+    const { dispatcher, calls, finish } = heldDispatcher();
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { owns: () => true, slots: new Semaphore(4), logger });
+    const first = inHand.take([task('whk_a')]);
+    const again = inHand.take([task('whk_a')]);
+    expect(again.rest).toEqual([]);
+    expect(calls).toHaveLength(1);
+    let waited = false;
+    void again.done!.then(() => (waited = true));
+    await tick();
+    expect(waited).toBe(false);
+    finish('dlv_whk_a_1');
+    await Promise.all([first.done, again.done]);
+    expect(waited).toBe(true);
+  });
+
+  it('produces a task it could not conclude to Kafka, and says so when Kafka would not take it either', async () => {
+    const { dispatcher, finish } = heldDispatcher();
+    const produced: DeliveryTask[] = [];
+    let kafkaDown = false;
+    const slots = new Semaphore(4);
+    const inHand = new InHandDispatch(
+      dispatcher,
+      {
+        enqueue: async (t) => {
+          if (kafkaDown) throw new Error('Kafka is down');
+          produced.push(...t);
+        },
+      },
+      { owns: () => true, slots, logger },
+    );
+    const { done } = inHand.take([task('whk_a')]);
+    finish('dlv_whk_a_1', new Error('the dispatcher is stopping'));
+    await done;
+    expect(produced.map((t) => t.deliveryId)).toEqual(['dlv_whk_a_1']);
+
+    kafkaDown = true;
+    const second = inHand.take([task('whk_b')]);
+    finish('dlv_whk_b_1', new Error('the dispatcher is stopping'));
+    await expect(second.done).rejects.toThrow('Kafka is down');
+    // Its slot is back, and the delivery can be taken again.
+    expect(inHand.take([task('whk_b')]).rest).toEqual([]);
+    expect([slots.tryAcquire(), slots.tryAcquire(), slots.tryAcquire(), slots.tryAcquire()]).toEqual([true, true, true, false]);
+  });
+});

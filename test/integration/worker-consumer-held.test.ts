@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log/logger.js';
+import { Semaphore } from '../../src/bus/offset-tracker.js';
+import { startWorkerConsumer, type Held } from '../../src/bus/worker-consumer.js';
+import { useKafka } from '../helpers/servers.js';
+import { settle, until } from '../helpers/wait.js';
+
+describe('Worker consumer, work held past its handler', () => {
+  it('goes on reading while a message\'s held work runs, and commits past it only once that work ends', async () => {
+    const k = await useKafka('held');
+    const topic = `${k.prefix}.work`;
+    await k.admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const producer = await k.producer();
+    await producer.send({ topic, messages: ['first', 'second', 'third'].map((value) => ({ value })) });
+
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const handled: string[] = [];
+    const groupId = `${k.prefix}-group`;
+    const consumer = await startWorkerConsumer({
+      kafka: k.kafka,
+      groupId,
+      topics: [topic],
+      logger: createLogger({ level: 'silent' }),
+      // One slot: the second and third are read only if the first gave its slot back.
+      semaphore: new Semaphore(1),
+      drainTimeoutMs: 5_000,
+      async handle(message): Promise<void | Held> {
+        handled.push(message.value!.toString());
+        return message.offset === '0' ? { held } : undefined;
+      },
+    });
+    try {
+      expect(consumer.owns(topic, 0)).toBe(true);
+      expect(consumer.owns(topic, 1)).toBe(false);
+      await until('the later messages are handled', () => (handled.length === 3 ? true : undefined), 20_000);
+      const committed = async () => (await k.admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset;
+      // Several commit rounds (every 500 ms) pass while the first message's work is held.
+      await settle(1_500);
+      // Offset 0 is the next to read: nothing past the held message.
+      expect(await committed()).toBe('0');
+      release();
+      await until('committed past all three', async () => ((await committed()) === '3' ? true : undefined), 10_000);
+    } finally {
+      await consumer.stop();
+    }
+  });
+});
