@@ -144,7 +144,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
           // First attempts of this process's partitions skip the deliveries topic (pipeline/in-hand.ts).
           const partitions = await deliveryPartitions(admin, topics.deliveries);
           inHand = new InHandDispatch(dispatcher, queue, {
-            owns: (task) => consumer.owns(topics.deliveries, queue.deliveryPartition(task.webhookId, partitions)),
+            takes: (task) => !lanes.isSlowNow(task.workspace, task.webhookId) && consumer.owns(topics.deliveries, queue.deliveryPartition(task.webhookId, partitions)),
             slots: semaphore,
             logger,
           });

@@ -24,6 +24,25 @@ const slotOf = (a: Admission | undefined): SendSlot => {
 };
 
 describe('EndpointLanes', () => {
+  it('tells a webhook known to answer slowly: a send running past slowAfterMs, or one that did within slowForMs', async () => {
+    const { l, clock } = lanes({ workspaceLimit: 100 });
+    expect(l.isSlowNow('ws', 'never-sent')).toBe(false);
+    const quick = slotOf(await l.admit('ws', 'quick'));
+    clock.now += 10;
+    l.finish(quick);
+    expect(l.isSlowNow('ws', 'quick')).toBe(false);
+
+    const hanging = slotOf(await l.admit('ws', 'hanging'));
+    expect(l.isSlowNow('ws', 'hanging')).toBe(false);
+    clock.now += 1_000;
+    expect(l.isSlowNow('ws', 'hanging')).toBe(true);
+    l.finish(hanging);
+    clock.now += 29_000;
+    expect(l.isSlowNow('ws', 'hanging')).toBe(true);
+    clock.now += 1_000;
+    expect(l.isSlowNow('ws', 'hanging')).toBe(false);
+  });
+
   it('gives a webhook that has not answered yet only slowLimit sends from its first request; the rest wait', async () => {
     const { l } = lanes({ slowLimit: 2, workspaceLimit: 100 });
     const tasks = Array.from({ length: 5 }, () => track(l.admit('ws', 'new')));

@@ -144,6 +144,12 @@ export class EndpointLanes {
     this.grant(now);
   }
 
+  /** Whether a send to this webhook has run slow within `slowForMs`, or runs slow now. */
+  isSlowNow(workspace: string, webhookId: string): boolean {
+    const hook = this.workspaces.get(workspace)?.webhooks.get(webhookId);
+    return hook !== undefined && this.isSlow(hook, this.now());
+  }
+
   /** Sends in flight and tasks waiting, for tests and logs. */
   counts(workspace?: string): { sending: number; waiting: number } {
     if (workspace === undefined) {

@@ -40,7 +40,7 @@ describe('InHandDispatch', () => {
     const { dispatcher, calls, finish } = heldDispatcher();
     const produced: DeliveryTask[] = [];
     const slots = new Semaphore(2);
-    const inHand = new InHandDispatch(dispatcher, { enqueue: async (t) => void produced.push(...t) }, { owns: (t) => t.webhookId !== 'whk_other', slots, logger });
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async (t) => void produced.push(...t) }, { takes: (t) => t.webhookId !== 'whk_other', slots, logger });
 
     const { rest, done } = inHand.take([task('whk_a'), task('whk_other'), task('whk_b'), task('whk_c')]);
 
@@ -64,13 +64,13 @@ describe('InHandDispatch', () => {
 
   it('answers nothing to wait for when it takes no task', () => {
     const { dispatcher } = heldDispatcher();
-    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { owns: () => false, slots: new Semaphore(4), logger });
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { takes: () => false, slots: new Semaphore(4), logger });
     expect(inHand.take([task('whk_a')])).toEqual({ rest: [task('whk_a')] });
   });
 
   it('sends a task matched again while in hand once, and both matches wait for that send', async () => {
     const { dispatcher, calls, finish } = heldDispatcher();
-    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { owns: () => true, slots: new Semaphore(4), logger });
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { takes: () => true, slots: new Semaphore(4), logger });
     const first = inHand.take([task('whk_a')]);
     const again = inHand.take([task('whk_a')]);
     expect(again.rest).toEqual([]);
@@ -97,7 +97,7 @@ describe('InHandDispatch', () => {
           produced.push(...t);
         },
       },
-      { owns: () => true, slots, logger },
+      { takes: () => true, slots, logger },
     );
     const { done } = inHand.take([task('whk_a')]);
     finish('dlv_whk_a_1', new Error('the dispatcher is stopping'));

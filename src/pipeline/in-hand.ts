@@ -13,8 +13,11 @@ export interface InHandDispatcher {
 }
 
 export interface InHandOptions {
-  /** Whether this process's dispatcher reads the task's partition of the deliveries topic now. */
-  owns(task: DeliveryTask): boolean;
+  /**
+   * Whether to take the task: this process's dispatcher reads its partition of the deliveries topic
+   * now, and its webhook is not known to answer slowly (a send in hand holds its event's commit).
+   */
+  takes(task: DeliveryTask): boolean;
   /** The dispatcher's task slots, shared with the tasks it reads from Kafka: a full process queues instead. */
   slots: { tryAcquire(): boolean; release(): void };
   logger: Logger;
@@ -25,9 +28,10 @@ export interface InHandOptions {
  * topic, when its own dispatcher reads the partition their task would go to (so one webhook's
  * sends still share one process's send slots) and has a free slot. The event's Kafka record stays
  * uncommitted until they are concluded (bus/worker-consumer.ts, Held): after a crash the event is
- * matched again, and its deliveries without an outcome are queued again. A task that could not be
- * concluded in hand (the dispatcher stopping, a store read failing before the send) is produced to
- * Kafka like any other.
+ * matched again, and its deliveries without an outcome are queued again. Webhooks known to answer
+ * slowly go through Kafka, so a hanging endpoint holds back its partition's commits only until it
+ * is known slow. A task that could not be concluded in hand (the dispatcher stopping, a store read
+ * failing before the send) is produced to Kafka like any other.
  */
 export class InHandDispatch implements TasksInHand {
   /** By delivery id: an event matched again while its tasks are in hand waits for the same sends. */
@@ -48,7 +52,7 @@ export class InHandDispatch implements TasksInHand {
         taken.push(running);
         continue;
       }
-      if (!this.options.owns(task) || !this.options.slots.tryAcquire()) {
+      if (!this.options.takes(task) || !this.options.slots.tryAcquire()) {
         rest.push(task);
         continue;
       }
