@@ -2,25 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
 import { Dispatcher } from './dispatcher.js';
 import { EndpointLanes } from './endpoint-lanes.js';
-import { webhookRecord } from '../../test/helpers/doubles.js';
+import { deliveryTask as task, webhookRecord } from '../../test/helpers/doubles.js';
 import type { DeliveryOutcome, DeliveryTask, SendResult, TaskQueue } from './ports.js';
 
 const webhook = (id: string) => webhookRecord(id);
-
-const task = (webhookId: string, n: number): DeliveryTask => ({
-  deliveryId: `dlv_${webhookId}_${n}`,
-  webhookId,
-  workspace: 'acme',
-  eventId: `evt_${n}`,
-  eventType: 'email.received',
-  agent: null,
-  payload: '{}',
-  attempt: 1,
-  dueAt: 0,
-  manual: false,
-  attempts: [],
-  createdAt: 0,
-});
 
 const OK: SendResult = { ok: true, status: 200, error: '', durationMs: 1, bodyExcerpt: '' };
 

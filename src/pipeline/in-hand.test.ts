@@ -3,21 +3,7 @@ import { createLogger } from '../log/logger.js';
 import { Semaphore } from '../bus/offset-tracker.js';
 import { InHandDispatch, type InHandDispatcher } from './in-hand.js';
 import type { DeliveryTask } from './ports.js';
-
-const task = (webhookId: string, n = 1): DeliveryTask => ({
-  deliveryId: `dlv_${webhookId}_${n}`,
-  webhookId,
-  workspace: 'acme',
-  eventId: `evt_${n}`,
-  eventType: 'email.received',
-  agent: null,
-  payload: '{}',
-  attempt: 1,
-  dueAt: 0,
-  manual: false,
-  attempts: [],
-  createdAt: 0,
-});
+import { deliveryTask as task } from '../../test/helpers/doubles.js';
 
 /** A dispatcher whose sends end when the test says so. */
 function heldDispatcher() {

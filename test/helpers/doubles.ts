@@ -23,3 +23,19 @@ export const enqueueInto = (tasks: DeliveryTask[]): TaskQueue => ({
   publishEvent: async () => {},
   publishEvents: async () => [],
 });
+
+/** A first attempt of `webhookId`'s delivery of event `n`, carrying its (empty) body. */
+export const deliveryTask = (webhookId: string, n = 1): DeliveryTask => ({
+  deliveryId: `dlv_${webhookId}_${n}`,
+  webhookId,
+  workspace: 'acme',
+  eventId: `evt_${n}`,
+  eventType: 'email.received',
+  agent: null,
+  payload: '{}',
+  attempt: 1,
+  dueAt: 0,
+  manual: false,
+  attempts: [],
+  createdAt: 0,
+});
