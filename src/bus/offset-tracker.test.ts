@@ -51,10 +51,14 @@ describe('Semaphore', () => {
     expect(await semaphore.acquire(async () => false)).toBe(false);
   });
 
-  it('takes a free slot at once, and none when all are held', async () => {
+  it('takes a free slot at once, none when all are held, and none that a waiter is woken for', async () => {
     const semaphore = new Semaphore(1);
     expect(semaphore.tryAcquire()).toBe(true);
     expect(semaphore.tryAcquire()).toBe(false);
+    const waiter = semaphore.acquire();
+    semaphore.release();
+    expect(semaphore.tryAcquire()).toBe(false);
+    expect(await waiter).toBe(true);
     semaphore.release();
     expect(semaphore.tryAcquire()).toBe(true);
   });
