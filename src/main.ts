@@ -8,7 +8,7 @@ import { WebhookStore } from './store/webhook-store.js';
 import { startApiServer } from './api/server.js';
 import { ensureDevKey } from './api/dev-key.js';
 import { readFileSync } from 'node:fs';
-import { deliveryPartitions, ensureTopics } from './bus/topic-setup.js';
+import { ensureTopics, partitionCount } from './bus/topic-setup.js';
 import { topicNames } from './bus/topics.js';
 import { KafkaTaskQueue } from './bus/task-queue.js';
 import { Semaphore } from './bus/offset-tracker.js';
@@ -142,9 +142,10 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         });
         if (role === 'dispatcher' && roles.includes('matcher')) {
           // First attempts of this process's partitions skip the deliveries topic (pipeline/in-hand.ts).
-          const partitions = await deliveryPartitions(admin, topics.deliveries);
+          const partitions = await partitionCount(admin, topics.deliveries);
           inHand = new InHandDispatch(dispatcher, queue, {
-            takes: (task) => !lanes.isSlowNow(task.workspace, task.webhookId) && consumer.owns(topics.deliveries, queue.deliveryPartition(task.webhookId, partitions)),
+            owns: (task) => consumer.owns(topics.deliveries, queue.deliveryPartition(task.webhookId, partitions)),
+            lanes,
             slots: semaphore,
             logger,
           });

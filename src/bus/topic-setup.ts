@@ -60,8 +60,8 @@ export async function waitForLeaders(admin: Admin, topics: string[], timeoutMs =
   }
 }
 
-/** How many partitions the deliveries topic has (it may differ from the setting it was created with). */
-export async function deliveryPartitions(admin: Admin, topic: string): Promise<number> {
+/** How many partitions a topic has (it may differ from the setting it was created with). */
+export async function partitionCount(admin: Admin, topic: string): Promise<number> {
   const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
   return metadata.topics[0]?.partitions.length ?? 0;
 }

@@ -22,6 +22,9 @@ export interface Held {
   held: Promise<void>;
 }
 
+/** What a handler that holds nothing leaves: one for all its messages. */
+const NOTHING_HELD: Held = { held: Promise.resolve() };
+
 export interface WorkerConsumerOptions {
   kafka: Kafka;
   groupId: string;
@@ -128,7 +131,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
   async function handleUntilDone(message: WorkerMessage): Promise<Held | null> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return (await handle(message)) ?? { held: Promise.resolve() };
+        return (await handle(message)) ?? NOTHING_HELD;
       } catch (error) {
         if (stopping) return null;
         const delay = Math.min(200 * 2 ** attempt, 10_000);

@@ -19,6 +19,7 @@ function heldDispatcher() {
 }
 
 const logger = createLogger({ level: 'silent' });
+const notSlow = { isSlowNow: () => false };
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('InHandDispatch', () => {
@@ -26,7 +27,7 @@ describe('InHandDispatch', () => {
     const { dispatcher, calls, finish } = heldDispatcher();
     const produced: DeliveryTask[] = [];
     const slots = new Semaphore(2);
-    const inHand = new InHandDispatch(dispatcher, { enqueue: async (t) => void produced.push(...t) }, { takes: (t) => t.webhookId !== 'whk_other', slots, logger });
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async (t) => void produced.push(...t) }, { owns: (t) => t.webhookId !== 'whk_other', lanes: notSlow, slots, logger });
 
     const { rest, done } = inHand.take([task('whk_a'), task('whk_other'), task('whk_b'), task('whk_c')]);
 
@@ -48,15 +49,25 @@ describe('InHandDispatch', () => {
     expect(slots.tryAcquire() && slots.tryAcquire()).toBe(true);
   });
 
+  it('leaves the task of a webhook known to answer slowly for Kafka, without taking a slot', () => {
+    const { dispatcher, calls } = heldDispatcher();
+    const slots = new Semaphore(1);
+    const lanes = { isSlowNow: (_workspace: string, webhookId: string) => webhookId === 'whk_slow' };
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { owns: () => true, lanes, slots, logger });
+    expect(inHand.take([task('whk_slow')])).toEqual({ rest: [task('whk_slow')] });
+    expect(calls).toEqual([]);
+    expect(slots.tryAcquire()).toBe(true);
+  });
+
   it('answers nothing to wait for when it takes no task', () => {
     const { dispatcher } = heldDispatcher();
-    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { takes: () => false, slots: new Semaphore(4), logger });
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { owns: () => false, lanes: notSlow, slots: new Semaphore(4), logger });
     expect(inHand.take([task('whk_a')])).toEqual({ rest: [task('whk_a')] });
   });
 
   it('sends a task matched again while in hand once, and both matches wait for that send', async () => {
     const { dispatcher, calls, finish } = heldDispatcher();
-    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { takes: () => true, slots: new Semaphore(4), logger });
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { owns: () => true, lanes: notSlow, slots: new Semaphore(4), logger });
     const first = inHand.take([task('whk_a')]);
     const again = inHand.take([task('whk_a')]);
     expect(again.rest).toEqual([]);
@@ -83,7 +94,7 @@ describe('InHandDispatch', () => {
           produced.push(...t);
         },
       },
-      { takes: () => true, slots, logger },
+      { owns: () => true, lanes: notSlow, slots, logger },
     );
     const { done } = inHand.take([task('whk_a')]);
     finish('dlv_whk_a_1', new Error('the dispatcher is stopping'));

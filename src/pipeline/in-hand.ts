@@ -13,11 +13,10 @@ export interface InHandDispatcher {
 }
 
 export interface InHandOptions {
-  /**
-   * Whether to take the task: this process's dispatcher reads its partition of the deliveries topic
-   * now, and its webhook is not known to answer slowly (a send in hand holds its event's commit).
-   */
-  takes(task: DeliveryTask): boolean;
+  /** Whether this process's dispatcher reads the task's partition of the deliveries topic now. */
+  owns(task: DeliveryTask): boolean;
+  /** The dispatcher's send lanes: a webhook known to answer slowly goes through Kafka (a send in hand holds its event's commit). */
+  lanes: { isSlowNow(workspace: string, webhookId: string): boolean };
   /** The dispatcher's task slots, shared with the tasks it reads from Kafka: a full process queues instead. */
   slots: { tryAcquire(): boolean; release(): void };
   logger: Logger;
@@ -52,7 +51,7 @@ export class InHandDispatch implements TasksInHand {
         taken.push(running);
         continue;
       }
-      if (!this.options.takes(task) || !this.options.slots.tryAcquire()) {
+      if (!this.takes(task)) {
         rest.push(task);
         continue;
       }
@@ -64,6 +63,11 @@ export class InHandDispatch implements TasksInHand {
       taken.push(run);
     }
     return taken.length === 0 ? { rest } : { rest, done: Promise.all(taken).then(() => {}) };
+  }
+
+  private takes(task: DeliveryTask): boolean {
+    const { owns, lanes, slots } = this.options;
+    return !lanes.isSlowNow(task.workspace, task.webhookId) && owns(task) && slots.tryAcquire();
   }
 
   private async run(task: DeliveryTask): Promise<void> {
