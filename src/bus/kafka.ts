@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../log/logger.js';
+import { useFetchSessions } from './fetch-sessions.js';
 import { SettlingErrors } from './kafka-log.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -54,9 +55,10 @@ function armRequestChecksOnlyWhenNeeded(): void {
   };
 }
 
-/** One kafkajs client per process, logging through pino; errors of a settling broker or topic stay at debug unless they persist. */
+/** One kafkajs client per process, its consumers fetching in sessions (fetch-sessions.ts), logging through pino; errors of a settling broker or topic stay at debug unless they persist. */
 export function createKafka(brokers: string[], logger: Logger, clientId = 'humiris-webhooks'): Kafka {
   armRequestChecksOnlyWhenNeeded();
+  useFetchSessions();
   const log = logger.child({ component: 'kafka' });
   const settling = new SettlingErrors();
   return new Kafka({
