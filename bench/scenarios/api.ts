@@ -59,6 +59,7 @@ export async function api(run: BenchRun): Promise<void> {
     const grpc = await measure('gRPC PublishEvent', publishers.grpc, 1);
     const batchLabel = `gRPC PublishEvents (${opts.publishBatch} a call)`;
     const batch = await measure(batchLabel, publishers.grpcBatch(opts.publishBatch), opts.publishBatch);
+    publishers.close();
     api8.publish = { concurrency: opts.publishConcurrency, rest, grpc, batch: { eventsPerCall: opts.publishBatch, ...batch } };
     for (const [label, r] of [['POST /v1/events', rest], ['gRPC PublishEvent', grpc], [batchLabel, batch]] as const) {
       row('8 api', `${label}, ${opts.publishConcurrency} callers (events/s)`, fmt(r.eventsPerSecond), '≥ 2,000', r.errors === 0 && r.eventsPerSecond >= 2000);
