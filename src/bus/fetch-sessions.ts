@@ -162,17 +162,19 @@ export function useFetchSessions(): void {
   const send = sendRequest;
   const key = fetchKey;
   const plainFetch = proto.fetch;
-  const sessions = new WeakMap<object, FetchSession>();
+  // null: this broker is too old for sessions, found once.
+  const sessions = new WeakMap<object, FetchSession | null>();
 
   proto.fetch = async function (this: BrokerInternals & Record<symbol, (request: unknown) => Promise<Answer>>, args: FetchArgs) {
     const versioned = this.lookupRequest(key, fetchDefinitions);
     const { replicaId, isolationLevel, maxWaitTime = 5000, minBytes = 1, maxBytes = 10_485_760, topics, rackId = '' } = args;
     const build = (plan: FetchPlan) => versioned({ replicaId, isolationLevel, maxWaitTime, minBytes, maxBytes, rackId, ...plan });
-    if (build({ sessionId: 0, sessionEpoch: NO_SESSION, topics: [], forgottenTopics: [] }).request.apiVersion < FIRST_SESSION_VERSION) {
-      return plainFetch.call(this, args);
-    }
     let session = sessions.get(this);
-    if (!session) sessions.set(this, (session = new FetchSession()));
+    if (session === undefined) {
+      const version = build({ sessionId: 0, sessionEpoch: NO_SESSION, topics: [], forgottenTopics: [] }).request.apiVersion;
+      sessions.set(this, (session = version >= FIRST_SESSION_VERSION ? new FetchSession() : null));
+    }
+    if (session === null) return plainFetch.call(this, args);
     return fetchInSession(session, topics, (plan) => this[send]!(build(plan)));
   };
 }
