@@ -41,28 +41,27 @@ export class FetchSession {
   private id = 0;
   private epoch = 0;
   private sent: Wanted = new Map();
-  private inFlight = false;
-  private readonly plans = new WeakMap<FetchPlan, { wanted: Wanted; outside: boolean }>();
+  /** The session's request on its way, and the partitions it leaves the broker holding. */
+  private pending: { plan: FetchPlan; wanted: Wanted } | undefined;
 
   /** The request for these partitions; settle() must follow with how it went. */
   plan(topics: FetchTopic[]): FetchPlan {
-    const wanted: Wanted = new Map(topics.map(({ topic, partitions }) => [topic, new Map(partitions.map((p) => [p.partition, p]))]));
     // A second fetch while one is out would disorder the epochs: it goes outside the session.
-    const outside = this.inFlight;
-    let plan: FetchPlan;
-    if (outside) plan = { sessionId: 0, sessionEpoch: NO_SESSION, topics, forgottenTopics: [] };
-    else if (this.id === 0) plan = { sessionId: 0, sessionEpoch: OPEN_SESSION, topics, forgottenTopics: [] };
-    else plan = { sessionId: this.id, sessionEpoch: this.epoch >= MAX_EPOCH ? 1 : this.epoch + 1, ...this.changes(wanted) };
-    if (!outside) this.inFlight = true;
-    this.plans.set(plan, { wanted, outside });
+    if (this.pending) return { sessionId: 0, sessionEpoch: NO_SESSION, topics, forgottenTopics: [] };
+    const wanted: Wanted = new Map(topics.map(({ topic, partitions }) => [topic, new Map(partitions.map((p) => [p.partition, p]))]));
+    const plan: FetchPlan =
+      this.id === 0
+        ? { sessionId: 0, sessionEpoch: OPEN_SESSION, topics, forgottenTopics: [] }
+        : { sessionId: this.id, sessionEpoch: this.epoch >= MAX_EPOCH ? 1 : this.epoch + 1, ...this.changes(wanted) };
+    this.pending = { plan, wanted };
     return plan;
   }
 
   /** `answer` is the response's top-level fields, or undefined when the request failed. */
   settle(plan: FetchPlan, answer: { errorCode?: number; sessionId?: number } | undefined): void {
-    const planned = this.plans.get(plan);
-    if (!planned || planned.outside) return;
-    this.inFlight = false;
+    if (this.pending?.plan !== plan) return; // a fetch outside the session
+    const { wanted } = this.pending;
+    this.pending = undefined;
     if (!answer || (answer.errorCode ?? 0) !== 0) {
       this.id = 0;
       this.sent = new Map();
@@ -75,23 +74,25 @@ export class FetchSession {
     } else {
       this.epoch = plan.sessionEpoch;
     }
-    this.sent = this.id === 0 ? new Map() : planned.wanted;
+    this.sent = this.id === 0 ? new Map() : wanted;
   }
 
   private changes(wanted: Wanted): Pick<FetchPlan, 'topics' | 'forgottenTopics'> {
     const topics: FetchTopic[] = [];
     for (const [topic, partitions] of wanted) {
       const known = this.sent.get(topic);
-      const moved = [...partitions.values()].filter((p) => {
+      const moved: FetchPartition[] = [];
+      for (const p of partitions.values()) {
         const before = known?.get(p.partition);
-        return !before || before.fetchOffset !== p.fetchOffset || before.maxBytes !== p.maxBytes;
-      });
+        if (!before || before.fetchOffset !== p.fetchOffset || before.maxBytes !== p.maxBytes) moved.push(p);
+      }
       if (moved.length > 0) topics.push({ topic, partitions: moved });
     }
     const forgottenTopics: FetchPlan['forgottenTopics'] = [];
     for (const [topic, known] of this.sent) {
       const kept = wanted.get(topic);
-      const dropped = [...known.keys()].filter((partition) => !kept?.has(partition));
+      const dropped: number[] = [];
+      for (const partition of known.keys()) if (!kept?.has(partition)) dropped.push(partition);
       if (dropped.length > 0) forgottenTopics.push({ topic, partitions: dropped });
     }
     return { topics, forgottenTopics };
