@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitForLeaders } from '../../src/bus/topic-setup.js';
 import { newSigningSecret } from '../../src/domain/ids.js';
 import { runRawLoop } from '../producers.js';
 import { now, padding, RAW_WEBHOOK_ID } from '../receipts.js';
@@ -38,7 +39,8 @@ export async function baseline(run: BenchRun): Promise<void> {
 
   run.say(`1. kafkajs produce→consume: ${opts.kafkaRecords} records of ${opts.bodyBytes} bytes`);
   const topic = `bench-${runId}-kafka-baseline`;
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: false });
+  await waitForLeaders(admin, [topic]);
   run.cleanup.push(() => admin.deleteTopics({ topics: [topic] }));
   const consumer = kafka.consumer({ groupId: `bench-${runId}-kafka-baseline`, maxWaitTimeInMs: 100 });
   await consumer.connect();

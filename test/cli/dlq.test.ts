@@ -10,7 +10,7 @@ const kafka = await useKafka('dlq-cli');
 describe('humiris-webhooks dlq', () => {
   it('prints each dead letter with its headers, then exits', async () => {
     const topic = `${kafka.prefix}.webhooks.dlq`;
-    await kafka.admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await kafka.createTopics([{ topic, numPartitions: 2 }]);
     const producer = await kafka.producer();
     const startedAt = new Date('2026-01-01T00:00:00Z');
     const letters = ['dlv_a', 'dlv_b', 'dlv_c'].map((deliveryId) =>

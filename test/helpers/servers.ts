@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerConfig, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerConfig, type ITopicConfig, type Producer } from 'kafkajs';
 import { MongoClient, type Db } from 'mongodb';
 import { inject } from 'vitest';
+import { waitForLeaders } from '../../src/bus/topic-setup.js';
 import { cleanUp } from './cleanup.js';
 
 export const kafkaBrokers = (): string[] => inject('kafkaBrokers').split(',');
@@ -17,6 +18,8 @@ export interface TestKafka {
   admin: Admin;
   /** Topic prefix owned by this test file. */
   prefix: string;
+  /** Creates topics and returns once each partition has a leader. */
+  createTopics(topics: ITopicConfig[]): Promise<void>;
   producer(): Promise<Producer>;
   consumer(config?: Partial<ConsumerConfig>): Promise<Consumer>;
 }
@@ -40,6 +43,11 @@ export async function useKafka(label: string): Promise<TestKafka> {
     kafka,
     admin,
     prefix,
+    async createTopics(topics) {
+      // kafkajs's own wait for leaders throws on a metadata error while other files create and delete topics; ours polls past it.
+      await admin.createTopics({ topics, waitForLeaders: false });
+      await waitForLeaders(admin, topics.map((t) => t.topic));
+    },
     async producer() {
       const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
       clients.push(producer);

@@ -9,7 +9,7 @@ const mongo = await useMongo('smoke');
 describe('Kafka broker', () => {
   it('round-trips 1,000 messages through a consumer group with nothing lost', async () => {
     const topic = `${kafka.prefix}.roundtrip`;
-    await kafka.admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await kafka.createTopics([{ topic, numPartitions: 3 }]);
     const producer = await kafka.producer();
     const sent = Array.from({ length: 1_000 }, (_, i) => ({ key: `k${i % 17}`, value: `message-${i}` }));
     await producer.send({ topic, messages: sent });

@@ -9,7 +9,7 @@ describe('Worker consumer, work held past its handler', () => {
   it('goes on reading while a message\'s held work runs, and commits past it only once that work ends', async () => {
     const k = await useKafka('held');
     const topic = `${k.prefix}.work`;
-    await k.admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await k.createTopics([{ topic, numPartitions: 1 }]);
     const producer = await k.producer();
     await producer.send({ topic, messages: ['first', 'second', 'third'].map((value) => ({ value })) });
 

@@ -9,10 +9,9 @@ import { settle } from '../helpers/wait.js';
 // are still delivered: no endless retry that holds up the rest.
 const kafka = await useKafka('refused');
 // Created before the service starts (which leaves existing topics as they are), with room for small tasks only.
-await kafka.admin.createTopics({
-  topics: [{ topic: `${kafka.prefix}.webhooks.deliveries`, numPartitions: 2, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }],
-  waitForLeaders: true,
-});
+await kafka.createTopics([
+  { topic: `${kafka.prefix}.webhooks.deliveries`, numPartitions: 2, configEntries: [{ name: 'max.message.bytes', value: '4096' }] },
+]);
 // The dispatcher in a process of its own: a process running both sends the tasks of its own
 // partitions in hand, and those never meet the deliveries topic's limit.
 const api = await startTestApi('refused', { WEBHOOKS_TOPIC_PREFIX: kafka.prefix }, ['api', 'matcher']);
