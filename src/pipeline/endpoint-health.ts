@@ -12,6 +12,7 @@ import {
 import { newEventId } from '../domain/ids.js';
 import { deliveryExhausted, isOperationalType, webhookDisabled, webhookRecovered } from '../domain/operational-events.js';
 import type { Logger } from '../log/logger.js';
+import { Batcher } from './batcher.js';
 import type { OperationalNotifier } from './operational-notifier.js';
 import type { DeadLetter, DeliveryTask, DispatchObserver, HealthStates, SendResult, WebhookDisabler, WebhookRecord } from './ports.js';
 
@@ -42,6 +43,11 @@ interface Entry {
 
 /** Entries without a streak are forgotten after this long unused. */
 const IDLE_MS = 60_000;
+/**
+ * Reads of stored streaks wait this long to share one store read: a fan-out to 1,000 webhooks
+ * otherwise reads 1,000 times. No send waits on them (outcomes apply after the attempt).
+ */
+const READ_GATHER_MS = 20;
 
 /**
  * Failure streaks per webhook, kept in memory by each dispatcher process and written in small
@@ -56,6 +62,7 @@ export class EndpointHealth implements DispatchObserver {
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly reads: Batcher<string, HealthState | null>;
 
   constructor(
     private readonly store: HealthStates,
@@ -64,6 +71,13 @@ export class EndpointHealth implements DispatchObserver {
     private readonly options: EndpointHealthOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.reads = new Batcher(
+      async (ids) => {
+        const stored = await store.load([...new Set(ids)]);
+        return ids.map((id) => stored.get(id) ?? null);
+      },
+      { maxItems: 500, maxDelayMs: READ_GATHER_MS },
+    );
     this.timer = setInterval(() => void this.flush(), options.flushMs ?? 1_000);
     this.timer.unref();
   }
@@ -109,7 +123,7 @@ export class EndpointHealth implements DispatchObserver {
 
   private async apply(entry: Entry, webhook: WebhookRecord, task: DeliveryTask, result: SendResult, at: number, toWebhooks: boolean): Promise<void> {
     if (this.now() - entry.readAt >= (this.options.refreshMs ?? 10_000)) {
-      const stored = await this.store.load(entry.webhookId);
+      const [stored = null] = await this.reads.submit(entry.webhookId);
       entry.stored = stored;
       entry.readAt = this.now();
       if (stored) entry.state = mergeHealth(entry.state, stored);

@@ -328,7 +328,8 @@ export interface DispatchObserver {
 
 /** Failure streaks by webhook id, one small document each (store/webhook-health-store.ts implements it). */
 export interface HealthStates {
-  load(webhookId: string): Promise<HealthState | null>;
+  /** The stored streaks of these webhooks, in one read; a webhook without a streak is absent. */
+  load(webhookIds: readonly string[]): Promise<Map<string, HealthState>>;
   /** Writes the streaks given, removes the ids given with null (no streak left); one batch. */
   save(states: Array<{ webhookId: string; workspace: string; state: HealthState | null }>): Promise<void>;
 }

@@ -23,8 +23,7 @@ const toState = (doc: HealthDoc): HealthState => ({
 });
 
 /**
- * Failure streaks in `webhook_health`, read by exact `_id` (the webhook id) and written in
- * batches. A webhook whose streak ended has no document: FerretDB scans a collection for every
+ * Failure streaks in `webhook_health`, keyed by webhook id, read and written in batches. A webhook whose streak ended has no document: FerretDB scans a collection for every
  * update, so this one holds the failing webhooks only.
  */
 export class WebhookHealthStore implements HealthStates {
@@ -34,9 +33,11 @@ export class WebhookHealthStore implements HealthStates {
     this.docs = db.collection<HealthDoc>('webhook_health');
   }
 
-  async load(webhookId: string): Promise<HealthState | null> {
-    const doc = await this.docs.findOne({ _id: webhookId });
-    return doc ? toState(doc) : null;
+  async load(webhookIds: readonly string[]): Promise<Map<string, HealthState>> {
+    if (webhookIds.length === 0) return new Map();
+    // The collection holds failing webhooks only, so one `$in` read (a scan on FerretDB) stays small.
+    const docs = await this.docs.find({ _id: { $in: [...webhookIds] } }).toArray();
+    return new Map(docs.map((doc) => [doc._id, toState(doc)]));
   }
 
   async save(states: Array<{ webhookId: string; workspace: string; state: HealthState | null }>): Promise<void> {
