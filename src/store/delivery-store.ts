@@ -1,5 +1,5 @@
 import type { Collection, Db, Document, Filter } from 'mongodb';
-import { duplicatesOf } from './mongo.js';
+import { insertNew } from './mongo.js';
 import { Batcher } from '../pipeline/batcher.js';
 import { currentState, matchedDelivery, newestOutcome, rankOf, stateRank } from '../pipeline/delivery-state.js';
 import type { Logger } from '../log/logger.js';
@@ -186,7 +186,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       if (other) return { existing: [], conflictWith: other.source ?? '' };
       for (const [partition, group] of groupBy(bodyExists, (d) => partitionOf(d._id, d.webhookId))) {
         const collection = await this.deliveries.forWrite(partition);
-        const refused = await duplicatesOf(collection.insertMany(group, { ordered: false }));
+        const refused = await insertNew(collection, group);
         pairExists.push(...refused.map((i) => group[i]!));
         this.noteMatched(partition, group.filter((_, i) => !refused.includes(i)));
       }
@@ -269,7 +269,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const storedBefore = new Set<string>();
     for (const [partition, group] of groupBy([...bodies.entries()], ([, b]) => b.partition)) {
       const collection = await this.payloads.forWrite(partition);
-      for (const i of await duplicatesOf(collection.insertMany(group.map(([, b]) => b.doc), { ordered: false }))) storedBefore.add(group[i]![0]);
+      for (const i of await insertNew(collection, group.map(([, b]) => b.doc))) storedBefore.add(group[i]![0]);
     }
     batch.forEach(({ doc, bodyStored }, i) => {
       if (results[i]!.kind === 'inserted' && !bodyStored && storedBefore.has(bodyKey(doc))) results[i] = { kind: 'body-exists' };
@@ -280,7 +280,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     await Promise.all(
       [...groupBy(accepted, (a) => partitionOf(a.doc._id, a.doc.webhookId))].map(async ([partition, group]) => {
         const collection = await this.deliveries.forWrite(partition);
-        const refused = await duplicatesOf(collection.insertMany(group.map((a) => a.doc), { ordered: false }));
+        const refused = await insertNew(collection, group.map((a) => a.doc));
         for (const j of refused) results[group[j]!.i] = { kind: 'pair-exists' };
         this.noteMatched(partition, group.filter((_, j) => !refused.includes(j)).map((a) => a.doc));
       }),
@@ -302,7 +302,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       [...groupBy(outcomes, (o) => partitionOf(o.deliveryId, o.webhookId))].map(async ([partition, group]) => {
         const collection = await this.outcomes.forWrite(partition);
         // Written already by an earlier try whose answer was lost: the same outcome, stored once.
-        await duplicatesOf(collection.insertMany(group.map(({ id, ...rest }) => ({ _id: id, ...rest })), { ordered: false }));
+        await insertNew(collection, group.map(({ id, ...rest }) => ({ _id: id, ...rest })));
         this.counts.note(partition, group.map((o) => ({ workspace: o.workspace, webhookId: o.webhookId, deliveryId: o.deliveryId, rank: rankOf(o) })));
       }),
     );
@@ -533,7 +533,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       let chunk: Document[] = [];
       const write = async () => {
         for (const [partition, group] of groupBy(chunk, partitionOfDoc)) {
-          await duplicatesOf((await kind.forWrite(partition)).insertMany(group, { ordered: false }));
+          await insertNew(await kind.forWrite(partition), group);
         }
         chunk = [];
       };

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { MongoBulkWriteError, MongoClient, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from 'mongodb';
 
 export interface MongoConnection {
   client: MongoClient;
@@ -28,12 +28,20 @@ const DUPLICATE_KEY = 11000;
 
 export const isDuplicateKey = (error: unknown): boolean => (error as { code?: number } | null)?.code === DUPLICATE_KEY;
 
-/** The indexes of the records an unordered insert refused as duplicates; throws anything else. */
-export async function duplicatesOf(insert: Promise<unknown>): Promise<number[]> {
+/**
+ * Inserts new records, unordered, and returns the indexes of those refused as duplicates; throws
+ * anything else. A single record goes through `insertOne`, which costs the driver about a fifth
+ * less CPU than a bulk insert of one (measured with FerretDB here), and most inserts on the hot
+ * path carry one record at low rates.
+ */
+export async function insertNew<T extends Document>(collection: Collection<T>, docs: OptionalUnlessRequiredId<T>[]): Promise<number[]> {
+  if (docs.length === 0) return [];
   try {
-    await insert;
+    if (docs.length === 1) await collection.insertOne(docs[0]!);
+    else await collection.insertMany(docs, { ordered: false });
     return [];
   } catch (error) {
+    if (docs.length === 1 && isDuplicateKey(error)) return [0];
     if (!(error instanceof MongoBulkWriteError)) throw error;
     const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
     if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw error;

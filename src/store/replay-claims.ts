@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { ReplayClaims } from '../pipeline/ports.js';
-import { duplicatesOf, isDuplicateKey } from './mongo.js';
+import { insertNew, isDuplicateKey } from './mongo.js';
 
 type ClaimDoc = { _id: string; claimedAt: Date };
 
@@ -38,7 +38,7 @@ export class ReplayClaimStore implements ReplayClaims {
   async claimMany(claims: Array<{ deliveryId: string; attempt: number }>): Promise<boolean[]> {
     // One unordered insert for all; only the ones it refuses (held, perhaps stale) are looked at one by one.
     const now = this.now();
-    const refused = new Set(await duplicatesOf(this.claims.insertMany(claims.map((c) => ({ _id: `${c.deliveryId}:${c.attempt}`, claimedAt: now })), { ordered: false })));
+    const refused = new Set(await insertNew(this.claims, claims.map((c) => ({ _id: `${c.deliveryId}:${c.attempt}`, claimedAt: now }))));
     const claimed: boolean[] = [];
     for (const [i, c] of claims.entries()) claimed.push(!refused.has(i) || (await this.claim(c.deliveryId, c.attempt)));
     return claimed;
