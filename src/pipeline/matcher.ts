@@ -119,7 +119,7 @@ export class Matcher {
       queuing.push(queued);
     };
     const handedOn = new Set<string>();
-    const { existing, conflictWith } = await this.tracing.inSpan('store.insert_deliveries', { parent: span.context, attributes: { 'humiris.deliveries': fresh.length } }, () =>
+    const { existing, conflictWith, duplicateOf: firstRecord } = await this.tracing.inSpan('store.insert_deliveries', { parent: span.context, attributes: { 'humiris.deliveries': fresh.length } }, () =>
       this.deliveries.insertPending(fresh, source, eventDigest(event), (part) => {
         for (const d of part) handedOn.add(d.webhookId);
         queue(toTasks(part, inlineFor(fresh.length)));
@@ -127,6 +127,7 @@ export class Matcher {
     );
     // A conflict shows in the first part, before any part is handed on: nothing was queued.
     if (conflictWith !== undefined) return { queued: 0, conflictWith };
+    if (firstRecord !== undefined) return { queued: 0, duplicateOf: firstRecord };
     const known = new Set(existing.map((d) => d.webhookId));
     const pending = [
       ...fresh.filter((d) => !known.has(d.webhookId) && !handedOn.has(d.webhookId)),

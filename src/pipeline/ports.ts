@@ -280,6 +280,12 @@ export interface PendingInsert {
    * the source of that first event. Nothing was inserted.
    */
   conflictWith?: string;
+  /**
+   * Set when another record (this source) of the same event stored it first: that record's source.
+   * Nothing was inserted or looked up: that record is committed only once its deliveries are all
+   * stored and queued, or it is matched again.
+   */
+  duplicateOf?: string;
 }
 
 /** What the pipeline writes of deliveries (store/delivery-store.ts implements it). */

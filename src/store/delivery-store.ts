@@ -184,6 +184,12 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       // Bodies stored before digests were kept are taken as the same event.
       const other = firsts.find((first) => first.digest !== undefined && first.digest !== digest);
       if (other) return { existing: [], conflictWith: other.source ?? '' };
+      // Another record of the event (a producer's retry, a client's resend): its deliveries are not
+      // looked up, which on FerretDB reads the whole hour for every duplicate (a retrying producer
+      // stalled the matcher for a minute that way). The same record again still finds them, to queue
+      // what a process that died left pending.
+      const earlier = firsts.find((first) => first.source !== undefined && first.source !== source);
+      if (earlier && firsts.every((first) => first.source !== source)) return { existing: [], duplicateOf: earlier.source! };
       for (const [partition, group] of groupBy(bodyExists, (d) => partitionOf(d._id, d.webhookId))) {
         const collection = await this.deliveries.forWrite(partition);
         const refused = await insertNew(collection, group);
@@ -265,6 +271,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       const _id = payloadKey(doc.workspace, doc.eventId);
       if (!first) bodies.set(key, { partition: partitionOfId(doc._id), doc: { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt, source: doc.source, digest } });
       else if (first.doc.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.doc.source ?? '' };
+      // Two records of one event in one batch: the second is a duplicate of the first, as if it came later.
+      else if (first.doc.source !== doc.source) results[i] = { kind: 'body-exists' };
     });
     const storedBefore = new Set<string>();
     for (const [partition, group] of groupBy([...bodies.entries()], ([, b]) => b.partition)) {

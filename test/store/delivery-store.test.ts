@@ -1,6 +1,6 @@
-import type { Db } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useMongo } from '../helpers/servers.js';
+import { mongodbUri, useMongo } from '../helpers/servers.js';
 import { newDeliveryId } from '../../src/domain/ids.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { partitionOf } from '../../src/store/partitions.js';
@@ -86,16 +86,38 @@ describe('DeliveryStore', () => {
     expect((await store.get('ws_store', 'whk_repeat', d.id))!.attempts).toHaveLength(1);
   });
 
-  it('returns an existing (webhook, event) pair as it stands, with the record it came from', async () => {
+  it('returns an existing (webhook, event) pair of the same record again as it stands', async () => {
     const d = delivery('whk_dup', 0);
     await store.insertPending([d], 't:0:3', 'digest');
     await store.recordOutcomes([outcome(d, 1, 'failed', 410)]);
     const again = { ...delivery('whk_dup', 5), eventId: d.eventId };
     const fresh = delivery('whk_dup', 6);
-    const { existing } = await store.insertPending([again, fresh], 't:0:4', 'digest');
+    const { existing, duplicateOf } = await store.insertPending([again, fresh], 't:0:3', 'digest');
+    expect(duplicateOf).toBeUndefined();
     expect(existing).toHaveLength(1);
     expect(existing[0]).toMatchObject({ id: d.id, source: 't:0:3', status: 'failed', attemptCount: 1 });
     expect(await store.get('ws_store', 'whk_dup', fresh.id)).toMatchObject({ status: 'pending', attemptCount: 0 });
+  });
+
+  it('tells another record of a stored event which record came first, without reading the deliveries or outcomes', async () => {
+    // A client of its own that reports every command, so the test sees what the store read.
+    const watched = new MongoClient(mongodbUri(), { monitorCommands: true });
+    await watched.connect();
+    try {
+      const watchedStore = new DeliveryStore(watched.db(db.databaseName));
+      const d = delivery('whk_twice', 0);
+      await watchedStore.insertPending([d], 't:7:1', 'digest');
+      const reads: string[] = [];
+      watched.on('commandStarted', (e) => {
+        if (e.commandName === 'find' || e.commandName === 'aggregate') reads.push(String(e.command[e.commandName]));
+      });
+      const second = await watchedStore.insertPending([{ ...delivery('whk_twice', 1), eventId: d.eventId }], 't:7:2', 'digest');
+      expect(second).toEqual({ existing: [], duplicateOf: 't:7:1' });
+      expect(reads.filter((name) => /^(deliveries|delivery_outcomes)_/.test(name))).toEqual([]);
+      expect((await store.get('ws_store', 'whk_twice', d.id))!.id).toBe(d.id);
+    } finally {
+      await watched.close();
+    }
   });
 
   it('hands a large fan-out on in growing parts as they land, each delivery once, and the body stored once', async () => {
@@ -121,9 +143,10 @@ describe('DeliveryStore', () => {
     const first = delivery('whk_race', 0);
     const second = { ...delivery('whk_race', 0), eventId: first.eventId };
     const [a, b] = await Promise.all([store.insertPending([first], 't:1:1', 'digest'), store.insertPending([second], 't:2:7', 'digest')]);
-    expect(a.existing).toEqual([]);
-    expect(b.existing).toHaveLength(1);
-    expect(b.existing[0]).toMatchObject({ id: first.id, source: 't:1:1', status: 'pending' });
+    expect(a).toEqual({ existing: [] });
+    expect(b).toEqual({ existing: [], duplicateOf: 't:1:1' });
+    expect(await store.get('ws_store', 'whk_race', first.id)).toMatchObject({ status: 'pending' });
+    expect(await store.get('ws_store', 'whk_race', second.id)).toBeNull();
   });
 
   it('refuses an event whose id the workspace already used for another event, and reads bodies by event', async () => {
@@ -197,7 +220,7 @@ describe('DeliveryStore', () => {
     await hour.find({ eventId: { $in: [d.eventId] } }).toArray();
     const lookupMs = Date.now() - started;
 
-    const duplicate = store.insertPending([{ ...delivery('whk_stall', 1), eventId: d.eventId }], 't:5:2', 'digest');
+    const duplicate = store.insertPending([{ ...delivery('whk_stall', 1), eventId: d.eventId }], 't:5:1', 'digest');
     await new Promise((resolve) => setTimeout(resolve, 5));
     started = Date.now();
     await store.insertPending([{ ...delivery('whk_elsewhere', 2), workspace: 'ws_elsewhere' }], 't:5:3', 'digest');
