@@ -164,7 +164,9 @@ describe('the API port under unauthenticated abuse', () => {
     expect((await api.rest('GET', '/v1/webhooks', key)).status).toBe(200);
     expect((await fetch(`${api.baseUrl}/healthz`)).status).toBe(200);
     expect((await api.webhooks('grpc-h2', key).listWebhooks({})).webhooks).toBeInstanceOf(Array);
-    expect(Date.now() - started).toBeLessThan(HEADERS_TIMEOUT_MS);
+    // Not behind the held connections' idle timeout; the bound leaves room for a machine that other
+    // test files share (three calls took 1.5 s once in CI). The cap check below shows room was made.
+    expect(Date.now() - started).toBeLessThan(IDLE_TIMEOUT_MS / 2);
 
     // The cap: at most MAX_CONNECTIONS stay open; the oldest idle ones made room.
     await sleep(200);
