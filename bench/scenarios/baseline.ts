@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitForLeaders } from '../../src/bus/topic-setup.js';
+import { createTopics } from '../../src/bus/topic-setup.js';
 import { newSigningSecret } from '../../src/domain/ids.js';
 import { runRawLoop } from '../producers.js';
 import { now, padding, RAW_WEBHOOK_ID } from '../receipts.js';
@@ -39,8 +39,7 @@ export async function baseline(run: BenchRun): Promise<void> {
 
   run.say(`1. kafkajs produce→consume: ${opts.kafkaRecords} records of ${opts.bodyBytes} bytes`);
   const topic = `bench-${runId}-kafka-baseline`;
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: false });
-  await waitForLeaders(admin, [topic]);
+  await createTopics(admin, [{ topic, numPartitions: 6, replicationFactor: 1 }]);
   run.cleanup.push(() => admin.deleteTopics({ topics: [topic] }));
   const consumer = kafka.consumer({ groupId: `bench-${runId}-kafka-baseline`, maxWaitTimeInMs: 100 });
   await consumer.connect();

@@ -45,6 +45,15 @@ export async function ensureTopics(admin: Admin, topics: Topics, setup: TopicSet
   await waitForLeaders(admin, missing.map((t) => t.topic));
 }
 
+/**
+ * Creates topics and returns once each partition has a leader. kafkajs's own wait gives up on a
+ * metadata error while other clients create and delete topics; waitForLeaders polls past it.
+ */
+export async function createTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false });
+  await waitForLeaders(admin, topics.map((t) => t.topic));
+}
+
 /** Polls metadata until every partition has a leader; a new topic is briefly unknown to the broker. */
 export async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

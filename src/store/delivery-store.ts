@@ -188,8 +188,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       // looked up, which on FerretDB reads the whole hour for every duplicate (a retrying producer
       // stalled the matcher for a minute that way). The same record again still finds them, to queue
       // what a process that died left pending.
-      const earlier = firsts.find((first) => first.source !== undefined && first.source !== source);
-      if (earlier && firsts.every((first) => first.source !== source)) return { existing: [], duplicateOf: earlier.source! };
+      const firstSource = firsts.map((first) => first.source).find((s) => s !== undefined && s !== source);
+      if (firstSource !== undefined && !firsts.some((first) => first.source === source)) return { existing: [], duplicateOf: firstSource };
       for (const [partition, group] of groupBy(bodyExists, (d) => partitionOf(d._id, d.webhookId))) {
         const collection = await this.deliveries.forWrite(partition);
         const refused = await insertNew(collection, group);

@@ -23,8 +23,9 @@ const toState = (doc: HealthDoc): HealthState => ({
 });
 
 /**
- * Failure streaks in `webhook_health`, keyed by webhook id, read and written in batches. A webhook whose streak ended has no document: FerretDB scans a collection for every
- * update, so this one holds the failing webhooks only.
+ * Failure streaks in `webhook_health`, keyed by webhook id, read and written in batches. A webhook
+ * whose streak ended has no document: FerretDB scans a collection for every read and update, so this
+ * one holds the failing webhooks only.
  */
 export class WebhookHealthStore implements HealthStates {
   private readonly docs: Collection<HealthDoc>;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerConfig, type ITopicConfig, type Producer } from 'kafkajs';
 import { MongoClient, type Db } from 'mongodb';
 import { inject } from 'vitest';
-import { waitForLeaders } from '../../src/bus/topic-setup.js';
+import { createTopics } from '../../src/bus/topic-setup.js';
 import { cleanUp } from './cleanup.js';
 
 export const kafkaBrokers = (): string[] => inject('kafkaBrokers').split(',');
@@ -43,11 +43,7 @@ export async function useKafka(label: string): Promise<TestKafka> {
     kafka,
     admin,
     prefix,
-    async createTopics(topics) {
-      // kafkajs's own wait for leaders throws on a metadata error while other files create and delete topics; ours polls past it.
-      await admin.createTopics({ topics, waitForLeaders: false });
-      await waitForLeaders(admin, topics.map((t) => t.topic));
-    },
+    createTopics: (topics) => createTopics(admin, topics),
     async producer() {
       const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
       clients.push(producer);
@@ -79,4 +75,21 @@ export async function useMongo(label: string): Promise<TestMongo> {
     await client.close();
   });
   return { client, db: client.db(database), database };
+}
+
+export interface WatchedMongo {
+  db: Db;
+  /** Every read the client sent (find or aggregate), in order, with the collection it read. */
+  reads: Array<{ command: string; collection: string }>;
+}
+
+/** A client of its own on `database` that notes every read it sends; closed after the test that asked for it, or after the file's tests. */
+export async function watchReads(database: string): Promise<WatchedMongo> {
+  const client = await MongoClient.connect(mongodbUri(), { monitorCommands: true });
+  cleanUp(() => client.close());
+  const reads: WatchedMongo['reads'] = [];
+  client.on('commandStarted', (event) => {
+    if (event.commandName === 'find' || event.commandName === 'aggregate') reads.push({ command: event.commandName, collection: String(event.command[event.commandName]) });
+  });
+  return { db: client.db(database), reads };
 }

@@ -1,6 +1,6 @@
-import { MongoClient, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mongodbUri, useMongo } from '../helpers/servers.js';
+import { useMongo, watchReads } from '../helpers/servers.js';
 import { newDeliveryId } from '../../src/domain/ids.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { partitionOf } from '../../src/store/partitions.js';
@@ -100,24 +100,17 @@ describe('DeliveryStore', () => {
   });
 
   it('tells another record of a stored event which record came first, without reading the deliveries or outcomes', async () => {
-    // A client of its own that reports every command, so the test sees what the store read.
-    const watched = new MongoClient(mongodbUri(), { monitorCommands: true });
-    await watched.connect();
-    try {
-      const watchedStore = new DeliveryStore(watched.db(db.databaseName));
-      const d = delivery('whk_twice', 0);
-      await watchedStore.insertPending([d], 't:7:1', 'digest');
-      const reads: string[] = [];
-      watched.on('commandStarted', (e) => {
-        if (e.commandName === 'find' || e.commandName === 'aggregate') reads.push(String(e.command[e.commandName]));
-      });
-      const second = await watchedStore.insertPending([{ ...delivery('whk_twice', 1), eventId: d.eventId }], 't:7:2', 'digest');
-      expect(second).toEqual({ existing: [], duplicateOf: 't:7:1' });
-      expect(reads.filter((name) => /^(deliveries|delivery_outcomes)_/.test(name))).toEqual([]);
-      expect((await store.get('ws_store', 'whk_twice', d.id))!.id).toBe(d.id);
-    } finally {
-      await watched.close();
-    }
+    // A client of its own that notes every read, so the test sees what the store read.
+    const watched = await watchReads(db.databaseName);
+    const watchedStore = new DeliveryStore(watched.db);
+    const d = delivery('whk_twice', 0);
+    await watchedStore.insertPending([d], 't:7:1', 'digest');
+    const before = watched.reads.length;
+    const second = await watchedStore.insertPending([{ ...delivery('whk_twice', 1), eventId: d.eventId }], 't:7:2', 'digest');
+    const reads = watched.reads.slice(before).map((r) => r.collection);
+    expect(second).toEqual({ existing: [], duplicateOf: 't:7:1' });
+    expect(reads.filter((name) => /^(deliveries|delivery_outcomes)_/.test(name))).toEqual([]);
+    expect((await store.get('ws_store', 'whk_twice', d.id))!.id).toBe(d.id);
   });
 
   it('hands a large fan-out on in growing parts as they land, each delivery once, and the body stored once', async () => {
