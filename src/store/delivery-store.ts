@@ -119,6 +119,12 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   private readonly payloads: Partitions<PayloadDoc>;
   private readonly newDeliveries: Batcher<NewDelivery, InsertResult>;
   private readonly newOutcomes: Batcher<DeliveryOutcome>;
+  /**
+   * Deliveries of (webhook, event) pairs refused as stored, as they stand. A restart reads again
+   * every record not yet committed, and on FerretDB each read here scans the hour's shard: the
+   * records that ask while one read runs share the next one instead of taking one scan each.
+   */
+  private readonly storedPairs: Batcher<DeliveryDoc, StoredPair | null>;
   /** Per hour and shard, each delivery's state, for counts per hour (the dashboard's chart). */
   private readonly counts: DeliveryCounts;
   /** MongoDB: indexes serve every query and TTL indexes expire old records; FerretDB has neither use nor TTL. */
@@ -144,6 +150,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // writes one command at a time, so a few large inserts go much faster than many small ones.
     this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0 });
     this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
+    // At most 500 pairs a read: FerretDB tests each stored document against every id of the `$in`.
+    this.storedPairs = new Batcher((docs) => this.readStoredPairs(docs), { maxItems: 500, maxDelayMs: 0 });
     this.counts = new DeliveryCounts(db, { logger: options.logger, recount: (partition) => this.recount(partition), storedHours: () => this.deliveries.list(0) });
   }
 
@@ -198,20 +206,33 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       }
     }
     if (pairExists.length === 0) return { existing: [] };
-    const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
-    const stored: DeliveryDoc[] = [];
-    for (const [partition, group] of groupBy(pairExists, (d) => partitionOf(d._id, d.webhookId))) {
-      stored.push(...(await this.deliveries.collection(partition).find({ eventId: { $in: [...new Set(group.map((d) => d.eventId))] } }).toArray()));
-    }
-    const byPair = new Map(stored.map((doc) => [pair(doc), doc]));
-    const existing = pairExists.map((doc) => {
-      const found = byPair.get(pair(doc));
-      if (!found) throw new Error(`delivery ${doc._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
-      return found;
+    const found = await this.storedPairs.submit(...pairExists);
+    // Queued again by the matcher, so they need their body: this record's, the same event's.
+    const payloadOf = new Map(docs.map((doc, i) => [doc._id, records[i]!.payload]));
+    const existing = found.map((state, i) => {
+      const doc = pairExists[i]!;
+      if (!state) throw new Error(`delivery ${doc._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
+      return { ...state, payload: payloadOf.get(doc._id)! };
     });
-    // Queued again by the matcher, so they need their body.
-    const states = await this.withOutcomes(existing, { payloads: true });
-    return { existing: states.map((state, i) => ({ ...state, source: existing[i]!.source ?? '' })) };
+    return { existing };
+  }
+
+  /** One read of each hour's shard for the pairs of many records, and one of their outcomes. */
+  private async readStoredPairs(docs: DeliveryDoc[]): Promise<Array<StoredPair | null>> {
+    const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
+    const stored = await Promise.all(
+      [...groupBy(docs, (d) => partitionOf(d._id, d.webhookId))].map(([partition, group]) =>
+        this.deliveries.collection(partition).find({ eventId: { $in: [...new Set(group.map((d) => d.eventId))] } }).toArray(),
+      ),
+    );
+    const byPair = new Map(stored.flat().map((doc) => [pair(doc), doc]));
+    const found = [...new Set(docs.flatMap((doc) => byPair.get(pair(doc)) ?? []))];
+    const states = await this.withOutcomes(found);
+    const byId = new Map(found.map((doc, i) => [doc._id, { ...states[i]!, source: doc.source ?? '' }]));
+    return docs.map((doc) => {
+      const hit = byPair.get(pair(doc));
+      return hit ? byId.get(hit._id)! : null;
+    });
   }
 
   /**
@@ -569,6 +590,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 type IndexSpec = { key: Record<string, number>; name: string; unique?: boolean; expireAfterSeconds?: number };
 
 const cursorOf = (state: DeliveryRecord): string => encodeCursor(state.createdAt, state.id);
+
+type StoredPair = DeliveryRecord & { source: string };
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

@@ -113,6 +113,28 @@ describe('DeliveryStore', () => {
     expect((await store.get('ws_store', 'whk_twice', d.id))!.id).toBe(d.id);
   });
 
+  it('looks up the records read again after a restart together: a few reads of the hour for all of them, not two each', async () => {
+    // On FerretDB each of these reads scans the hour's shard, and a restart reads again every record
+    // whose offset was not yet committed: one scan each stalled the matcher for every workspace.
+    const watched = await watchReads(db.databaseName);
+    const watchedStore = new DeliveryStore(watched.db);
+    const records = Array.from({ length: 12 }, (_, n) => ({ d: delivery('whk_again', n), source: `t:8:${n}` }));
+    for (const { d, source } of records) await watchedStore.insertPending([d], source, 'digest');
+    await watchedStore.recordOutcomes([outcome(records[0]!.d, 1, 'succeeded', 200)]);
+    const before = watched.reads.length;
+    const again = await Promise.all(
+      records.map(({ d, source }, n) => watchedStore.insertPending([{ ...delivery('whk_again', n), eventId: d.eventId, payload: d.payload }], source, 'digest')),
+    );
+    const reads = watched.reads.slice(before).map((r) => r.collection);
+    expect(again.map((a) => a.existing.map((e) => [e.id, e.source, e.status]))).toEqual(records.map(({ d, source }, n) => [[d.id, source, n === 0 ? 'succeeded' : 'pending']]));
+    // Queued again as they stand, so each carries its event's body.
+    expect(again.map((a) => a.existing[0]!.payload)).toEqual(records.map(({ d }) => d.payload));
+    // Whatever arrives while a look-up runs shares the next one.
+    expect(reads.filter((name) => name.startsWith('deliveries_')).length).toBeLessThanOrEqual(3);
+    expect(reads.filter((name) => name.startsWith('delivery_outcomes_')).length).toBeLessThanOrEqual(3);
+    await watchedStore.close();
+  });
+
   it('hands a large fan-out on in growing parts as they land, each delivery once, and the body stored once', async () => {
     const first = delivery('whk_fan_0', 0);
     const fan = Array.from({ length: 300 }, (_, n) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId: `whk_fan_${n}` }));
