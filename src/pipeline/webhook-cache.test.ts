@@ -87,4 +87,50 @@ describe('CachedWebhookLookup', () => {
     await ids();
     expect(state.listReads).toBe(3);
   });
+
+  it('reads a change this instance made at once, even within the check interval and under an unmoved mark', async () => {
+    let now = 0;
+    const { state, inner } = lookup([webhook('a', ['*'])]);
+    const cache = new CachedWebhookLookup(inner, 500, () => now);
+    const ids = async () => (await cache.findMatching('acme', 'sms.sent', null)).map((w) => w.id);
+    expect(await ids()).toEqual(['a']);
+    state.webhooks.push(webhook('b', ['*']));
+    now = 10;
+    cache.changed('acme');
+    now = 11;
+    expect(await ids()).toEqual(['a', 'b']);
+    expect(state.listReads).toBe(2);
+    // Then fresh again until the next check.
+    now = 20;
+    await ids();
+    expect([state.listReads, state.versionReads]).toEqual([2, 2]);
+  });
+
+  it('does not take a read begun before the change as holding it', async () => {
+    let now = 0;
+    const { state, inner } = lookup([webhook('a', ['*'])]);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The first read sees the store as it was when it began, and ends only once released.
+    const slow: WebhookLookup = {
+      ...inner,
+      listActive: async (workspace) => {
+        const seen = await inner.listActive(workspace);
+        if (state.listReads === 1) await held;
+        return seen;
+      },
+    };
+    const cache = new CachedWebhookLookup(slow, 500, () => now);
+    const before = cache.findMatching('acme', 'sms.sent', null).then((found) => found.map((w) => w.id));
+    while (state.listReads === 0) await new Promise((resolve) => setImmediate(resolve));
+    state.webhooks.push(webhook('b', ['*']));
+    now = 1;
+    cache.changed('acme');
+    now = 2;
+    const after = cache.findMatching('acme', 'sms.sent', null).then((found) => found.map((w) => w.id));
+    release();
+    expect(await before).toEqual(['a']);
+    expect(await after).toEqual(['a', 'b']);
+    expect(state.listReads).toBe(2);
+  });
 });

@@ -74,6 +74,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
    * one or at once, costs a mark every half second or so, not one each.
    */
   private readonly marks = new Map<string, MarkSent>();
+  private readonly listeners: Array<(workspace: string) => void> = [];
 
   constructor(private readonly db: Db) {
     this.versions = db.collection('webhook_versions');
@@ -341,6 +342,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
    */
   private async announce(workspace: string, mark: MarkSent): Promise<void> {
     const ackedAt = performance.now();
+    for (const listener of this.listeners) listener(workspace);
     if ((await mark.landed) && coveredBy(mark.sentAt, SETTLE_MS, ackedAt, SETTLE_MARGIN_MS)) return;
     if (!(await this.sendMark(workspace).landed)) this.markLater(workspace);
   }
@@ -349,6 +351,14 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
     setTimeout(() => {
       void this.sendMark(workspace).landed.then((ok) => ok || this.markLater(workspace));
     }, VERSION_RETRY_MS).unref();
+  }
+
+  /**
+   * Told of each change once it is written, before it is answered, so that this instance's own
+   * caches hold it for the next event it accepts instead of at their next check of the mark.
+   */
+  onChange(listener: (workspace: string) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Resolves once every mark sent so far has landed or been refused (for a clean stop). */

@@ -202,7 +202,8 @@ describe('dashboard in Chromium', () => {
     await expectVisible(page.getByText(jobText!.split(':')[0]!));
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(toLedger().length).toBe(sentBefore + 3);
-  });
+    // Longer than its steps' own waits together, so that a failure names the step that waited.
+  }, 250_000);
 
   it('shows why the service disabled a webhook, until it is enabled again', async () => {
     const webhookId = /whk_[0-9A-Za-z]{24}/.exec(page.url())?.[0];

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ALL_ROLES } from '../../src/config/config.js';
+import { startTestApi } from '../helpers/api.js';
+import { startReceiver } from '../helpers/receiver.js';
+import { settle } from '../helpers/wait.js';
+
+// One instance with every role, as the service runs by default: it answered the change, so the
+// events it accepts after the answer are matched against the webhooks as changed.
+const api = await startTestApi('webhook-changes', {}, [...ALL_ROLES]);
+
+/** A workspace with one webhook that already received an event: the matcher has just checked its webhooks. */
+async function matchedJustNow() {
+  const key = await api.newKey();
+  const first = await startReceiver();
+  const created = await api.rest('POST', '/v1/webhooks', key, { url: first.url, events: ['*'] });
+  expect(created.status).toBe(201);
+  await settle(600);
+  expect((await api.rest('POST', '/v1/events', key, { type: 'sms.sent', data: { n: 0 } })).status).toBe(200);
+  await first.waitFor(1);
+  return { key, first };
+}
+
+describe('webhook changes on the instance that answered them', () => {
+  it('an event published right after a create goes to the new webhook', async () => {
+    const { key, first } = await matchedJustNow();
+    const second = await startReceiver();
+    expect((await api.rest('POST', '/v1/webhooks', key, { url: second.url, events: ['*'] })).status).toBe(201);
+    const published = await api.rest('POST', '/v1/events', key, { type: 'sms.sent', data: { n: 1 } });
+    expect(published.status).toBe(200);
+    const [got] = await second.waitFor(1, 10_000);
+    expect(got!.json).toMatchObject({ id: published.json.id, data: { n: 1 } });
+    await first.waitFor(2);
+  });
+
+  it('an event published right after a webhook is disabled is not sent to it', async () => {
+    const key = await api.newKey();
+    const [first, other] = [await startReceiver(), await startReceiver()];
+    const created = await api.rest('POST', '/v1/webhooks', key, { url: first.url, events: ['*'] });
+    expect((await api.rest('POST', '/v1/webhooks', key, { url: other.url, events: ['*'] })).status).toBe(201);
+    await settle(600);
+    expect((await api.rest('POST', '/v1/events', key, { type: 'sms.sent', data: { n: 0 } })).status).toBe(200);
+    await Promise.all([first.waitFor(1), other.waitFor(1)]);
+    expect((await api.rest('PATCH', `/v1/webhooks/${created.json.id}`, key, { status: 'disabled' })).status).toBe(200);
+    expect((await api.rest('POST', '/v1/events', key, { type: 'sms.sent', data: { n: 1 } })).status).toBe(200);
+    // The other webhook's receipt shows the event was matched and sent.
+    await other.waitFor(2, 10_000);
+    await settle(1_000);
+    expect(first.requests.map((r) => r.json.data.n)).toEqual([0]);
+  });
+});
