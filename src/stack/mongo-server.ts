@@ -3,7 +3,7 @@ import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { describeServer } from '../store/mongo.js';
-import { hasCommand, requireCommand, run, spawnDetached, waitFor } from './process.js';
+import { findProcesses, hasCommand, requireCommand, run, spawnDetached, waitFor } from './process.js';
 import type { Progress } from '../log/progress.js';
 
 /** FerretDB 1.x on SQLite: a MongoDB wire server built from the Go module proxy. */
@@ -77,6 +77,18 @@ export async function startMongo({ kind, binary, dataDir, port, ...files }: Mong
           '--log-level=warn',
         ];
   return spawnDetached(binary, args, files);
+}
+
+/**
+ * A FerretDB already serving this data dir, started by an earlier `stack up` whose pid file no
+ * longer names it (it was restarted by hand, say). A second one on the same SQLite files would
+ * serve them beside it, each with its own idea of which collections exist. mongod locks its
+ * data dir itself.
+ */
+export async function findFerretdbServing(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
+  const [found] = await findProcesses((args) => args.includes(`--state-dir=${dataDir}`));
+  const port = Number(found?.args.find((arg) => arg.startsWith('--listen-addr='))?.split(':').pop());
+  return found && Number.isInteger(port) && port > 0 ? { pid: found.pid, port } : undefined;
 }
 
 /** Ready when `ping` answers; returns the server's own version line. */

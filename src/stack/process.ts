@@ -1,6 +1,6 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -56,6 +56,28 @@ export async function spawnDetached(
   } finally {
     closeSync(log);
   }
+}
+
+/** The live processes whose arguments `matches` accepts, with those arguments (Linux's /proc; none elsewhere). */
+export async function findProcesses(matches: (args: string[]) => boolean): Promise<Array<{ pid: number; args: string[] }>> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return [];
+  }
+  const found: Array<{ pid: number; args: string[] }> = [];
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((arg) => arg !== '');
+      if (matches(args)) found.push({ pid, args });
+    } catch {
+      // Ended meanwhile, or not ours to read.
+    }
+  }
+  return found;
 }
 
 function isAlive(pid: number): boolean {

@@ -5,6 +5,7 @@ import { formatKafka, KAFKA_VERSION, provisionKafka, startKafka, waitForKafka, t
 import {
   chooseMongoKind,
   FERRETDB_VERSION,
+  findFerretdbServing,
   provisionFerretdb,
   startMongo,
   waitForMongo,
@@ -64,7 +65,16 @@ export async function stackUp(dirs: StackDirs, say: Say = () => {}): Promise<Sta
   const started: StackInfo['started'] = [];
 
   const kafkaRunning = await readPid(f.kafka.pidFile);
-  const mongoRunning = await readPid(f.mongo.pidFile);
+  let mongoRunning = await readPid(f.mongo.pidFile);
+  if (mongoRunning === undefined) {
+    const serving = await findFerretdbServing(f.mongo.dataDir);
+    if (serving) {
+      progress.say(`FerretDB (pid ${serving.pid}) already serves ${f.mongo.dataDir} on 127.0.0.1:${serving.port}: using it`);
+      await writeFile(f.mongo.pidFile, `${serving.pid}\n`);
+      state.mongo = { port: serving.port, kind: 'ferretdb', version: `FerretDB ${FERRETDB_VERSION}` };
+      mongoRunning = serving.pid;
+    }
+  }
   const mongoKind = mongoRunning && state.mongo ? state.mongo.kind : await chooseMongoKind();
 
   const [kafkaHome, mongoBinary] = await Promise.all([
