@@ -13,6 +13,7 @@ import {
 import { EventSchema, type Event } from '../gen/humiris/webhooks/v1/resources_pb.js';
 import { principalOf } from './interceptors.js';
 import { REST_ITEM_ERRORS } from './rest.js';
+import type { WebhookStore } from '../store/webhook-store.js';
 import type { ApiDeps } from './routes.js';
 import type { DomainEvent } from '../pipeline/ports.js';
 
@@ -36,10 +37,14 @@ function eventJson(event: Event): object {
  * The same envelope rules as events read from Kafka; the workspace is always the key's own. The
  * request's trace context, if any, goes with the event to its deliveries.
  */
-function acceptEvent(event: Event, ctx: HandlerContext): DomainEvent {
-  const envelope = { ...eventJson(event), workspace: principalOf(ctx).workspace };
+function acceptEvent(event: Event, ctx: HandlerContext, webhooks: Pick<WebhookStore, 'changedRecently'>): DomainEvent {
+  const { workspace } = principalOf(ctx);
+  const envelope = { ...eventJson(event), workspace };
   const trace = traceContextFrom(ctx.requestHeader.get('traceparent') ?? undefined, ctx.requestHeader.get('tracestate') ?? undefined);
-  return { ...validateEvent(envelope, { createdAt: new Date(), id: newEventId() }), trace };
+  const accepted: DomainEvent = { ...validateEvent(envelope, { createdAt: new Date(), id: newEventId() }), trace };
+  // A webhook changed here moments before is matched at once wherever the matcher runs.
+  if (webhooks.changedRecently(workspace)) accepted.webhooksChanged = true;
+  return accepted;
 }
 
 type Result = MessageInitShape<typeof PublishEventResultSchema>;
@@ -50,11 +55,11 @@ function itemError(error: DomainError, index: number): Result {
   return { result: { case: 'error', value: { code: error.code, message: error.message, field, retryable: error.retryable } } };
 }
 
-export function eventService({ actions, logger }: ApiDeps): ServiceImpl<typeof EventService> {
+export function eventService({ actions, logger, webhooks }: ApiDeps): ServiceImpl<typeof EventService> {
   return {
     async publishEvent(req, ctx) {
       if (!req.event) throw invalidArgument('event is required', 'event');
-      const event = acceptEvent(req.event, ctx);
+      const event = acceptEvent(req.event, ctx, webhooks);
       await actions.publishEvent(event);
       return create(PublishEventResponseSchema, { id: event.id });
     },
@@ -72,7 +77,7 @@ export function eventService({ actions, logger }: ApiDeps): ServiceImpl<typeof E
         try {
           const refused = restRefused.get(index);
           if (refused) throw refused;
-          accepted.push({ index, event: acceptEvent(event, ctx) });
+          accepted.push({ index, event: acceptEvent(event, ctx, webhooks) });
         } catch (error) {
           if (!(error instanceof DomainError)) throw error;
           results[index] = itemError(error, index);

@@ -6,7 +6,7 @@ import type { Matcher } from '../pipeline/matcher.js';
 import { traceContextFrom } from '../domain/trace-context.js';
 import { decodeEventRecord } from './event-codec.js';
 import type { Semaphore } from './offset-tracker.js';
-import { decodeTask, DUE_AT_HEADER, type KafkaTaskQueue } from './task-queue.js';
+import { decodeTask, DUE_AT_HEADER, WEBHOOKS_CHANGED_HEADER, type KafkaTaskQueue } from './task-queue.js';
 import type { Topics } from './topics.js';
 import { startWorkerConsumer, type WorkerConsumer } from './worker-consumer.js';
 
@@ -38,7 +38,9 @@ export function startMatcherConsumer(deps: ConsumerDeps & { matcher: Matcher; qu
         // The trace the producer put in the record's headers, or none (the match starts one).
         const event = { ...decoded.event, trace: traceContextFrom(header(message.headers, 'traceparent'), header(message.headers, 'tracestate')) };
         const source = `${message.topic}:${message.partition}:${message.offset}`;
-        const matched = await matcher.match(event, source, Number(message.timestamp));
+        // Accepted right after a webhook change elsewhere: matched against webhooks read after this record.
+        const readAfter = header(message.headers, WEBHOOKS_CHANGED_HEADER) === undefined ? undefined : message.receivedAt;
+        const matched = await matcher.match(event, source, Number(message.timestamp), readAfter);
         const { duplicateOf, conflictWith, refused } = matched;
         held = matched.held;
         if (duplicateOf !== undefined) logger.info({ eventId: event.id, workspace: event.workspace, source, firstSource: duplicateOf }, 'duplicate event');

@@ -16,6 +16,8 @@ interface Outgoing {
 
 /** Lets the retry consumer read a task's due time without parsing it. */
 export const DUE_AT_HEADER = 'x-humiris-due-at';
+/** On an event record: its workspace's webhooks changed moments before it was accepted (DomainEvent.webhooksChanged). */
+export const WEBHOOKS_CHANGED_HEADER = 'x-humiris-webhooks-changed';
 
 export function encodeTask(task: DeliveryTask): Buffer {
   return Buffer.from(JSON.stringify(task));
@@ -219,7 +221,9 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
       created_at: event.createdAt.toISOString(),
       data: event.data,
     });
-    return { topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value, headers: traceHeaders(event.trace) } };
+    const headers: IHeaders = traceHeaders(event.trace);
+    if (event.webhooksChanged) headers[WEBHOOKS_CHANGED_HEADER] = '1';
+    return { topic: this.topics.event(event.type), message: { key: event.agent ?? event.workspace, value, headers } };
   }
 
   publishEvent(event: DomainEvent): Promise<void> {

@@ -11,6 +11,8 @@ export interface WorkerMessage {
   key: Buffer | null;
   value: Buffer | null;
   headers: IHeaders;
+  /** When its batch was fetched (performance.now()): what is read after it is newer than the record. */
+  receivedAt: number;
 }
 
 /**
@@ -143,9 +145,10 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
 
   async function eachBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload) {
     const tracker = trackerFor(batch.topic, batch.partition);
+    const receivedAt = performance.now();
     for (const raw of batch.messages) {
       if (stopping || !isRunning() || isStale()) break;
-      const message: WorkerMessage = { ...raw, headers: raw.headers ?? {}, topic: batch.topic, partition: batch.partition };
+      const message: WorkerMessage = { ...raw, headers: raw.headers ?? {}, topic: batch.topic, partition: batch.partition, receivedAt };
       const due = dueAt?.(message);
       const wait = due === undefined ? 0 : due - Date.now();
       if (wait > 0) {

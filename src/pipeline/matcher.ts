@@ -92,19 +92,19 @@ export class Matcher {
   /**
    * Safe to repeat: the (webhook, event) pair is unique. `source` names the Kafka record the event
    * came from, `writtenAt` when it was written (see deliveryTime). A span in the event's trace (or
-   * a new one); its tasks carry it to every attempt.
+   * a new one); its tasks carry it to every attempt. `readAfter` as in Subscriptions.findMatching.
    */
-  match(event: DomainEvent, source: string, writtenAt?: number): Promise<MatchResult> {
+  match(event: DomainEvent, source: string, writtenAt?: number, readAfter?: number): Promise<MatchResult> {
     const attributes = { 'humiris.event_id': event.id, 'humiris.event_type': event.type, 'humiris.source': source };
     return this.tracing.inSpan('match', { parent: event.trace, attributes }, async (span) => {
-      const result = await this.matchIn(span, event, source, new Date(deliveryTime(writtenAt, this.now())));
+      const result = await this.matchIn(span, event, source, new Date(deliveryTime(writtenAt, this.now())), readAfter);
       span.setAttributes({ 'humiris.deliveries_queued': result.queued });
       return result;
     });
   }
 
-  private async matchIn(span: TraceSpan, event: ValidEvent, source: string, now: Date): Promise<MatchResult> {
-    const webhooks = await this.webhooks.findMatching(event.workspace, event.type, event.agent);
+  private async matchIn(span: TraceSpan, event: ValidEvent, source: string, now: Date, readAfter?: number): Promise<MatchResult> {
+    const webhooks = await this.webhooks.findMatching(event.workspace, event.type, event.agent, readAfter);
     if (webhooks.length === 0) return { queued: 0 };
     // One body for all: a 1 MiB event rendered once per webhook would be 10 GiB at 10,000 webhooks.
     const payload = eventPayload(event);

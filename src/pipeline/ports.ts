@@ -75,7 +75,14 @@ export interface DeliveryRecord {
 }
 
 /** A domain event after validation, with the trace it was published or read in, if any. */
-export type DomainEvent = ValidEvent & { trace?: TraceContext };
+export type DomainEvent = ValidEvent & {
+  trace?: TraceContext;
+  /**
+   * Accepted by an instance that changed the workspace's webhooks moments before: the matcher reads
+   * them again first, wherever it runs (the record's `x-humiris-webhooks-changed` header).
+   */
+  webhooksChanged?: boolean;
+};
 
 export interface Page<T> {
   items: T[];
@@ -95,7 +102,8 @@ export interface WebhookLookup {
 
 /** The webhooks an event goes to (pipeline/webhook-cache.ts implements it over a WebhookLookup). */
 export interface Subscriptions {
-  findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]>;
+  /** `readAfter`: the webhooks come from a read begun after this time (performance.now()), not from an older copy. */
+  findMatching(workspace: string, eventType: string, agent: string | null, readAfter?: number): Promise<WebhookRecord[]>;
 }
 
 /** The webhook a task is sent to, as it stands (pipeline/webhook-cache.ts implements it). */

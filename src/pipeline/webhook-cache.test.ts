@@ -133,4 +133,23 @@ describe('CachedWebhookLookup', () => {
     expect(await after).toEqual(['a', 'b']);
     expect(state.listReads).toBe(2);
   });
+
+  it('reads again for a record received after its copy was read, once for all the records received together', async () => {
+    let now = 0;
+    const { state, inner } = lookup([webhook('a', ['*'])]);
+    const cache = new CachedWebhookLookup(inner, 500, () => now);
+    const ids = async (readAfter?: number) => (await cache.findMatching('acme', 'sms.sent', null, readAfter)).map((w) => w.id);
+    expect(await ids()).toEqual(['a']);
+    // Another instance adds a webhook under the same mark, then a record that says so arrives at 10.
+    state.webhooks.push(webhook('b', ['*']));
+    now = 20;
+    expect(await ids(10)).toEqual(['a', 'b']);
+    expect(await ids(10)).toEqual(['a', 'b']);
+    expect(state.listReads).toBe(2);
+    // Without the record's word, the copy stands until the next check.
+    state.webhooks.push(webhook('c', ['*']));
+    now = 30;
+    expect(await ids()).toEqual(['a', 'b']);
+  });
 });
+

@@ -28,8 +28,8 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  async findMatching(workspace: string, eventType: string, agent: string | null): Promise<WebhookRecord[]> {
-    const { webhooks } = await this.snapshot(workspace);
+  async findMatching(workspace: string, eventType: string, agent: string | null, readAfter?: number): Promise<WebhookRecord[]> {
+    const { webhooks } = await this.snapshot(workspace, readAfter);
     return webhooks.filter((webhook) => subscribes(webhook, eventType, agent));
   }
 
@@ -44,10 +44,10 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
     this.changedAt.set(workspace, this.now());
   }
 
-  private snapshot(workspace: string): Promise<Snapshot> {
+  private snapshot(workspace: string, readAfter = -Infinity): Promise<Snapshot> {
     const cached = this.workspaces.get(workspace);
-    // Read before the change (or in the same millisecond): it may not hold it.
-    const readBeforeChange = (snapshot: Snapshot) => snapshot.checkedAt <= (this.changedAt.get(workspace) ?? -Infinity);
+    // Read before the change or the time asked for (or in the same millisecond): it may not hold it.
+    const readBeforeChange = (snapshot: Snapshot) => snapshot.checkedAt <= Math.max(this.changedAt.get(workspace) ?? -Infinity, readAfter);
     const refresh = async (previous?: Snapshot): Promise<Snapshot> => {
       const checkedAt = this.now();
       const { reread, seen } = mustReread(previous?.mark, await this.inner.changeMark(workspace), this.now());

@@ -43,6 +43,8 @@ const SETTLE_MS = 1_000;
 const MARK_REUSE_MS = SETTLE_MS / 2;
 /** Allowance for readers' clocks running at a slightly different rate from this one's. */
 const SETTLE_MARGIN_MS = 50;
+/** Every instance reads a change within 1 s of its answer (README: Webhooks at scale); twice that, to be safe. */
+const SEEN_EVERYWHERE_MS = 2_000;
 
 const toRecord = ({ _id, slot: _slot, signatureScheme = 'humiris', ...rest }: WebhookDoc): WebhookRecord => ({ id: _id, ...rest, signatureScheme });
 const newestFirst = (a: WebhookDoc, b: WebhookDoc): number =>
@@ -75,6 +77,8 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
    */
   private readonly marks = new Map<string, MarkSent>();
   private readonly listeners: Array<(workspace: string) => void> = [];
+  /** When this instance last answered a change of each workspace's webhooks (performance.now()). */
+  private readonly lastChange = new Map<string, number>();
 
   constructor(private readonly db: Db) {
     this.versions = db.collection('webhook_versions');
@@ -342,6 +346,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
    */
   private async announce(workspace: string, mark: MarkSent): Promise<void> {
     const ackedAt = performance.now();
+    this.lastChange.set(workspace, ackedAt);
     for (const listener of this.listeners) listener(workspace);
     if ((await mark.landed) && coveredBy(mark.sentAt, SETTLE_MS, ackedAt, SETTLE_MARGIN_MS)) return;
     if (!(await this.sendMark(workspace).landed)) this.markLater(workspace);
@@ -359,6 +364,18 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
    */
   onChange(listener: (workspace: string) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Whether this instance changed the workspace's webhooks so recently that another instance may
+   * not have read the change yet (they do within 1 s): its events then ask matchers to read first.
+   */
+  changedRecently(workspace: string): boolean {
+    const at = this.lastChange.get(workspace);
+    if (at === undefined) return false;
+    if (performance.now() - at < SEEN_EVERYWHERE_MS) return true;
+    this.lastChange.delete(workspace);
+    return false;
   }
 
   /** Resolves once every mark sent so far has landed or been refused (for a clean stop). */

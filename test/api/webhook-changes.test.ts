@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALL_ROLES } from '../../src/config/config.js';
 import { startTestApi } from '../helpers/api.js';
+import { startTestService } from '../helpers/service.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { settle } from '../helpers/wait.js';
 
@@ -46,5 +47,31 @@ describe('webhook changes on the instance that answered them', () => {
     await other.waitFor(2, 10_000);
     await settle(1_000);
     expect(first.requests.map((r) => r.json.data.n)).toEqual([0]);
+  });
+});
+
+describe('webhook changes with matching in another process', () => {
+  it('an event published right after a create, through the process that answered it, goes to the new webhook', async () => {
+    // The API alone here, and the pipeline as another service on the same topics and database,
+    // as `serve --roles api` and `serve --roles matcher,dispatcher,retry` run.
+    const front = await startTestApi('webhook-changes-api', {}, ['api']);
+    await startTestService('webhook-changes-pipeline', { WEBHOOKS_TOPIC_PREFIX: front.config.topicPrefix, MONGODB_DATABASE: front.config.mongodbDatabase }, [
+      'matcher',
+      'dispatcher',
+      'retry',
+    ]);
+    const key = await front.newKey();
+    const first = await startReceiver();
+    expect((await front.rest('POST', '/v1/webhooks', key, { url: first.url, events: ['*'] })).status).toBe(201);
+    await settle(1_500);
+    expect((await front.rest('POST', '/v1/events', key, { type: 'sms.sent', data: { n: 0 } })).status).toBe(200);
+    await first.waitFor(1);
+
+    const second = await startReceiver();
+    expect((await front.rest('POST', '/v1/webhooks', key, { url: second.url, events: ['*'] })).status).toBe(201);
+    const published = await front.rest('POST', '/v1/events', key, { type: 'sms.sent', data: { n: 1 } });
+    expect(published.status).toBe(200);
+    const [got] = await second.waitFor(1, 10_000);
+    expect(got!.json).toMatchObject({ id: published.json.id, data: { n: 1 } });
   });
 });
