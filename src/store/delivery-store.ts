@@ -273,11 +273,9 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   }
 
   /** The stored bodies of these deliveries' events, each read by `_id` in its delivery's hour. */
-  private async bodiesIn(docs: DeliveryDoc[], projection: Document = {}): Promise<PayloadDoc[]> {
+  private async bodiesIn(docs: DeliveryDoc[]): Promise<PayloadDoc[]> {
     const keys = new Map(docs.map((d) => [`${partitionOfId(d._id)}\u0000${payloadKey(d.workspace, d.eventId)}`, d]));
-    const found = await Promise.all(
-      [...keys.values()].map((d) => this.payloads.collection(partitionOfId(d._id)).findOne({ _id: payloadKey(d.workspace, d.eventId) }, { projection })),
-    );
+    const found = await Promise.all([...keys.values()].map((d) => this.payloads.collection(partitionOfId(d._id)).findOne({ _id: payloadKey(d.workspace, d.eventId) })));
     return found.filter((b): b is PayloadDoc => b !== null);
   }
 
