@@ -46,7 +46,7 @@ export async function ensureTopics(admin: Admin, topics: Topics, setup: TopicSet
 }
 
 /**
- * Creates topics and returns once each partition has a leader. kafkajs's own wait gives up on a
+ * Creates topics and returns once each partition has a leader (see waitForLeaders). kafkajs's own wait gives up on a
  * metadata error while other clients create and delete topics; waitForLeaders polls past it.
  */
 export async function createTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
@@ -54,13 +54,20 @@ export async function createTopics(admin: Admin, topics: ITopicConfig[]): Promis
   await waitForLeaders(admin, topics.map((t) => t.topic));
 }
 
-/** Polls metadata until every partition has a leader; a new topic is briefly unknown to the broker. */
+/**
+ * Polls until every partition has a leader that answers as one; a new topic is briefly unknown to
+ * the broker, and then briefly named leader in the metadata before it lists offsets. A consumer
+ * that joins meanwhile fails to list them and rejoins its group, again and again.
+ */
 export async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const metadata = await admin.fetchTopicMetadata({ topics });
-      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+        return;
+      }
     } catch (error) {
       if (Date.now() > deadline) throw error;
     }
