@@ -107,7 +107,6 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     const recoveries = new Recoveries(new RecoveryStore(mongo.db), deliveryStore, actions, { logger });
     onStop('recoveries: the chunk in hand (each job is resumed from its cursor)', () => recoveries.stop());
     const webhookLookup = new CachedWebhookLookup(webhookStore);
-    webhookStore.onChange((workspace) => webhookLookup.changed(workspace));
     const timedDeliveries = monitoring.writer(deliveryStore);
     const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
 

@@ -37,13 +37,13 @@ function eventJson(event: Event): object {
  * The same envelope rules as events read from Kafka; the workspace is always the key's own. The
  * request's trace context, if any, goes with the event to its deliveries.
  */
-function acceptEvent(event: Event, ctx: HandlerContext, webhooks: Pick<WebhookStore, 'changedRecently'>): DomainEvent {
+function acceptEvent(event: Event, ctx: HandlerContext, webhooks: Pick<WebhookStore, 'changedAt'>): DomainEvent {
   const { workspace } = principalOf(ctx);
   const envelope = { ...eventJson(event), workspace };
   const trace = traceContextFrom(ctx.requestHeader.get('traceparent') ?? undefined, ctx.requestHeader.get('tracestate') ?? undefined);
   const accepted: DomainEvent = { ...validateEvent(envelope, { createdAt: new Date(), id: newEventId() }), trace };
   // A webhook changed here moments before is matched at once wherever the matcher runs.
-  if (webhooks.changedRecently(workspace)) accepted.webhooksChanged = true;
+  if (webhooks.changedAt(workspace) !== undefined) accepted.webhooksChanged = true;
   return accepted;
 }
 

@@ -98,6 +98,11 @@ export interface WebhookLookup {
   listActive(workspace: string): Promise<WebhookRecord[]>;
   /** Moves, or settles, whenever a webhook of the workspace changes; a cheap read, so caches can check it often. */
   changeMark(workspace: string): Promise<ChangeMark>;
+  /**
+   * When this instance last answered a change of the workspace's webhooks (performance.now()),
+   * while other instances may not have read it yet; undefined otherwise. Read from memory.
+   */
+  changedAt(workspace: string): number | undefined;
 }
 
 /** The webhooks an event goes to (pipeline/webhook-cache.ts implements it over a WebhookLookup). */

@@ -9,11 +9,12 @@ function webhook(id: string, events: string[], agent: string | null = null): Web
 
 /** An in-memory lookup that counts its reads. */
 function lookup(webhooks: WebhookRecord[]) {
-  const state = { webhooks, version: 1, settleMs: 0, listReads: 0, versionReads: 0, idReads: 0 };
+  const state = { webhooks, version: 1, settleMs: 0, listReads: 0, versionReads: 0, idReads: 0, changedAt: undefined as number | undefined };
   const inner: WebhookLookup = {
     getById: async (_workspace, id) => (state.idReads++, state.webhooks.find((w) => w.id === id) ?? null),
     listActive: async () => (state.listReads++, state.webhooks.filter((w) => w.status === 'active')),
     changeMark: async () => (state.versionReads++, { version: state.version, settleMs: state.settleMs }),
+    changedAt: () => state.changedAt,
   };
   return { state, inner };
 }
@@ -96,7 +97,8 @@ describe('CachedWebhookLookup', () => {
     expect(await ids()).toEqual(['a']);
     state.webhooks.push(webhook('b', ['*']));
     now = 10;
-    cache.changed('acme');
+    // This instance's own change, as its store tells.
+    state.changedAt = now;
     now = 11;
     expect(await ids()).toEqual(['a', 'b']);
     expect(state.listReads).toBe(2);
@@ -125,7 +127,7 @@ describe('CachedWebhookLookup', () => {
     while (state.listReads === 0) await new Promise((resolve) => setImmediate(resolve));
     state.webhooks.push(webhook('b', ['*']));
     now = 1;
-    cache.changed('acme');
+    state.changedAt = now;
     now = 2;
     const after = cache.findMatching('acme', 'sms.sent', null).then((found) => found.map((w) => w.id));
     release();

@@ -13,13 +13,11 @@ interface Snapshot {
  * Webhook reads on the hot path, from memory. A workspace's active webhooks are reloaded only
  * when its change mark moved or is settling, and the mark is checked at most every `freshnessMs`: that
  * bounds how late a subscription change is seen on any instance (well under the promised 1 s)
- * without a scan of the webhooks per event. A change this instance made itself (`changed`) is
+ * without a scan of the webhooks per event. A change this instance made itself (`changedAt`) is
  * read at once: an event accepted after its answer is matched against it.
  */
 export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
   private readonly workspaces = new Map<string, Promise<Snapshot>>();
-  /** When this instance last changed a webhook of the workspace (this.now()). */
-  private readonly changedAt = new Map<string, number>();
 
   constructor(
     private readonly inner: WebhookLookup,
@@ -39,15 +37,10 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
     return byId.get(webhookId) ?? this.inner.getById(workspace, webhookId);
   }
 
-  /** This instance wrote a change of the workspace's webhooks: the next read holds it (one read begun earlier does not count). */
-  changed(workspace: string): void {
-    this.changedAt.set(workspace, this.now());
-  }
-
   private snapshot(workspace: string, readAfter = -Infinity): Promise<Snapshot> {
     const cached = this.workspaces.get(workspace);
     // Read before the change or the time asked for (or in the same millisecond): it may not hold it.
-    const readBeforeChange = (snapshot: Snapshot) => snapshot.checkedAt <= Math.max(this.changedAt.get(workspace) ?? -Infinity, readAfter);
+    const readBeforeChange = (snapshot: Snapshot) => snapshot.checkedAt <= Math.max(this.inner.changedAt(workspace) ?? -Infinity, readAfter);
     const refresh = async (previous?: Snapshot): Promise<Snapshot> => {
       const checkedAt = this.now();
       const { reread, seen } = mustReread(previous?.mark, await this.inner.changeMark(workspace), this.now());

@@ -154,7 +154,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
     // At most 500 pairs a read: FerretDB tests each stored document against every id of the `$in`.
     this.storedPairs = new Batcher((docs) => this.readStoredPairs(docs), { maxItems: 500, maxDelayMs: 0 });
-    this.storedBodies = new Batcher((docs) => this.readStoredBodies(docs), { maxItems: 500, maxDelayMs: 0 });
+    this.storedBodies = new Batcher((docs) => this.bodiesOf(docs, { payload: 0 }), { maxItems: 500, maxDelayMs: 0 });
     this.counts = new DeliveryCounts(db, { logger: options.logger, recount: (partition) => this.recount(partition), storedHours: () => this.deliveries.list(0) });
   }
 
@@ -272,22 +272,14 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     return null;
   }
 
-  /** The stored bodies of these deliveries' events, each read by `_id` in its delivery's hour. */
-  private async bodiesIn(docs: DeliveryDoc[]): Promise<PayloadDoc[]> {
-    const keys = new Map(docs.map((d) => [`${partitionOfId(d._id)}\u0000${payloadKey(d.workspace, d.eventId)}`, d]));
-    const found = await Promise.all([...keys.values()].map((d) => this.payloads.collection(partitionOfId(d._id)).findOne({ _id: payloadKey(d.workspace, d.eventId) })));
-    return found.filter((b): b is PayloadDoc => b !== null);
-  }
-
   /**
-   * Bodies (without the body) of many records' events: a few by `_id` each, the read FerretDB
-   * narrows to a cheap scan, and more in one read of their hour, which costs about as much as
-   * EXACT_BODY_READS of those.
+   * The stored bodies of these deliveries' events, in their deliveries' hours, one per delivery
+   * (null where none is stored): a few by `_id` each, the read FerretDB narrows to a cheap scan,
+   * and more in one read of their hour, which costs about as much as EXACT_BODY_READS of those.
    */
-  private async readStoredBodies(docs: DeliveryDoc[]): Promise<Array<PayloadDoc | null>> {
+  private async bodiesOf(docs: DeliveryDoc[], projection: Document = {}): Promise<Array<PayloadDoc | null>> {
     const key = (partition: string, id: string) => `${partition}\u0000${id}`;
     const found = new Map<string, PayloadDoc>();
-    const projection = { payload: 0 };
     await Promise.all(
       [...groupBy(docs, (d) => partitionOfId(d._id))].map(async ([partition, group]) => {
         const collection = this.payloads.collection(partition);
@@ -504,7 +496,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     return { total, byStatus, unsettled };
   }
 
-  /** The deliveries as they stand: per hour, one read of their outcomes (and their bodies by `_id`). */
+  /** The deliveries as they stand: per hour, one read of their outcomes (and of their bodies, bodiesOf). */
   private async withOutcomes(docs: DeliveryDoc[], { attempts = true, payloads = false } = {}): Promise<DeliveryRecord[]> {
     if (docs.length === 0) return [];
     const projection = attempts ? {} : { projection: { 'attempt.responseBodyExcerpt': 0 } };
@@ -517,7 +509,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
             .toArray(),
         ),
       ),
-      payloads ? this.bodiesIn(docs) : [],
+      payloads ? this.bodiesOf(docs).then((found) => found.filter((b): b is PayloadDoc => b !== null)) : [],
     ]);
     const byDelivery = groupBy(outcomes.flat().map(toOutcome), (o) => o.deliveryId);
     const bodyOf = new Map(bodies.map((b) => [b._id, b.payload]));

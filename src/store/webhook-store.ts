@@ -76,7 +76,6 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
    * one or at once, costs a mark every half second or so, not one each.
    */
   private readonly marks = new Map<string, MarkSent>();
-  private readonly listeners: Array<(workspace: string) => void> = [];
   /** When this instance last answered a change of each workspace's webhooks (performance.now()). */
   private readonly lastChange = new Map<string, number>();
 
@@ -347,7 +346,6 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   private async announce(workspace: string, mark: MarkSent): Promise<void> {
     const ackedAt = performance.now();
     this.lastChange.set(workspace, ackedAt);
-    for (const listener of this.listeners) listener(workspace);
     if ((await mark.landed) && coveredBy(mark.sentAt, SETTLE_MS, ackedAt, SETTLE_MARGIN_MS)) return;
     if (!(await this.sendMark(workspace).landed)) this.markLater(workspace);
   }
@@ -359,23 +357,14 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   }
 
   /**
-   * Told of each change once it is written, before it is answered, so that this instance's own
-   * caches hold it for the next event it accepts instead of at their next check of the mark.
+   * Set once a change is written, before it is answered: this instance's caches read the workspace
+   * again at once, and its events ask matchers elsewhere to (they read it within 1 s anyway).
    */
-  onChange(listener: (workspace: string) => void): void {
-    this.listeners.push(listener);
-  }
-
-  /**
-   * Whether this instance changed the workspace's webhooks so recently that another instance may
-   * not have read the change yet (they do within 1 s): its events then ask matchers to read first.
-   */
-  changedRecently(workspace: string): boolean {
+  changedAt(workspace: string): number | undefined {
     const at = this.lastChange.get(workspace);
-    if (at === undefined) return false;
-    if (performance.now() - at < SEEN_EVERYWHERE_MS) return true;
+    if (at === undefined || performance.now() - at < SEEN_EVERYWHERE_MS) return at;
     this.lastChange.delete(workspace);
-    return false;
+    return undefined;
   }
 
   /** Resolves once every mark sent so far has landed or been refused (for a clean stop). */
