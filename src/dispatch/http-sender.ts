@@ -4,6 +4,7 @@ import { Agent } from 'undici';
 import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
 import type { Sender, SendRequest, SendResult } from '../pipeline/ports.js';
 import { AddressNotPublicError, createAddressCheckingLookup } from './url-guard.js';
+import type { HostResolver } from './host-resolver.js';
 import { parseRetryAfter, RETRY_AFTER_STATUSES } from './retry-after.js';
 
 /** Most of a response body we read; a larger body is a failed attempt and the rest is never read. */
@@ -21,6 +22,8 @@ export interface HttpSenderOptions {
   userAgent: string;
   /** Sockets per origin; unlimited when absent (in-flight sends are bounded by the dispatcher). */
   maxConnectionsPerOrigin?: number;
+  /** Where hosts are resolved; the process's shared resolver when absent. */
+  resolver?: HostResolver;
 }
 
 /** Why the attempt did not reach the receiver, from the error a request failed with. */
@@ -50,11 +53,11 @@ function describeFailure(error: unknown): string {
  * the network or the receiver does: each outcome is a SendResult with a readable `error`.
  */
 export class HttpSender implements Sender {
-  readonly #options: Required<Omit<HttpSenderOptions, 'maxConnectionsPerOrigin'>>;
+  readonly #options: Required<Omit<HttpSenderOptions, 'maxConnectionsPerOrigin' | 'resolver'>>;
   readonly #agent: Agent;
 
   constructor(options: HttpSenderOptions) {
-    const { timeoutMs, allowPrivateUrls, userAgent, maxConnectionsPerOrigin } = options;
+    const { timeoutMs, allowPrivateUrls, userAgent, maxConnectionsPerOrigin, resolver } = options;
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive whole number, got ${timeoutMs}`);
     if (typeof allowPrivateUrls !== 'boolean') throw new TypeError('allowPrivateUrls must be true or false');
     if (typeof userAgent !== 'string' || userAgent.trim() === '' || /[\r\n]/.test(userAgent)) {
@@ -71,7 +74,7 @@ export class HttpSender implements Sender {
       // never cut an answer that our deadline lets through.
       headersTimeout: 2 * timeoutMs,
       bodyTimeout: 2 * timeoutMs,
-      connect: { timeout: 2 * timeoutMs, lookup: createAddressCheckingLookup(allowPrivateUrls) },
+      connect: { timeout: 2 * timeoutMs, lookup: createAddressCheckingLookup(allowPrivateUrls, resolver) },
     });
   }
 

@@ -1,22 +1,22 @@
-import dns, { type LookupAddress, type LookupAllOptions, type LookupOneOptions, type LookupOptions } from 'node:dns';
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
 import { DomainError } from '../domain/errors.js';
+import { defaultHostResolver, type HostResolver } from './host-resolver.js';
 
 const MAX_WEBHOOK_URL_LENGTH = 2_048;
 
 export interface UrlGuardOptions {
   /** Local development: private, loopback and unresolvable hosts are accepted. */
   allowPrivateUrls: boolean;
-  /** Every address the host resolves to; defaults to the system resolver (all A and AAAA records). */
+  /** Every address the host resolves to; defaults to all its A and AAAA records (dispatch/host-resolver.ts). */
   lookup?: (host: string) => Promise<string[]>;
 }
 
 const invalidUrl = (message: string, retryable = false): DomainError =>
   new DomainError('invalid_argument', message, { field: 'url', retryable });
 
-async function systemLookup(host: string): Promise<string[]> {
-  const records = await dns.promises.lookup(host, { all: true, verbatim: true });
-  return records.map((r) => r.address);
+async function addressesOf(host: string): Promise<string[]> {
+  return (await defaultHostResolver.resolve(host)).map((r) => r.address);
 }
 
 // C0/C1 controls and any Unicode whitespace: the URL parser would silently strip or keep them,
@@ -61,7 +61,7 @@ export async function validateWebhookUrl(raw: string, options: UrlGuardOptions):
 
   let addresses: string[];
   try {
-    addresses = await (options.lookup ?? systemLookup)(url.hostname);
+    addresses = await (options.lookup ?? addressesOf)(url.hostname);
   } catch (error) {
     // A resolver hiccup may pass on a second try; a name that does not exist will not.
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
@@ -90,10 +90,10 @@ export type LookupFunction = (hostname: string, options: LookupOptions, callback
 
 /**
  * A `dns.lookup` replacement for the HTTP client's sockets (undici `connect: { lookup }`): it
- * resolves, then refuses when any address it would connect to is not public. This re-checks at
+ * resolves without holding libuv's thread pool (dispatch/host-resolver.ts), then refuses when any address it would connect to is not public. This re-checks at
  * send time what the API checked at create time, so DNS rebinding cannot reach internal hosts.
  */
-export function createAddressCheckingLookup(allowPrivate: boolean): LookupFunction {
+export function createAddressCheckingLookup(allowPrivate: boolean, resolver: HostResolver = defaultHostResolver): LookupFunction {
   return (hostname, options, callback) => {
     const done = (error: NodeJS.ErrnoException | null, result: string | LookupAddress[], family?: number) => {
       if (error || allowPrivate) return callback(error, result, family);
@@ -103,7 +103,6 @@ export function createAddressCheckingLookup(allowPrivate: boolean): LookupFuncti
       callback(null, result, family);
     };
     // Node asks for one address or for all of them (autoSelectFamily); answer in the same shape.
-    if (options.all) dns.lookup(hostname, options as LookupAllOptions, (error, addresses) => done(error, addresses));
-    else dns.lookup(hostname, options as LookupOneOptions, (error, address, family) => done(error, address, family));
+    resolver.lookup(hostname, options, done);
   };
 }
