@@ -35,8 +35,12 @@ export class HostResolutionError extends Error {
   }
 }
 
-/** Answers that mean the name is not in DNS, so the system's own sources may still know it. */
-const NOT_IN_DNS = new Set(['ENOTFOUND', 'ENODATA']);
+/**
+ * Quick answers that leave the system's own sources (hosts file, search domains) to ask: the name
+ * is not in DNS, or no name server takes queries (a machine without one). A timeout or a server
+ * failure is not among them: that is the slow case the system lookup would repeat.
+ */
+const ASK_SYSTEM = new Set(['ENOTFOUND', 'ENODATA', 'ECONNREFUSED', 'EREFUSED']);
 const CACHE_LIMIT = 10_000;
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -51,8 +55,8 @@ async function lookupWithSystem(host: string): Promise<ResolvedAddress[]> {
  * one of the pool's 4 threads until it returns, so a few hosts whose DNS never answers would
  * hold back every other host's connect (and the process's file and crypto work). Queries go
  * through c-ares on the event loop instead, with a bounded timeout, and answers are reused for
- * their TTL. `localhost` is the loopback address (RFC 6761). Only a name DNS does not know goes
- * to the system lookup (hosts file, search domains), a few at a time.
+ * their TTL. `localhost` is the loopback address (RFC 6761). Only a name DNS does not know (or
+ * every query refused) goes to the system lookup (hosts file, search domains), a few at a time.
  */
 export class HostResolver {
   readonly #resolver: dns.promises.Resolver;
@@ -115,8 +119,8 @@ export class HostResolver {
       return this.#remember(host, records.map(({ address, family }) => ({ address, family })), Math.max(1_000, ttlMs));
     }
     const codes = [v4, v6].map((r) => (r.status === 'rejected' ? String((r.reason as NodeJS.ErrnoException).code) : 'ENODATA'));
-    if (!codes.every((code) => NOT_IN_DNS.has(code))) {
-      const code = codes.find((c) => !NOT_IN_DNS.has(c))!;
+    if (!codes.every((code) => ASK_SYSTEM.has(code))) {
+      const code = codes.find((c) => !ASK_SYSTEM.has(c))!;
       throw new HostResolutionError(host, 'EAI_AGAIN', code === 'ETIMEOUT' ? 'DNS did not answer in time' : `DNS query failed (${code})`);
     }
     return this.#remember(host, await this.#fromSystem(host), this.#options.systemTtlMs);

@@ -148,6 +148,17 @@ describe('resolving webhook hosts', () => {
     await expect(resolver.resolve('gone.internal')).rejects.toMatchObject({ code: 'ENOTFOUND', message: 'gone.internal: no such host' });
   });
 
+  it('asks the system lookup when no name server takes queries (hosts file on a machine without DNS)', async () => {
+    const closed = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => closed.bind(0, '127.0.0.1', resolve));
+    const port = closed.address().port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const asked: string[] = [];
+    const resolver = new HostResolver({ servers: [`127.0.0.1:${port}`], systemLookup: async (host) => (asked.push(host), [{ address: '127.0.0.1', family: 4 }]) });
+    expect(await resolver.resolve('db.internal')).toEqual([{ address: '127.0.0.1', family: 4 }]);
+    expect(asked).toEqual(['db.internal']);
+  });
+
   it('answers localhost and IP literals without asking anyone', async () => {
     const dns = await dnsServer({});
     const resolver = new HostResolver({ servers: [dns.server] });
