@@ -3,6 +3,7 @@ import { DomainError } from '../domain/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ApiKeyStore, Principal } from '../store/api-key-store.js';
 import { toConnectError, toDomainError } from './errors.js';
+import type { ReadGate } from './read-gate.js';
 
 /** Set by the auth interceptor; every WebhookService/EventService handler reads its workspace from it. */
 const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'the verified API key' });
@@ -84,5 +85,18 @@ export function authInterceptor(keys: ApiKeyStore, limiter: RateLimiter): Interc
     }
     req.contextValues.set(principalKey, principal);
     return next(req);
+  };
+}
+
+/**
+ * After auth: the calls that read deliveries (scans on FerretDB) take a slot of the read gate for
+ * their workspace, so one workspace's reads never take the store from the pipeline (read-gate.ts).
+ */
+export function readGateInterceptor(gate: ReadGate, methods: ReadonlySet<string>): Interceptor {
+  return (next) => async (req) => {
+    if (!methods.has(req.method.name)) return next(req);
+    const principal = req.contextValues.get(principalKey);
+    if (!principal) throw unauthenticated();
+    return gate.run(principal.workspace, () => next(req), req.signal);
   };
 }

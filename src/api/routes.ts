@@ -11,7 +11,8 @@ import type { Recoveries } from '../pipeline/recovery.js';
 import type { ApiKeyStore } from '../store/api-key-store.js';
 import type { WebhookStore } from '../store/webhook-store.js';
 import { eventService } from './event-service.js';
-import { authInterceptor, errorAndLogInterceptor, RateLimiter } from './interceptors.js';
+import { authInterceptor, errorAndLogInterceptor, RateLimiter, readGateInterceptor } from './interceptors.js';
+import { ReadGate } from './read-gate.js';
 import { metricsInterceptor } from './metrics-interceptor.js';
 import { noMetrics, type Metrics } from '../pipeline/metrics.js';
 import { registerReflection } from './reflection.js';
@@ -46,11 +47,22 @@ export const HANDLER_OPTIONS: Partial<UniversalHandlerOptions> = {
 
 const HEALTH_SERVICES = new Set(['', WebhookService.typeName, EventService.typeName]);
 
+/** The calls that read deliveries, bounded by the read gate. */
+const DELIVERY_READS = new Set(['ListDeliveries', 'GetDelivery', 'GetDeliveryCounts', 'RetryDelivery']);
+/**
+ * Two reads per workspace and four in all run at once, per API process: a page of a busy hour scans
+ * its shard on FerretDB, and the store's cores are shared with the pipeline's writes.
+ */
+export const DELIVERY_READ_LIMITS = { perWorkspace: 2, total: 4, maxWaiting: 32, maxWaitMs: 10_000 } as const;
+
 /** Registers every service on a router; server start-up lives in server.ts. */
 export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRouter {
   // Outermost, so every call is counted with the code its caller sees.
   const outer = [metricsInterceptor(deps.metrics ?? noMetrics), errorAndLogInterceptor(deps.logger.child({ component: 'api' }))];
-  const authenticated = { ...HANDLER_OPTIONS, interceptors: [...outer, authInterceptor(deps.apiKeys, new RateLimiter(deps.config.rateLimitPerMinute))] };
+  const authenticated = {
+    ...HANDLER_OPTIONS,
+    interceptors: [...outer, authInterceptor(deps.apiKeys, new RateLimiter(deps.config.rateLimitPerMinute)), readGateInterceptor(new ReadGate(DELIVERY_READ_LIMITS), DELIVERY_READS)],
+  };
 
   router.service(WebhookService, webhookService(deps), authenticated);
   router.service(EventService, eventService(deps), authenticated);
