@@ -104,4 +104,35 @@ describe('Recoveries', () => {
     expect(calls).toBe(0);
     expect(jobs.docs.get(id)?.status).toBe('running');
   });
+
+  it('runs at most maxRunning jobs of the process at once (each scans the store), the others waiting their turn', async () => {
+    const jobs = new MemoryJobs();
+    let reading = 0;
+    let most = 0;
+    let release!: () => void;
+    let released = new Promise<void>((resolve) => (release = resolve));
+    const slow = {
+      async *failedDeliveries() {
+        most = Math.max(most, ++reading);
+        await released;
+        reading--;
+        yield [failed(1)];
+      },
+    };
+    const actions = { retryMany: async (chunk: DeliveryRecord[]) => ({ queued: chunk, skipped: [] }) };
+    const recoveries = new Recoveries(jobs, slow, actions, { logger, maxRunning: 2 });
+    const started = await Promise.all([1, 2, 3, 4, 5].map((n) => recoveries.start('acme', 'whk_1', new Date(n), new Date(10_000))));
+    await until(() => reading === 2);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(reading).toBe(2);
+    // Every job is answered as running at once, waiting ones included.
+    expect(started.map((job) => job.status)).toEqual(['running', 'running', 'running', 'running', 'running']);
+    const before = released;
+    release();
+    await before;
+    released = Promise.resolve();
+    await until(() => started.every((job) => jobs.docs.get(job.id)?.status === 'done'));
+    expect(most).toBe(2);
+  });
 });
+

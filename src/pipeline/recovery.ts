@@ -9,6 +9,8 @@ export interface RecoveryOptions {
   abandonedAfterMs?: number;
   /** How often a running job writes that it is alive, also while a long read has nothing to report. */
   heartbeatMs?: number;
+  /** Jobs this process runs at once (default 2): each reads the store chunk by chunk, a scan on FerretDB. */
+  maxRunning?: number;
   now?: () => Date;
 }
 
@@ -22,10 +24,14 @@ const isAfter = (d: DeliveryRecord, cursor: RecoveryRecord['cursor']) =>
  * Bulk recovery: one manual attempt for every `failed` delivery of a webhook created in a window,
  * queued in the background through the replay path (claims, then the deliveries topic), one chunk
  * at a time, so a large recovery holds one store call and one produce at a time. A job is named
- * after its window: asking again finds it instead of sending everything once more.
+ * after its window: asking again finds it instead of sending everything once more. A few jobs run at
+ * once per process and the others wait their turn, so however many windows are asked for, their
+ * reads never take the store from the pipeline.
  */
 export class Recoveries {
   private readonly running = new Map<string, Promise<void>>();
+  private readonly turns: Array<() => void> = [];
+  private active = 0;
   private readonly now: () => Date;
   private stopping = false;
 
@@ -99,9 +105,13 @@ export class Recoveries {
       writes = writes.then(() => this.jobs.save(snapshot));
       return writes;
     };
+    // Written while it waits its turn too: a job waiting here is not abandoned.
     const heartbeat = setInterval(() => void save().catch(() => {}), this.options.heartbeatMs ?? 15_000);
+    let leave: (() => void) | undefined;
     try {
       await save();
+      leave = await this.turn();
+      if (this.stopping) return;
       const resumeAt = job.cursor;
       const since = resumeAt ? resumeAt.createdAt : job.since;
       for await (const chunk of this.deliveries.failedDeliveries(job.workspace, job.webhookId, since, job.until)) {
@@ -120,9 +130,20 @@ export class Recoveries {
       job.finishedAt = this.now();
       await save();
     } finally {
+      leave?.();
       clearInterval(heartbeat);
       await writes.catch(() => {});
     }
+  }
+
+  /** Waits until fewer than maxRunning jobs run; returns the way out. */
+  private async turn(): Promise<() => void> {
+    while (this.active >= (this.options.maxRunning ?? 2)) await new Promise<void>((resolve) => this.turns.push(resolve));
+    this.active++;
+    return () => {
+      this.active--;
+      this.turns.shift()?.();
+    };
   }
 
   private async queueChunk(chunk: DeliveryRecord[]): Promise<{ queued: number; skipped: number }> {
