@@ -89,8 +89,9 @@ export function authInterceptor(keys: ApiKeyStore, limiter: RateLimiter): Interc
 }
 
 /**
- * After auth: the calls that read deliveries (scans on FerretDB) take a slot of the read gate for
- * their workspace, so one workspace's reads never take the store from the pipeline (read-gate.ts).
+ * After auth: the calls that scan on FerretDB (delivery reads, webhook lists) take a slot of the
+ * read gate for their workspace, so one workspace's reads never take the store from the pipeline
+ * (read-gate.ts).
  */
 export function readGateInterceptor(gate: ReadGate, methods: ReadonlySet<string>): Interceptor {
   return (next) => async (req) => {

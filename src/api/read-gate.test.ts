@@ -66,7 +66,7 @@ describe('ReadGate', () => {
     const runs = [gate.run('ws-a', first.read), gate.run('ws-a', second.read)];
     await expect(gate.run('ws-a', async () => 'never')).rejects.toMatchObject({
       code: 'resource_exhausted',
-      message: 'too many delivery reads at once for this workspace: 1 run and 1 wait at most; send the next when one has answered',
+      message: 'too many reads at once for this workspace: 1 run and 1 wait at most; send the next when one has answered',
     });
     first.finish();
     second.finish();
@@ -86,7 +86,7 @@ describe('ReadGate', () => {
     gone.abort();
     await expect(leaving).rejects.toMatchObject({ code: 'resource_exhausted', message: 'the caller went away while its read waited' });
     vi.advanceTimersByTime(2_000);
-    await expect(waiting).rejects.toMatchObject({ code: 'resource_exhausted', message: 'the store is busy with other delivery reads: no slot within 2 s; try again shortly' });
+    await expect(waiting).rejects.toMatchObject({ code: 'resource_exhausted', message: 'the store is busy with other reads: no slot within 2 s; try again shortly' });
     holder.finish();
     await held;
     expect([late.state.started, abandoned.state.started]).toEqual([false, false]);

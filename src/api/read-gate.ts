@@ -17,8 +17,9 @@ interface Waiter {
 }
 
 /**
- * Bounds the delivery reads the API runs at once, per workspace and in all. On FerretDB a page of
- * a busy hour scans its whole shard (seconds for tens of thousands of deliveries), and reads that
+ * Bounds the reads that scan (delivery pages, webhook lists) the API runs at once, per workspace and
+ * in all. On FerretDB a page of a busy hour scans its whole shard (seconds for tens of thousands of
+ * deliveries), and reads that
  * pile up take every store connection and every core the store has, so the pipeline's writes, and
  * with them every workspace's deliveries, wait behind one workspace's reads. A read over its
  * workspace's share waits in line (a workspace whose share is taken never holds up another's), and
@@ -79,7 +80,7 @@ export class ReadGate {
     const { maxWaiting, maxWaitMs, perWorkspace } = this.#options;
     if (this.#waiting.filter((w) => w.workspace === workspace).length >= maxWaiting) {
       return Promise.reject(
-        new DomainError('resource_exhausted', `too many delivery reads at once for this workspace: ${perWorkspace} run and ${maxWaiting} wait at most; send the next when one has answered`),
+        new DomainError('resource_exhausted', `too many reads at once for this workspace: ${perWorkspace} run and ${maxWaiting} wait at most; send the next when one has answered`),
       );
     }
     return new Promise<void>((resolve, reject) => {
@@ -93,7 +94,7 @@ export class ReadGate {
       };
       const cancelled = () => leave(new DomainError('resource_exhausted', 'the caller went away while its read waited'));
       const timer = setTimeout(
-        () => leave(new DomainError('resource_exhausted', `the store is busy with other delivery reads: no slot within ${maxWaitMs / 1000} s; try again shortly`)),
+        () => leave(new DomainError('resource_exhausted', `the store is busy with other reads: no slot within ${maxWaitMs / 1000} s; try again shortly`)),
         maxWaitMs,
       );
       const waiter: Waiter = {

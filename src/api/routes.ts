@@ -47,13 +47,13 @@ export const HANDLER_OPTIONS: Partial<UniversalHandlerOptions> = {
 
 const HEALTH_SERVICES = new Set(['', WebhookService.typeName, EventService.typeName]);
 
-/** The calls that read deliveries, bounded by the read gate. */
-const DELIVERY_READS = new Set(['ListDeliveries', 'GetDelivery', 'GetDeliveryCounts', 'RetryDelivery']);
+/** The calls that read deliveries or a workspace's webhooks (up to 10,000), bounded by the read gate. */
+const GATED_READS = new Set(['ListDeliveries', 'GetDelivery', 'GetDeliveryCounts', 'RetryDelivery', 'ListWebhooks']);
 /**
  * Two reads per workspace and four in all run at once, per API process: a page of a busy hour scans
  * its shard on FerretDB, and the store's cores are shared with the pipeline's writes.
  */
-export const DELIVERY_READ_LIMITS = { perWorkspace: 2, total: 4, maxWaiting: 32, maxWaitMs: 10_000 } as const;
+export const READ_LIMITS = { perWorkspace: 2, total: 4, maxWaiting: 32, maxWaitMs: 10_000 } as const;
 
 /** Registers every service on a router; server start-up lives in server.ts. */
 export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRouter {
@@ -61,7 +61,7 @@ export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRou
   const outer = [metricsInterceptor(deps.metrics ?? noMetrics), errorAndLogInterceptor(deps.logger.child({ component: 'api' }))];
   const authenticated = {
     ...HANDLER_OPTIONS,
-    interceptors: [...outer, authInterceptor(deps.apiKeys, new RateLimiter(deps.config.rateLimitPerMinute)), readGateInterceptor(new ReadGate(DELIVERY_READ_LIMITS), DELIVERY_READS)],
+    interceptors: [...outer, authInterceptor(deps.apiKeys, new RateLimiter(deps.config.rateLimitPerMinute)), readGateInterceptor(new ReadGate(READ_LIMITS), GATED_READS)],
   };
 
   router.service(WebhookService, webhookService(deps), authenticated);

@@ -72,6 +72,6 @@ describe('delivery reads of one workspace', () => {
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
     expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
     expect(refusals.size).toBeGreaterThan(0);
-    for (const message of refusals) expect(message).toMatch(/^(too many delivery reads at once for this workspace|the store is busy with other delivery reads)/);
+    for (const message of refusals) expect(message).toMatch(/^(too many reads at once for this workspace|the store is busy with other reads)/);
   });
 });
