@@ -3,7 +3,7 @@ import { DomainError } from '../domain/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ApiKeyStore, Principal } from '../store/api-key-store.js';
 import { toConnectError, toDomainError } from './errors.js';
-import type { ReadGate } from './read-gate.js';
+import { ReadRefusedError, type ReadGate } from './read-gate.js';
 
 /** Set by the auth interceptor; every WebhookService/EventService handler reads its workspace from it. */
 const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'the verified API key' });
@@ -98,6 +98,13 @@ export function readGateInterceptor(gate: ReadGate, methods: ReadonlySet<string>
     if (!methods.has(req.method.name)) return next(req);
     const principal = req.contextValues.get(principalKey);
     if (!principal) throw unauthenticated();
-    return gate.run(principal.workspace, () => next(req), req.signal);
+    try {
+      return await gate.run(principal.workspace, () => next(req), req.signal);
+    } catch (error) {
+      if (!(error instanceof ReadRefusedError)) throw error;
+      const refused = toConnectError(error);
+      refused.metadata.set('retry-after', String(error.retryAfterSeconds));
+      throw refused;
+    }
   };
 }

@@ -11,6 +11,16 @@ export interface ReadGateOptions {
   maxWaitMs: number;
 }
 
+/** A read refused a slot; `retryAfterSeconds` is when trying again makes sense. */
+export class ReadRefusedError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('resource_exhausted', message, { retryable: true });
+  }
+}
+
 interface Waiter {
   workspace: string;
   grant: () => void;
@@ -79,12 +89,10 @@ export class ReadGate {
   #wait(workspace: string, signal?: AbortSignal): Promise<void> {
     const { maxWaiting, maxWaitMs, perWorkspace } = this.#options;
     if (this.#waiting.filter((w) => w.workspace === workspace).length >= maxWaiting) {
-      return Promise.reject(
-        new DomainError('resource_exhausted', `too many reads at once for this workspace: ${perWorkspace} run and ${maxWaiting} wait at most; send the next when one has answered`),
-      );
+      return Promise.reject(new ReadRefusedError(`too many reads at once for this workspace: ${perWorkspace} run and ${maxWaiting} wait at most; send the next when one has answered`, 1));
     }
     return new Promise<void>((resolve, reject) => {
-      const leave = (error: DomainError) => {
+      const leave = (error: ReadRefusedError) => {
         const at = this.#waiting.indexOf(waiter);
         if (at < 0) return;
         this.#waiting.splice(at, 1);
@@ -92,9 +100,9 @@ export class ReadGate {
         signal?.removeEventListener('abort', cancelled);
         reject(error);
       };
-      const cancelled = () => leave(new DomainError('resource_exhausted', 'the caller went away while its read waited'));
+      const cancelled = () => leave(new ReadRefusedError('the caller went away while its read waited', 1));
       const timer = setTimeout(
-        () => leave(new DomainError('resource_exhausted', `the store is busy with other reads: no slot within ${maxWaitMs / 1000} s; try again shortly`)),
+        () => leave(new ReadRefusedError(`the store is busy with other reads: no slot within ${maxWaitMs / 1000} s; try again shortly`, Math.ceil(maxWaitMs / 1000))),
         maxWaitMs,
       );
       const waiter: Waiter = {

@@ -46,7 +46,7 @@ describe('delivery reads of one workspace', () => {
           const res = await fetch(`${api.baseUrl}/v1/webhooks/${webhook.json.id}/deliveries?limit=50`, { headers: { authorization: `Bearer ${busy}` }, signal: stop.signal });
           const body = (await res.json()) as { error?: { message: string } };
           statuses.push(res.status);
-          if (res.status === 429) refusals.add(body.error?.message ?? '');
+          if (res.status === 429) refusals.add(`${body.error?.message} (Retry-After: ${res.headers.get('retry-after')})`);
         } catch (error) {
           if (!stop.signal.aborted) throw error;
         }
@@ -72,6 +72,6 @@ describe('delivery reads of one workspace', () => {
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
     expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
     expect(refusals.size).toBeGreaterThan(0);
-    for (const message of refusals) expect(message).toMatch(/^(too many reads at once for this workspace|the store is busy with other reads)/);
+    for (const message of refusals) expect(message).toMatch(/^(too many reads at once for this workspace.*\(Retry-After: 1\)|the store is busy with other reads.*\(Retry-After: 10\))$/);
   });
 });
