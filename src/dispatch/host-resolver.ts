@@ -1,5 +1,6 @@
 import dns, { type LookupAddress } from 'node:dns';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ResolvedAddress {
   address: string;
@@ -42,6 +43,8 @@ export class HostResolutionError extends Error {
  */
 const ASK_SYSTEM = new Set(['ENOTFOUND', 'ENODATA', 'ECONNREFUSED', 'EREFUSED']);
 const CACHE_LIMIT = 10_000;
+/** How long the other family's answer is waited for once one family answered (RFC 8305 suggests 50 ms). */
+const RESOLUTION_DELAY_MS = 50;
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
@@ -112,13 +115,23 @@ export class HostResolver {
   };
 
   async #query(host: string): Promise<ResolvedAddress[]> {
-    const [v4, v6] = await Promise.allSettled([this.#resolver.resolve4(host, { ttl: true }), this.#resolver.resolve6(host, { ttl: true })]);
-    const records = [...(v4.status === 'fulfilled' ? v4.value.map((r) => ({ ...r, family: 4 as const })) : []), ...(v6.status === 'fulfilled' ? v6.value.map((r) => ({ ...r, family: 6 as const })) : [])];
+    const asked = [this.#resolver.resolve4(host, { ttl: true }), this.#resolver.resolve6(host, { ttl: true })].map((query) =>
+      query.then(
+        (value): PromiseSettledResult<dns.RecordWithTtl[]> => ({ status: 'fulfilled', value }),
+        (reason: unknown): PromiseSettledResult<dns.RecordWithTtl[]> => ({ status: 'rejected', reason }),
+      ),
+    );
+    // Once one family has addresses, the other gets Happy Eyeballs' resolution delay (RFC 8305),
+    // not its whole timeout: some servers drop AAAA queries.
+    const first = await Promise.race(asked);
+    const late = (): PromiseSettledResult<dns.RecordWithTtl[]> => ({ status: 'rejected', reason: { code: 'ENODATA' } });
+    const [v4, v6] = first.status === 'fulfilled' ? await Promise.all(asked.map((answer) => Promise.race([answer, sleep(RESOLUTION_DELAY_MS).then(late)]))) : await Promise.all(asked);
+    const records = [...(v4!.status === 'fulfilled' ? v4!.value.map((r) => ({ ...r, family: 4 as const })) : []), ...(v6!.status === 'fulfilled' ? v6!.value.map((r) => ({ ...r, family: 6 as const })) : [])];
     if (records.length > 0) {
       const ttlMs = Math.min(...records.map((r) => r.ttl * 1000));
       return this.#remember(host, records.map(({ address, family }) => ({ address, family })), Math.max(1_000, ttlMs));
     }
-    const codes = [v4, v6].map((r) => (r.status === 'rejected' ? String((r.reason as NodeJS.ErrnoException).code) : 'ENODATA'));
+    const codes = [v4!, v6!].map((r) => (r.status === 'rejected' ? String((r.reason as NodeJS.ErrnoException).code) : 'ENODATA'));
     if (!codes.every((code) => ASK_SYSTEM.has(code))) {
       const code = codes.find((c) => !ASK_SYSTEM.has(c))!;
       throw new HostResolutionError(host, 'EAI_AGAIN', code === 'ETIMEOUT' ? 'DNS did not answer in time' : `DNS query failed (${code})`);

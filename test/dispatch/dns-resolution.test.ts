@@ -67,7 +67,7 @@ function holdThreadPool(): void {
  * A DNS server on 127.0.0.1: `zone` gives a name's IPv4 addresses (no IPv6 ones), `silent` names
  * get no answer at all, any other name does not exist. Counts the questions per name and type.
  */
-async function dnsServer(zone: Record<string, string[]>, silent: (name: string) => boolean = () => false) {
+async function dnsServer(zone: Record<string, string[]>, silent: (name: string, type: string) => boolean = () => false) {
   const socket = dgram.createSocket('udp4');
   const questions = new Map<string, number>();
   socket.on('message', (message, peer) => {
@@ -75,7 +75,7 @@ async function dnsServer(zone: Record<string, string[]>, silent: (name: string) 
     const question = query.questions![0]!;
     const key = `${question.name} ${question.type}`;
     questions.set(key, (questions.get(key) ?? 0) + 1);
-    if (silent(question.name)) return;
+    if (silent(question.name, question.type)) return;
     const known = zone[question.name];
     const answers = known && question.type === 'A' ? known.map((data) => ({ type: 'A' as const, name: question.name, ttl: 30, data })) : [];
     const reply = dnsPacket.encode({ id: query.id, type: 'response', flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3), questions: query.questions, answers });
@@ -110,6 +110,15 @@ describe('resolving webhook hosts', () => {
     // The slow names wait out their DNS timeout; the fast one did not wait for them.
     expect(stuckMs).toBeGreaterThanOrEqual(450);
     expect(fastMs).toBeLessThan(stuckMs);
+  });
+
+  it("does not wait out the timeout of one family's query once the other answered (a server that drops AAAA queries)", async () => {
+    const dns = await dnsServer({ 'v4only.test': ['127.0.0.1'] }, (_name, type) => type === 'AAAA');
+    const resolver = new HostResolver({ servers: [dns.server], timeoutMs: 2_000, tries: 1 });
+    const started = performance.now();
+    expect(await resolver.resolve('v4only.test')).toEqual([{ address: '127.0.0.1', family: 4 }]);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(dns.questions.get('v4only.test AAAA')).toBe(1);
   });
 
   it('asks once for many sends at once and reuses the answer for its TTL, at most the longest reuse', async () => {
