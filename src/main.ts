@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { ensureTopics, partitionCount } from './bus/topic-setup.js';
 import { topicNames } from './bus/topics.js';
 import { KafkaTaskQueue } from './bus/task-queue.js';
-import { Semaphore } from './bus/offset-tracker.js';
+import { Semaphore } from './pipeline/semaphore.js';
 import { startDispatchConsumer, startMatcherConsumer } from './bus/pipeline-consumers.js';
 import { InHandDispatch } from './pipeline/in-hand.js';
 import { HttpSender } from './dispatch/http-sender.js';

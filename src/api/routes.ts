@@ -53,7 +53,7 @@ const GATED_READS = new Set(['ListDeliveries', 'GetDelivery', 'GetDeliveryCounts
  * Two reads per workspace and four in all run at once, per API process: a page of a busy hour scans
  * its shard on FerretDB, and the store's cores are shared with the pipeline's writes.
  */
-export const READ_LIMITS = { perWorkspace: 2, total: 4, maxWaiting: 256, maxWaitMs: 10_000 } as const;
+const READ_LIMITS = { perWorkspace: 2, total: 4, maxWaiting: 256, maxWaitMs: 10_000 } as const;
 
 /** Registers every service on a router; server start-up lives in server.ts. */
 export function registerRoutes(router: ConnectRouter, deps: ApiDeps): ConnectRouter {

@@ -5,7 +5,7 @@ import type { Dispatcher } from '../pipeline/dispatcher.js';
 import type { Matcher } from '../pipeline/matcher.js';
 import { traceContextFrom } from '../domain/trace-context.js';
 import { decodeEventRecord } from './event-codec.js';
-import type { Semaphore } from './offset-tracker.js';
+import type { Semaphore } from '../pipeline/semaphore.js';
 import { decodeTask, DUE_AT_HEADER, WEBHOOKS_CHANGED_HEADER, type KafkaTaskQueue } from './task-queue.js';
 import type { Topics } from './topics.js';
 import { startWorkerConsumer, type WorkerConsumer } from './worker-consumer.js';

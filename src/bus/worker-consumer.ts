@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import type { Logger } from '../log/logger.js';
-import { OffsetTracker, Semaphore } from './offset-tracker.js';
+import { OffsetTracker } from './offset-tracker.js';
+import type { Semaphore } from '../pipeline/semaphore.js';
 
 export interface WorkerMessage {
   topic: string;

@@ -1,6 +1,7 @@
 import dns, { type LookupAddress } from 'node:dns';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Semaphore } from '../pipeline/semaphore.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -25,7 +26,7 @@ export interface HostResolverOptions {
 }
 
 /** Resolution failed; `EAI_AGAIN` (may pass later) or `ENOTFOUND` (no such name), as dns.lookup reports. */
-export class HostResolutionError extends Error {
+class HostResolutionError extends Error {
   constructor(
     readonly hostname: string,
     readonly code: 'EAI_AGAIN' | 'ENOTFOUND',
@@ -63,11 +64,10 @@ async function lookupWithSystem(host: string): Promise<ResolvedAddress[]> {
  */
 export class HostResolver {
   readonly #resolver: dns.promises.Resolver;
-  readonly #options: Required<Omit<HostResolverOptions, 'servers'>>;
+  readonly #options: Required<Pick<HostResolverOptions, 'maxTtlMs' | 'systemTtlMs' | 'systemLookup' | 'now'>>;
   readonly #cache = new Map<string, { addresses: ResolvedAddress[]; expiresAt: number }>();
   readonly #pending = new Map<string, Promise<ResolvedAddress[]>>();
-  readonly #waiting: Array<() => void> = [];
-  #systemRunning = 0;
+  readonly #systemSlots: Semaphore;
 
   constructor(options: HostResolverOptions = {}) {
     const { servers, timeoutMs = 2_000, tries = 2, maxTtlMs = 60_000, systemTtlMs = 10_000, systemLookups = 2 } = options;
@@ -76,7 +76,8 @@ export class HostResolver {
     }
     this.#resolver = new dns.promises.Resolver({ timeout: timeoutMs, tries });
     if (servers) this.#resolver.setServers(servers);
-    this.#options = { timeoutMs, tries, maxTtlMs, systemTtlMs, systemLookups, systemLookup: options.systemLookup ?? lookupWithSystem, now: options.now ?? Date.now };
+    this.#systemSlots = new Semaphore(systemLookups);
+    this.#options = { maxTtlMs, systemTtlMs, systemLookup: options.systemLookup ?? lookupWithSystem, now: options.now ?? Date.now };
   }
 
   /** Every address of the host, IPv4 first; throws a HostResolutionError. */
@@ -115,23 +116,24 @@ export class HostResolver {
   };
 
   async #query(host: string): Promise<ResolvedAddress[]> {
-    const asked = [this.#resolver.resolve4(host, { ttl: true }), this.#resolver.resolve6(host, { ttl: true })].map((query) =>
+    // Each family's addresses, or the code it failed with.
+    const ask = (query: Promise<dns.RecordWithTtl[]>, family: 4 | 6) =>
       query.then(
-        (value): PromiseSettledResult<dns.RecordWithTtl[]> => ({ status: 'fulfilled', value }),
-        (reason: unknown): PromiseSettledResult<dns.RecordWithTtl[]> => ({ status: 'rejected', reason }),
-      ),
-    );
+        (found) => ({ records: found.map(({ address, ttl }) => ({ address, family, ttl })), code: 'ENODATA' }),
+        (error: NodeJS.ErrnoException) => ({ records: [], code: String(error.code) }),
+      );
+    const asked = [ask(this.#resolver.resolve4(host, { ttl: true }), 4), ask(this.#resolver.resolve6(host, { ttl: true }), 6)];
     // Once one family has addresses, the other gets Happy Eyeballs' resolution delay (RFC 8305),
     // not its whole timeout: some servers drop AAAA queries.
     const first = await Promise.race(asked);
-    const late = (): PromiseSettledResult<dns.RecordWithTtl[]> => ({ status: 'rejected', reason: { code: 'ENODATA' } });
-    const [v4, v6] = first.status === 'fulfilled' ? await Promise.all(asked.map((answer) => Promise.race([answer, sleep(RESOLUTION_DELAY_MS).then(late)]))) : await Promise.all(asked);
-    const records = [...(v4!.status === 'fulfilled' ? v4!.value.map((r) => ({ ...r, family: 4 as const })) : []), ...(v6!.status === 'fulfilled' ? v6!.value.map((r) => ({ ...r, family: 6 as const })) : [])];
+    const late = () => ({ records: [], code: 'ENODATA' });
+    const answers = await Promise.all(first.records.length > 0 ? asked.map((answer) => Promise.race([answer, sleep(RESOLUTION_DELAY_MS).then(late)])) : asked);
+    const records = answers.flatMap((answer) => answer.records);
     if (records.length > 0) {
       const ttlMs = Math.min(...records.map((r) => r.ttl * 1000));
       return this.#remember(host, records.map(({ address, family }) => ({ address, family })), Math.max(1_000, ttlMs));
     }
-    const codes = [v4!, v6!].map((r) => (r.status === 'rejected' ? String((r.reason as NodeJS.ErrnoException).code) : 'ENODATA'));
+    const codes = answers.map((answer) => answer.code);
     if (!codes.every((code) => ASK_SYSTEM.has(code))) {
       const code = codes.find((c) => !ASK_SYSTEM.has(c))!;
       throw new HostResolutionError(host, 'EAI_AGAIN', code === 'ETIMEOUT' ? 'DNS did not answer in time' : `DNS query failed (${code})`);
@@ -140,8 +142,7 @@ export class HostResolver {
   }
 
   async #fromSystem(host: string): Promise<ResolvedAddress[]> {
-    while (this.#systemRunning >= this.#options.systemLookups) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    this.#systemRunning++;
+    await this.#systemSlots.acquire();
     try {
       const addresses = await this.#options.systemLookup(host);
       if (addresses.length === 0) throw new HostResolutionError(host, 'ENOTFOUND', 'no such host');
@@ -151,8 +152,7 @@ export class HostResolver {
       const code = (error as NodeJS.ErrnoException).code;
       throw new HostResolutionError(host, code === 'ENOTFOUND' ? 'ENOTFOUND' : 'EAI_AGAIN', code === 'ENOTFOUND' ? 'no such host' : `lookup failed (${code})`);
     } finally {
-      this.#systemRunning--;
-      this.#waiting.shift()?.();
+      this.#systemSlots.release();
     }
   }
 

@@ -90,8 +90,9 @@ export type LookupFunction = (hostname: string, options: LookupOptions, callback
 
 /**
  * A `dns.lookup` replacement for the HTTP client's sockets (undici `connect: { lookup }`): it
- * resolves without holding libuv's thread pool (dispatch/host-resolver.ts), then refuses when any address it would connect to is not public. This re-checks at
- * send time what the API checked at create time, so DNS rebinding cannot reach internal hosts.
+ * resolves without holding libuv's thread pool (dispatch/host-resolver.ts), then refuses when any
+ * address it would connect to is not public. This re-checks at send time what the API checked at
+ * create time, so DNS rebinding cannot reach internal hosts.
  */
 export function createAddressCheckingLookup(allowPrivate: boolean, resolver: HostResolver = defaultHostResolver): LookupFunction {
   return (hostname, options, callback) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
-import { Semaphore } from '../bus/offset-tracker.js';
+import { Semaphore } from './semaphore.js';
 import { InHandDispatch, type InHandDispatcher } from './in-hand.js';
 import type { DeliveryTask } from './ports.js';
 import { deliveryTask as task } from '../../test/helpers/doubles.js';

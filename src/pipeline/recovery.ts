@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { recoveryId } from '../domain/ids.js';
 import type { Logger } from '../log/logger.js';
+import { Semaphore } from './semaphore.js';
 import type { DeliveryActions, DeliveryReader, DeliveryRecord, RecoveryJobs, RecoveryRecord } from './ports.js';
 
 export interface RecoveryOptions {
@@ -30,8 +31,7 @@ const isAfter = (d: DeliveryRecord, cursor: RecoveryRecord['cursor']) =>
  */
 export class Recoveries {
   private readonly running = new Map<string, Promise<void>>();
-  private readonly turns: Array<() => void> = [];
-  private active = 0;
+  private readonly turns: Semaphore;
   private readonly now: () => Date;
   private stopping = false;
 
@@ -42,6 +42,7 @@ export class Recoveries {
     private readonly options: RecoveryOptions,
   ) {
     this.now = options.now ?? (() => new Date());
+    this.turns = new Semaphore(options.maxRunning ?? 2);
   }
 
   /** The job of this window, started if it is new; answers at once while the job runs. `until` null: up to now. */
@@ -107,10 +108,10 @@ export class Recoveries {
     };
     // Written while it waits its turn too: a job waiting here is not abandoned.
     const heartbeat = setInterval(() => void save().catch(() => {}), this.options.heartbeatMs ?? 15_000);
-    let leave: (() => void) | undefined;
+    let turn = false;
     try {
       await save();
-      leave = await this.turn();
+      turn = await this.turns.acquire();
       if (this.stopping) return;
       const resumeAt = job.cursor;
       const since = resumeAt ? resumeAt.createdAt : job.since;
@@ -130,20 +131,10 @@ export class Recoveries {
       job.finishedAt = this.now();
       await save();
     } finally {
-      leave?.();
+      if (turn) this.turns.release();
       clearInterval(heartbeat);
       await writes.catch(() => {});
     }
-  }
-
-  /** Waits until fewer than maxRunning jobs run; returns the way out. */
-  private async turn(): Promise<() => void> {
-    while (this.active >= (this.options.maxRunning ?? 2)) await new Promise<void>((resolve) => this.turns.push(resolve));
-    this.active++;
-    return () => {
-      this.active--;
-      this.turns.shift()?.();
-    };
   }
 
   private async queueChunk(chunk: DeliveryRecord[]): Promise<{ queued: number; skipped: number }> {

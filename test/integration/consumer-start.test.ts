@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Semaphore } from '../../src/bus/offset-tracker.js';
+import { Semaphore } from '../../src/pipeline/semaphore.js';
 import { ensureTopics } from '../../src/bus/topic-setup.js';
 import { topicNames } from '../../src/bus/topics.js';
 import { startWorkerConsumer } from '../../src/bus/worker-consumer.js';

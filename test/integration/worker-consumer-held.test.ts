@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
-import { Semaphore } from '../../src/bus/offset-tracker.js';
+import { Semaphore } from '../../src/pipeline/semaphore.js';
 import { startWorkerConsumer, type Held } from '../../src/bus/worker-consumer.js';
 import { useKafka } from '../helpers/servers.js';
 import { settle, until } from '../helpers/wait.js';
