@@ -51,9 +51,7 @@ export async function runService(effective: Config, roles: Role[], logger: Logge
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new ConfigError('PORT', `port ${effective.port} is already in use`);
     throw error;
   });
-  hooks.started?.(service);
-
-  await new Promise<void>((resolve) => {
+  const signalled = new Promise<void>((resolve) => {
     // Ctrl-C under `npm start` arrives twice (from the terminal, and relayed by npm): later
     // signals must not kill the process while it stops, which is bounded below anyway.
     let stopping = false;
@@ -65,6 +63,10 @@ export async function runService(effective: Config, roles: Role[], logger: Logge
     process.on('SIGINT', shutdown);
     process.on('SIGTERM', shutdown);
   });
+  // Only now: a primary told of a ready worker may signal it at once, and the process can be
+  // preempted between sending that message and any code after it.
+  hooks.started?.(service);
+  await signalled;
   // Bounded: a hanging Kafka or MongoDB call must not keep the process alive. Work not finished
   // is not acknowledged (offsets uncommitted, API requests unanswered), so it is redelivered or retried.
   const deadlineMs = effective.requestTimeoutMs + SHUTDOWN_GRACE_MS;

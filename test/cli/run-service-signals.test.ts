@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { runService } from '../../src/cli/serve-command.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/log/logger.js';
+import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers.js';
+
+/*
+ * A worker of `serve --workers` tells its primary it is ready, and from then on the primary (and a
+ * terminal's Ctrl-C) may signal it. A signal that came before the handlers were on killed it
+ * outright, which the primary reports as work abandoned.
+ */
+describe('runService', () => {
+  it('handles SIGINT and SIGTERM before it reports ready', async () => {
+    const [{ prefix }, { database }] = await Promise.all([useKafka('run-signals'), useMongo('run-signals')]);
+    const config = loadConfig({
+      PORT: '0',
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      MONGODB_URI: mongodbUri(),
+      MONGODB_DATABASE: database,
+      WEBHOOKS_TOPIC_PREFIX: prefix,
+      WEBHOOKS_EVENT_PARTITIONS: '1',
+      LOG_LEVEL: 'warn',
+    });
+    const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
+    const added = (signal: 'SIGINT' | 'SIGTERM') => process.listeners(signal).filter((l) => !before[signal].has(l));
+    let atReady: { SIGINT: number; SIGTERM: number } | undefined;
+    const code = await runService(config, ['api', 'matcher', 'dispatcher'], createLogger({ level: 'warn' }), {
+      started: () => {
+        atReady = { SIGINT: added('SIGINT').length, SIGTERM: added('SIGTERM').length };
+        // Stop it as Ctrl-C would, once its handler is on (on the code before, only after ready).
+        setImmediate(() => (added('SIGINT')[0] as (signal: string) => void)('SIGINT'));
+      },
+    });
+    expect(atReady).toEqual({ SIGINT: 1, SIGTERM: 1 });
+    expect(code).toBe(0);
+  }, 120_000);
+});
