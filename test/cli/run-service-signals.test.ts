@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runService } from '../../src/cli/serve-command.js';
-import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
-import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers.js';
+import { testServiceConfig } from '../helpers/service.js';
 
 /*
  * A worker of `serve --workers` tells its primary it is ready, and from then on the primary (and a
@@ -11,20 +10,11 @@ import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers
  */
 describe('runService', () => {
   it('handles SIGINT and SIGTERM before it reports ready', async () => {
-    const [{ prefix }, { database }] = await Promise.all([useKafka('run-signals'), useMongo('run-signals')]);
-    const config = loadConfig({
-      PORT: '0',
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      MONGODB_URI: mongodbUri(),
-      MONGODB_DATABASE: database,
-      WEBHOOKS_TOPIC_PREFIX: prefix,
-      WEBHOOKS_EVENT_PARTITIONS: '1',
-      LOG_LEVEL: 'warn',
-    });
+    const config = await testServiceConfig('run-signals');
     const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
     const added = (signal: 'SIGINT' | 'SIGTERM') => process.listeners(signal).filter((l) => !before[signal].has(l));
     let atReady: { SIGINT: number; SIGTERM: number } | undefined;
-    const code = await runService(config, ['api', 'matcher', 'dispatcher'], createLogger({ level: 'warn' }), {
+    const code = await runService(config, ['api', 'matcher', 'dispatcher'], createLogger({ level: config.logLevel }), {
       started: () => {
         atReady = { SIGINT: added('SIGINT').length, SIGTERM: added('SIGTERM').length };
         // Stop it as Ctrl-C would, once its handler is on (on the code before, only after ready).

@@ -21,9 +21,20 @@ export async function startTestService(
   env: Record<string, string> = {},
   roles: Role[] = [...ALL_ROLES],
 ): Promise<TestService> {
-  // Their cleanup (topics deleted, database dropped) runs after the service's stop below: hooks unwind in reverse.
+  // Its cleanup (topics deleted, database dropped) runs after the service's stop below: hooks unwind in reverse.
+  const config = await testServiceConfig(label, env);
+  const logger = createLogger({ level: config.logLevel, name: label });
+  const service = await startService(config, roles, logger);
+
+  cleanUp(() => service.stop());
+
+  return { service, config, baseUrl: `http://127.0.0.1:${service.apiPort ?? 0}` };
+}
+
+/** The configuration of a service on the test servers, with a topic prefix and database of its own (removed after the test, cleanup.ts). */
+export async function testServiceConfig(label: string, env: Record<string, string> = {}): Promise<Config> {
   const [{ prefix }, { database }] = await Promise.all([useKafka(label), useMongo(label)]);
-  const config = loadConfig({
+  return loadConfig({
     PORT: '0',
     KAFKA_BROKERS: kafkaBrokers().join(','),
     MONGODB_URI: mongodbUri(),
@@ -34,12 +45,6 @@ export async function startTestService(
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...env,
   });
-  const logger = createLogger({ level: config.logLevel, name: label });
-  const service = await startService(config, roles, logger);
-
-  cleanUp(() => service.stop());
-
-  return { service, config, baseUrl: `http://127.0.0.1:${service.apiPort ?? 0}` };
 }
 
 /**
