@@ -84,6 +84,32 @@ describe('event integrity', () => {
     expect(request!.body).toContain('"data":{"a":9007199254740993,"b":12345678901234567890,"c":1e400,"d":[1.0,-0,0.1,2.50]}');
   });
 
+  it('keeps keys that name object internals (__proto__, constructor) and any string, through Kafka, REST and gRPC', async () => {
+    const { key, workspace } = await newWorkspace();
+    const receiver = await startReceiver();
+    await createWebhooks(key, receiver.url, ['card.capture', 'card.refund', 'card.decline'], 1);
+    const data = (s: string) => `{"__proto__":{"polluted":1},"constructor":{"prototype":2},"toString":"x","nested":[{"__proto__":[3]}],"s":"${s}"}`;
+    // JSON carries a lone surrogate; Protobuf strings are UTF-8, which cannot.
+    const json = data('\\ud800 \\u2028 \\u0000 é 𝄞');
+    const utf8 = data('\\u2028 \\u0000 é 𝄞');
+    await producer.send({ topic: `${prefix}.events.card.capture`, messages: [{ value: `{"id":"evt_internals","workspace":"${workspace}","data":${json}}` }] });
+    const viaRest = await api.rest('POST', '/v1/events', key, `{"type":"card.refund","data":${json}}`);
+    expect(viaRest.status, JSON.stringify(viaRest.json)).toBe(200);
+    await api.events('grpc-h2', key).publishEvent({ event: { type: 'card.decline', data: JSON.parse(utf8) } });
+    const requests = await receiver.waitFor(3);
+    expect(requests.map((r) => r.json.type).sort()).toEqual(['card.capture', 'card.decline', 'card.refund']);
+    for (const request of requests) {
+      const got = JSON.parse(request.body).data;
+      const expected = JSON.parse(request.json.type === 'card.decline' ? utf8 : json);
+      expect(Object.keys(got), request.json.type).toEqual(Object.keys(expected));
+      expect(Object.getOwnPropertyNames(got.__proto__), request.json.type).toEqual(['polluted']);
+      expect(got.__proto__.polluted).toBe(1);
+      expect(got.constructor).toEqual({ prototype: 2 });
+      expect(Object.getOwnPropertyNames(got.nested[0])).toEqual(['__proto__']);
+      expect(got.s, request.json.type).toBe(expected.s);
+    }
+  });
+
   it('refuses through the API a number the API cannot carry exactly, and sends exact ones as written', async () => {
     const { key } = await newWorkspace();
     const receiver = await startReceiver();
