@@ -195,7 +195,6 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       metricsPort = server.port;
     }
 
-    logger.info({ roles, apiPort, metricsPort }, 'service started');
     return { apiPort, metricsPort, stop, unfinished: () => [...unfinished] };
   } catch (error) {
     await stop();

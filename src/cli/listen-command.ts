@@ -259,26 +259,29 @@ export async function listenCommand(args: string[]): Promise<number> {
     return 1;
   }
 
+  // Handled before it says it listens: a script may signal it as soon as it reads that line.
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   say(`Listening on http://localhost:${listener.port}/ and answering ${listener.status()}. ${describeSecrets(options)}`);
   const stdin = process.stdin;
   const keyboard = stdin.isTTY === true;
   if (keyboard) say(`Keys: f = answer ${options.status < 300 ? FAILING_STATUS : 200} / ${options.status} (switch), q = quit`);
   else say('Stop with Ctrl-C.');
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    if (!keyboard) return;
+  if (keyboard) {
     stdin.setRawMode(true);
     stdin.setEncoding('utf8');
     stdin.on('data', (keys: string) => {
       for (const key of keys) {
         if (key === 'f' || key === 'F') say(`Now answering ${listener.toggle()}.`);
         // Raw mode turns Ctrl-C and Ctrl-D into plain characters.
-        else if (key === 'q' || key === 'Q' || key === '\u0003' || key === '\u0004') resolve();
+        else if (key === 'q' || key === 'Q' || key === '\u0003' || key === '\u0004') stop();
       }
     });
-  });
+  }
+  await stopped;
   if (keyboard) {
     stdin.setRawMode(false);
     stdin.pause();

@@ -63,8 +63,9 @@ export async function runService(effective: Config, roles: Role[], logger: Logge
     process.on('SIGINT', shutdown);
     process.on('SIGTERM', shutdown);
   });
-  // Only now: a primary told of a ready worker may signal it at once, and the process can be
-  // preempted between sending that message and any code after it.
+  // Only now: whoever waits for this line or message may signal at once, and the process can be
+  // preempted between saying it and any code after it.
+  logger.info({ roles, apiPort: service.apiPort, metricsPort: service.metricsPort }, 'service started');
   hooks.started?.(service);
   await signalled;
   // Bounded: a hanging Kafka or MongoDB call must not keep the process alive. Work not finished
