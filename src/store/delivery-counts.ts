@@ -38,6 +38,8 @@ interface Shard {
   partition: string;
   pending: RankTree;
   pendingKeys: number;
+  /** What the write on its way holds, until it is stored: reads count it meanwhile. */
+  writing?: RankTree;
   union: RankTree;
   unionKeys: number;
   /** This round's documents, until folded. */
@@ -212,6 +214,7 @@ export class DeliveryCounts {
       const { pending } = shard;
       shard.pending = new Map();
       shard.pendingKeys = 0;
+      shard.writing = pending;
       try {
         const collection = await this.partitions.forWrite(hourOfShard(shard.partition));
         const _id = this.nextId(shard.partition);
@@ -222,6 +225,8 @@ export class DeliveryCounts {
         for (const [ws, wh, id, rank] of entriesOf(pending)) if (raise(shard.pending, ws, wh, id, rank) === 'new') shard.pendingKeys++;
         failed.push(error);
         return;
+      } finally {
+        shard.writing = undefined;
       }
       if (shard.unionKeys >= ROUND_KEYS) {
         // Large enough: what comes next starts a new round (with what was noted while this was written).
@@ -314,6 +319,10 @@ export class DeliveryCounts {
   private async ranksIn(partition: string, workspace: string, webhookId: string): Promise<Map<string, number>> {
     const [ws, wh] = [safeKey(workspace), safeKey(webhookId)];
     const prefix = idPrefix(partition);
+    // What this process noted and has not stored yet, taken before the read: a write that ends
+    // while the read runs may have been stored after the read's snapshot.
+    const shard = this.shards.get(partition);
+    const unstored = [shard?.pending, shard?.writing].map((tree) => tree?.get(ws)?.get(wh));
     const docs = await this.partitions
       .collection(hourOfShard(partition))
       .find({ _id: { $gte: prefix, $lt: `${prefix.slice(0, -1)}.` } }, { projection: { [`w.${ws}.${wh}`]: 1 } })
@@ -330,8 +339,7 @@ export class DeliveryCounts {
         take(entry.slice(0, at), Number(entry.slice(at + 1)));
       }
     }
-    // What this process noted and has not written yet (once written, the documents read above have it).
-    for (const [key, rank] of this.shards.get(partition)?.pending.get(ws)?.get(wh) ?? []) take(key, rank);
+    for (const ranksOf of unstored) for (const [key, rank] of ranksOf ?? []) take(key, rank);
     if (hourOfShard(partition) <= (await this.summariesBegan()) && !docs.some((d) => d._id === `${prefix}records`)) {
       for (const entry of (await this.recounted(partition)) ?? []) {
         if (entry.workspace === workspace && entry.webhookId === webhookId) take(safeKey(entry.deliveryId), entry.rank);

@@ -7,6 +7,7 @@ import { DeliveryCounts } from '../../src/store/delivery-counts.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { hourOf, partitionOf } from '../../src/store/partitions.js';
 import { useMongo } from '../helpers/servers.js';
+import { until } from '../helpers/wait.js';
 
 const HOUR = 3_600_000;
 const WORKSPACE = 'ws-counts';
@@ -156,5 +157,48 @@ describe('counts per hour', () => {
     await store.flushCounts();
     expect(await hourAt(new DeliveryStore(older), webhookId, now - 3 * HOUR)).toEqual({ succeeded: 2, retrying: 0, pending: 0, failed: 1 });
     await store.close();
+  });
+
+  it('reads what is being written: a read while a write is on its way counts every delivery noted', async () => {
+    // Each insert of counts is held until let go, as a slow server would.
+    let letGo = () => {};
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    let inserts = 0;
+    const slow = new Proxy(db, {
+      get(target, name) {
+        if (name !== 'collection') return Reflect.get(target, name, target);
+        return (collectionName: string) => {
+          const collection = target.collection(collectionName);
+          if (!collectionName.startsWith('delivery_counts_')) return collection;
+          return new Proxy(collection, {
+            get(c, n) {
+              if (n !== 'insertOne') return Reflect.get(c, n, c);
+              return async (...args: Parameters<typeof c.insertOne>) => {
+                inserts++;
+                await held;
+                return c.insertOne(...args);
+              };
+            },
+          });
+        };
+      },
+    });
+    const counts = new DeliveryCounts(slow, { recount: async () => null, storedHours: async () => [] });
+    await counts.summariesBegan();
+    const webhookId = 'whk_countsGGGGGGGGGGGGGGGGGG';
+    const now = Date.now();
+    const [a, b] = [delivery(webhookId, now), delivery(webhookId, now)];
+    const partition = partitionOf(a!.id, webhookId);
+    counts.note(partition, [a!, b!].map((d) => ({ workspace: WORKSPACE, webhookId, deliveryId: d.id, rank: stateRank(0, 'pending') })));
+    counts.note(partition, [{ workspace: WORKSPACE, webhookId, deliveryId: a!.id, rank: stateRank(1, 'succeeded') }]);
+    const current = async () => (await counts.byHour(WORKSPACE, webhookId, 1, now))[0]!;
+    // The first write of what was noted goes at once (the next a second after it).
+    await until('the write to be on its way', () => (inserts === 1 ? true : undefined), 5_000);
+    expect(await current()).toMatchObject({ succeeded: 1, pending: 1, retrying: 0, failed: 0 });
+    letGo();
+    await counts.flush();
+    expect(inserts).toBe(1);
+    expect(await current()).toMatchObject({ succeeded: 1, pending: 1, retrying: 0, failed: 0 });
+    await counts.close();
   });
 });
