@@ -8,6 +8,7 @@ import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { hourOf, partitionOf } from '../../src/store/partitions.js';
 import { useMongo } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
+import { wrapCollectionMethod } from '../helpers/wrapped-db.js';
 
 const HOUR = 3_600_000;
 const WORKSPACE = 'ws-counts';
@@ -164,24 +165,10 @@ describe('counts per hour', () => {
     let letGo = () => {};
     const held = new Promise<void>((resolve) => (letGo = resolve));
     let inserts = 0;
-    const slow = new Proxy(db, {
-      get(target, name) {
-        if (name !== 'collection') return Reflect.get(target, name, target);
-        return (collectionName: string) => {
-          const collection = target.collection(collectionName);
-          if (!collectionName.startsWith('delivery_counts_')) return collection;
-          return new Proxy(collection, {
-            get(c, n) {
-              if (n !== 'insertOne') return Reflect.get(c, n, c);
-              return async (...args: Parameters<typeof c.insertOne>) => {
-                inserts++;
-                await held;
-                return c.insertOne(...args);
-              };
-            },
-          });
-        };
-      },
+    const slow = wrapCollectionMethod(db, (name) => name.startsWith('delivery_counts_'), 'insertOne', (insertOne) => async (...args) => {
+      inserts++;
+      await held;
+      return insertOne(...args);
     });
     const counts = new DeliveryCounts(slow, { recount: async () => null, storedHours: async () => [] });
     await counts.summariesBegan();

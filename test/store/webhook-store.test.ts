@@ -4,6 +4,7 @@ import { webhookCollectionName, WebhookStore } from '../../src/store/webhook-sto
 import type { WebhookRecord } from '../../src/pipeline/ports.js';
 import { useMongo } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
+import { wrapCollectionMethod } from '../helpers/wrapped-db.js';
 
 const { db } = await useMongo('webhook-store');
 const hook = { url: 'https://example.com/h', events: ['*'], agent: null, description: '' };
@@ -17,17 +18,7 @@ function legacyDoc(workspace: string, n: number) {
 /** A store whose change-mark writes are counted. */
 function countingMarks() {
   let versionWrites = 0;
-  const counting = new Proxy(db, {
-    get(target, prop) {
-      if (prop !== 'collection') return Reflect.get(target, prop, target);
-      return (name: string) => {
-        const collection = target.collection(name);
-        if (name !== 'webhook_versions') return collection;
-        const updateOne: typeof collection.updateOne = (...args) => (versionWrites++, collection.updateOne(...args));
-        return Object.assign(Object.create(collection), { updateOne });
-      };
-    },
-  });
+  const counting = wrapCollectionMethod(db, (name) => name === 'webhook_versions', 'updateOne', (updateOne) => (...args) => (versionWrites++, updateOne(...args)));
   return { store: new WebhookStore(counting), writes: () => versionWrites };
 }
 
