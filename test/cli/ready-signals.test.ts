@@ -10,25 +10,26 @@ import { testServiceConfig } from '../helpers/service.js';
  * test. A signal that came before the handlers were on killed the process outright, which a
  * primary reports as work abandoned.
  */
-/** The SIGINT and SIGTERM listeners added since it was called. */
+/** The SIGINT and SIGTERM listeners added since it was called, and a Ctrl-C delivered to the first SIGINT one. */
 function addedHandlers() {
   const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
   const added = (signal: 'SIGINT' | 'SIGTERM') => process.listeners(signal).filter((l) => !before[signal].has(l));
-  return { added, handlers: () => ({ SIGINT: added('SIGINT').length, SIGTERM: added('SIGTERM').length }) };
+  // On the next turn: by then the handler is on (on the code before, only after the ready line).
+  const ctrlC = () => setImmediate(() => (added('SIGINT')[0] as (signal: string) => void)('SIGINT'));
+  return { ctrlC, handlers: () => ({ SIGINT: added('SIGINT').length, SIGTERM: added('SIGTERM').length }) };
 }
 
 describe('signals right after a command says it is ready', () => {
   it('serve handles SIGINT and SIGTERM before it says it started', async () => {
     const config = await testServiceConfig('run-signals');
-    const { added, handlers } = addedHandlers();
+    const { ctrlC, handlers } = addedHandlers();
     let atLine: ReturnType<typeof handlers> | undefined;
     let atReady: ReturnType<typeof handlers> | undefined;
     const logger = pino({ level: 'info' }, { write: (line: string) => void (line.includes('"msg":"service started"') && (atLine = handlers())) });
     const code = await runService(config, ['api', 'matcher', 'dispatcher'], logger, {
       started: () => {
         atReady = handlers();
-        // Stop it as Ctrl-C would, once its handler is on (on the code before, only after this).
-        setImmediate(() => (added('SIGINT')[0] as (signal: string) => void)('SIGINT'));
+        ctrlC();
       },
     });
     expect(atLine).toEqual({ SIGINT: 1, SIGTERM: 1 });
@@ -37,13 +38,13 @@ describe('signals right after a command says it is ready', () => {
   }, 120_000);
 
   it('listen handles SIGINT and SIGTERM before it says it listens', async () => {
-    const { added, handlers } = addedHandlers();
+    const { ctrlC, handlers } = addedHandlers();
     let atLine: ReturnType<typeof handlers> | undefined;
     const write = process.stdout.write.bind(process.stdout);
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: any[]) => {
       if (String(chunk).startsWith('Listening on ') && !atLine) {
         atLine = handlers();
-        setImmediate(() => (added('SIGINT')[0] as (signal: string) => void)('SIGINT'));
+        ctrlC();
       }
       return write(chunk, ...rest);
     });
