@@ -12,7 +12,7 @@ const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 
 export type MongoKind = 'mongod' | 'ferretdb';
 
-function ferretdbBinary(cacheDir: string): string {
+export function ferretdbBinary(cacheDir: string): string {
   return path.join(cacheDir, `ferretdb-${FERRETDB_VERSION}`, 'bin', 'ferretdb');
 }
 

@@ -3,7 +3,7 @@ import type { Collection, Db } from 'mongodb';
 import { WORKSPACE_SLUG } from '../domain/event.js';
 import { DomainError, invalidArgument } from '../domain/errors.js';
 import { ID_PATTERNS, newApiKey, newApiKeyId, type ApiKeyMode } from '../domain/ids.js';
-import { markChanged, type VersionDoc } from './mongo.js';
+import { markChanged, readAll, type VersionDoc } from './mongo.js';
 
 /** Enough of the key to recognise it in a list, far too little to use it. */
 export const KEY_PREFIX_LENGTH = 16;
@@ -138,12 +138,12 @@ export class ApiKeyStore {
 
   async list(workspace: string): Promise<ApiKeyInfo[]> {
     assertWorkspaceSlug(workspace);
-    return (await this.keys.find({ workspace }).sort({ createdAt: 1, _id: 1 }).toArray()).map(info);
+    return (await readAll(this.keys.find({ workspace }).sort({ createdAt: 1, _id: 1 }))).map(info);
   }
 
   /** By id (`key_…`) or by the prefix shown in `list`; an ambiguous prefix is refused. */
   async revoke(prefixOrId: string): Promise<ApiKeyInfo> {
-    const matches = await this.keys.find({ $or: [{ _id: prefixOrId }, { prefix: prefixOrId }] }).limit(2).toArray();
+    const matches = await readAll(this.keys.find({ $or: [{ _id: prefixOrId }, { prefix: prefixOrId }] }).limit(2));
     if (matches.length === 0) throw new DomainError('not_found', `no API key with id or prefix "${prefixOrId}"`);
     if (matches.length > 1) throw invalidArgument(`prefix "${prefixOrId}" matches several keys: revoke by id`, 'key');
     const doc = matches[0]!;

@@ -3,7 +3,7 @@ import { randomBase62 } from '../domain/ids.js';
 import type { Logger } from '../log/logger.js';
 import { statusOfRank } from '../pipeline/delivery-state.js';
 import type { HourCounts } from '../pipeline/ports.js';
-import { isDuplicateKey } from './mongo.js';
+import { isDuplicateKey, readAll } from './mongo.js';
 import { HOUR_MS, hourOf, Partitions, shardOf } from './partitions.js';
 
 /** One delivery's state as a summary keeps it (pipeline/delivery-state.ts stateRank). */
@@ -323,10 +323,9 @@ export class DeliveryCounts {
     // while the read runs may have been stored after the read's snapshot.
     const shard = this.shards.get(partition);
     const unstored = [shard?.pending, shard?.writing].map((tree) => tree?.get(ws)?.get(wh));
-    const docs = await this.partitions
-      .collection(hourOfShard(partition))
-      .find({ _id: { $gte: prefix, $lt: `${prefix.slice(0, -1)}.` } }, { projection: { [`w.${ws}.${wh}`]: 1 } })
-      .toArray();
+    const docs = await readAll(
+      this.partitions.collection(hourOfShard(partition)).find({ _id: { $gte: prefix, $lt: `${prefix.slice(0, -1)}.` } }, { projection: { [`w.${ws}.${wh}`]: 1 } }),
+    );
     const ranks = new Map<string, number>();
     const take = (key: string, rank: number) => {
       if (!(rank <= (ranks.get(key) ?? -1))) ranks.set(key, rank);

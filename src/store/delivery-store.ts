@@ -1,5 +1,5 @@
 import type { Collection, Db, Document, Filter } from 'mongodb';
-import { insertNew } from './mongo.js';
+import { insertNew, readAll } from './mongo.js';
 import { Batcher } from '../pipeline/batcher.js';
 import { currentState, matchedDelivery, newestOutcome, rankOf, stateRank } from '../pipeline/delivery-state.js';
 import type { Logger } from '../log/logger.js';
@@ -224,7 +224,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
     const stored = await Promise.all(
       [...groupBy(docs, (d) => partitionOf(d._id, d.webhookId))].map(([partition, group]) =>
-        this.deliveries.collection(partition).find({ eventId: { $in: [...new Set(group.map((d) => d.eventId))] } }).toArray(),
+        readAll(this.deliveries.collection(partition).find({ eventId: { $in: [...new Set(group.map((d) => d.eventId))] } })),
       ),
     );
     const byPair = new Map(stored.flat().map((doc) => [pair(doc), doc]));
@@ -287,7 +287,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const bodies =
           ids.length <= EXACT_BODY_READS
             ? await Promise.all(ids.map((_id) => collection.findOne({ _id }, { projection })))
-            : await collection.find({ _id: { $in: ids } }, { projection }).toArray();
+            : await readAll(collection.find({ _id: { $in: ids } }, { projection }));
         for (const body of bodies) if (body) found.set(key(partition, body._id), body);
       }),
     );
@@ -360,8 +360,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   private async recount(partition: string): Promise<RankEntry[] | null> {
     if (!(await this.deliveries.list()).includes(partition)) return null;
     const [docs, outcomes] = await Promise.all([
-      this.deliveries.collection(partition).find({}, { projection: { workspace: 1, webhookId: 1 } }).toArray(),
-      this.outcomes.collection(partition).find({}, { projection: { deliveryId: 1, number: 1, status: 1 } }).toArray(),
+      readAll(this.deliveries.collection(partition).find({}, { projection: { workspace: 1, webhookId: 1 } })),
+      readAll(this.outcomes.collection(partition).find({}, { projection: { deliveryId: 1, number: 1, status: 1 } })),
     ]);
     const ranks = new Map<string, number>();
     for (const o of outcomes) ranks.set(o.deliveryId, Math.max(ranks.get(o.deliveryId) ?? 0, rankOf(o)));
@@ -419,10 +419,10 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   private async statesIn(partition: string, query: Filter<DeliveryDoc>, limit: number): Promise<DeliveryRecord[]> {
     let find = this.deliveries.collection(partition).find(query).sort(NEWEST_FIRST);
     if (limit > 0) find = find.limit(limit);
-    if ((await this.isMongoDb()).mongodb) return this.withOutcomes(await find.toArray(), { attempts: false });
+    if ((await this.isMongoDb()).mongodb) return this.withOutcomes(await readAll(find), { attempts: false });
     const [docs, outcomes] = await Promise.all([
-      find.toArray(),
-      this.outcomes.collection(partition).find({ webhookId: query.webhookId as string }, { projection: { 'attempt.responseBodyExcerpt': 0 } }).toArray(),
+      readAll(find),
+      readAll(this.outcomes.collection(partition).find({ webhookId: query.webhookId as string }, { projection: { 'attempt.responseBodyExcerpt': 0 } })),
     ]);
     const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
     return docs.map((doc) => ({ ...currentState(asMatched(doc), byDelivery.get(doc._id) ?? []), attempts: [] }));
@@ -444,11 +444,12 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       .filter((p) => p.endsWith(shard) && startOf(p) < until.getTime() && startOf(p) + HOUR_MS > since.getTime())
       .reverse();
     for (const partition of hours) {
-      const docs = await this.deliveries
-        .collection(partition)
-        .find({ workspace, webhookId, createdAt: { $gte: since, $lt: until } })
-        .sort({ createdAt: 1, _id: 1 })
-        .toArray();
+      const docs = await readAll(
+        this.deliveries
+          .collection(partition)
+          .find({ workspace, webhookId, createdAt: { $gte: since, $lt: until } })
+          .sort({ createdAt: 1, _id: 1 }),
+      );
       for (let i = 0; i < docs.length; i += BULK_CHUNK) {
         yield (await this.withOutcomes(docs.slice(i, i + BULK_CHUNK))).filter((d) => d.status === 'failed');
       }
@@ -464,7 +465,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const docs = await Promise.all(
           shardsOf(hour).map(async (partition) => {
             const collection = this.deliveries.collection(partition);
-            return chunk.length === 1 ? [await collection.findOne({ _id: chunk[0]! })].filter((d) => d !== null) : collection.find({ _id: { $in: chunk } }).toArray();
+            return chunk.length === 1 ? [await collection.findOne({ _id: chunk[0]! })].filter((d) => d !== null) : readAll(collection.find({ _id: { $in: chunk } }));
           }),
         );
         found.push(...(await this.withOutcomes(docs.flat())));
@@ -481,8 +482,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     let total = 0;
     for (const partition of await this.deliveries.list(0)) {
       const [docs, outcomes] = await Promise.all([
-        this.deliveries.collection(partition).find(match, { projection: { _id: 1 } }).toArray(),
-        this.outcomes.collection(partition).find(match, { projection: { attempt: 0 } }).toArray(),
+        readAll(this.deliveries.collection(partition).find(match, { projection: { _id: 1 } })),
+        readAll(this.outcomes.collection(partition).find(match, { projection: { attempt: 0 } })),
       ]);
       const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
       total += docs.length;
@@ -503,10 +504,11 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const [outcomes, bodies] = await Promise.all([
       Promise.all(
         [...groupBy(docs, (d) => partitionOf(d._id, d.webhookId))].map(([partition, group]) =>
-          this.outcomes
-            .collection(partition)
-            .find(group.length === 1 ? { deliveryId: group[0]!._id } : { deliveryId: { $in: group.map((d) => d._id) } }, projection)
-            .toArray(),
+          readAll(
+            this.outcomes
+              .collection(partition)
+              .find(group.length === 1 ? { deliveryId: group[0]!._id } : { deliveryId: { $in: group.map((d) => d._id) } }, projection),
+          ),
         ),
       ),
       payloads ? this.bodiesOf(docs).then((found) => found.filter((b): b is PayloadDoc => b !== null)) : [],

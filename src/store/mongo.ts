@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { MongoBulkWriteError, MongoClient, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, type Collection, type Db, type Document, type FindCursor, type OptionalUnlessRequiredId } from 'mongodb';
 
 export interface MongoConnection {
   client: MongoClient;
@@ -22,6 +22,21 @@ export async function connectMongo(uri: string, database: string): Promise<Mongo
 export async function describeServer(client: MongoClient): Promise<string> {
   const info = await client.db('admin').command({ buildInfo: 1 });
   return info.ferretdbVersion ? `FerretDB ${info.ferretdbVersion} (MongoDB ${info.version} wire)` : `MongoDB ${info.version}`;
+}
+
+/**
+ * The most documents a store read takes in its first reply. FerretDB keeps a SQLite connection
+ * (100 per database) for each cursor left open between replies, and its queries wait for one:
+ * a hundred reads waiting for a driver connection to send their getMore stop the whole server,
+ * for good. A first reply larger than the result closes the cursor at once. This one holds the
+ * largest read of the store, a workspace's webhooks at the default cap of 10,000, and costs
+ * FerretDB an array of that many pointers per read.
+ */
+export const ONE_REPLY = 16_384;
+
+/** Every document the query finds, in one reply where they fit in ONE_REPLY. */
+export function readAll<T>(find: FindCursor<T>): Promise<T[]> {
+  return find.batchSize(ONE_REPLY).toArray();
 }
 
 const DUPLICATE_KEY = 11000;

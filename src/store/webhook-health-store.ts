@@ -1,6 +1,7 @@
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
 import type { HealthState } from '../domain/endpoint-health.js';
 import type { HealthStates } from '../pipeline/ports.js';
+import { readAll } from './mongo.js';
 
 /** One webhook's failure streak; only failing webhooks have one, so the collection stays small. */
 interface HealthDoc {
@@ -37,7 +38,7 @@ export class WebhookHealthStore implements HealthStates {
   async load(webhookIds: readonly string[]): Promise<Map<string, HealthState>> {
     if (webhookIds.length === 0) return new Map();
     // The collection holds failing webhooks only, so one `$in` read (a scan on FerretDB) stays small.
-    const docs = await this.docs.find({ _id: { $in: [...webhookIds] } }).toArray();
+    const docs = await readAll(this.docs.find({ _id: { $in: [...webhookIds] } }));
     return new Map(docs.map((doc) => [doc._id, toState(doc)]));
   }
 

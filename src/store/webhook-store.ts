@@ -5,7 +5,7 @@ import { DomainError, notFound } from '../domain/errors.js';
 import { newSigningSecret, newWebhookId } from '../domain/ids.js';
 import type { SignatureScheme } from '../domain/signing.js';
 import type { Page, SigningSecret, WebhookDisabler, WebhookLookup, WebhookRecord } from '../pipeline/ports.js';
-import { isDuplicateKey, markChanged, type VersionDoc } from './mongo.js';
+import { isDuplicateKey, markChanged, readAll, type VersionDoc } from './mongo.js';
 import { decodeCursor, pageSizeOf, toPage } from './paging.js';
 
 /**
@@ -102,7 +102,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   /** Moves webhooks kept by earlier versions in the one `webhooks` collection to their workspaces' collections. Safe to repeat. */
   async init(): Promise<void> {
     const legacy = this.db.collection<LegacyDoc>(LEGACY_COLLECTION);
-    const docs = await legacy.find({}).sort({ createdAt: 1, _id: 1 }).toArray();
+    const docs = await readAll(legacy.find({}).sort({ createdAt: 1, _id: 1 }));
     const byWorkspace = new Map<string, LegacyDoc[]>();
     for (const doc of docs) {
       const group = byWorkspace.get(doc.workspace);
@@ -127,7 +127,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   /** Those not moved yet (by an earlier, interrupted start), each in a free place under the cap. */
   private async moveLegacy(workspace: string, group: LegacyDoc[]): Promise<void> {
     const collection = await this.indexedCollection(workspace);
-    const present = await collection.find({}, { projection: { slot: 1 } }).toArray();
+    const present = await readAll(collection.find({}, { projection: { slot: 1 } }));
     const ids = new Set(present.map((d) => d._id));
     const used = new Set(present.map((d) => d.slot));
     let slot = 0;
@@ -184,10 +184,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   private takenSlots(workspace: string): Promise<number[]> {
     let read = this.slotReads.get(workspace);
     if (!read) {
-      read = this.collectionOf(workspace)
-        .find({}, { projection: { slot: 1 } })
-        .toArray()
-        .then((docs) => docs.map((d) => d.slot));
+      read = readAll(this.collectionOf(workspace).find({}, { projection: { slot: 1 } })).then((docs) => docs.map((d) => d.slot));
       this.slotReads.set(workspace, read);
       const done = () => void this.slotReads.delete(workspace);
       read.then(done, done);
@@ -229,10 +226,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
     }
     const snapshot: ListSnapshot = {
       mark: seen,
-      docs: this.collectionOf(workspace)
-        .find({})
-        .toArray()
-        .then((docs) => docs.sort(newestFirst)),
+      docs: readAll(this.collectionOf(workspace).find({})).then((docs) => docs.sort(newestFirst)),
     };
     this.snapshots.set(workspace, snapshot);
     try {
@@ -306,7 +300,7 @@ export class WebhookStore implements WebhookLookup, WebhookDisabler {
   }
 
   async listActive(workspace: string): Promise<WebhookRecord[]> {
-    return (await this.collectionOf(workspace).find({ status: 'active' }).toArray()).map(toRecord);
+    return (await readAll(this.collectionOf(workspace).find({ status: 'active' }))).map(toRecord);
   }
 
   /**

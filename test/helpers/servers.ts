@@ -81,6 +81,8 @@ export interface WatchedMongo {
   db: Db;
   /** Every read the client sent (find or aggregate), in order, with the collection it read. */
   reads: Array<{ command: string; collection: string }>;
+  /** The collection of every read whose reply left its cursor open on the server (more to fetch). */
+  leftOpen: string[];
 }
 
 /** A client of its own on `database` that notes every read it sends; closed after the test that asked for it, or after the file's tests. */
@@ -88,8 +90,19 @@ export async function watchReads(database: string): Promise<WatchedMongo> {
   const client = await MongoClient.connect(mongodbUri(), { monitorCommands: true });
   cleanUp(() => client.close());
   const reads: WatchedMongo['reads'] = [];
+  const leftOpen: string[] = [];
+  const collectionOf = new Map<number, string>();
   client.on('commandStarted', (event) => {
     if (event.commandName === 'find' || event.commandName === 'aggregate') reads.push({ command: event.commandName, collection: String(event.command[event.commandName]) });
+    if (event.commandName === 'find' || event.commandName === 'aggregate' || event.commandName === 'getMore') {
+      collectionOf.set(event.requestId, String(event.command[event.commandName === 'getMore' ? 'collection' : event.commandName]));
+    }
   });
-  return { db: client.db(database), reads };
+  client.on('commandSucceeded', (event) => {
+    const collection = collectionOf.get(event.requestId);
+    collectionOf.delete(event.requestId);
+    const cursorId = (event.reply as { cursor?: { id?: unknown } }).cursor?.id;
+    if (collection !== undefined && cursorId !== undefined && String(cursorId) !== '0') leftOpen.push(collection);
+  });
+  return { db: client.db(database), reads, leftOpen };
 }

@@ -223,6 +223,24 @@ describe('DeliveryStore', () => {
     expect(tally.unsettled.map((u) => u.status).sort()).toEqual(['pending', 'retrying']);
   });
 
+  it('reads a webhook\'s hour of more deliveries than a first reply holds by default in one reply each, leaving no cursor open on the server', async () => {
+    // FerretDB holds a SQLite connection for each cursor left open between replies, 100 per
+    // database, and its reads wait for one: enough reads waiting to send their getMore stop it.
+    const watched = await watchReads(db.databaseName);
+    const watchedStore = new DeliveryStore(watched.db);
+    const many = Array.from({ length: 150 }, (_, n) => ({ ...delivery('whk_many', n), eventId: `evt_many${n}` }));
+    await Promise.all(many.map((d, n) => watchedStore.insertPending([d], `t:9:${n}`, 'digest')));
+    await watchedStore.recordOutcomes(many.map((d) => outcome(d, 1, 'failed', 500)));
+    const page = await watchedStore.list('ws_store', 'whk_many', {}, 100, '');
+    expect(page.items).toHaveLength(100);
+    let failed = 0;
+    for await (const chunk of watchedStore.failedDeliveries('ws_store', 'whk_many', new Date(0), new Date(base.getTime() + 3_600_000))) failed += chunk.length;
+    expect(failed).toBe(150);
+    expect((await watchedStore.byIds(many.map((d) => d.id))).map((d) => d.status)).toEqual(many.map(() => 'failed'));
+    expect((await watchedStore.settlement('evt_many')).byStatus.failed).toBe(150);
+    expect(watched.leftOpen).toEqual([]);
+  });
+
   it('looks up a duplicate outside the write that every workspace\'s new deliveries share', async () => {
     // Many stored deliveries: on FerretDB the look-up by event id scans them all.
     const filler = Array.from({ length: 20_000 }, (_, i) => ({ _id: `dlv_fill${i}`, workspace: 'ws_fill', webhookId: 'whk_fill', eventId: `evt_fill${i}`, eventType: 'sms.sent', agent: null, createdAt: base, source: 'fill' }));

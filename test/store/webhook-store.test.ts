@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { newSigningSecret, newWebhookId } from '../../src/domain/ids.js';
 import { webhookCollectionName, WebhookStore } from '../../src/store/webhook-store.js';
 import type { WebhookRecord } from '../../src/pipeline/ports.js';
-import { useMongo } from '../helpers/servers.js';
+import { useMongo, watchReads } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 import { wrapCollectionMethod } from '../helpers/wrapped-db.js';
 
@@ -98,6 +98,18 @@ describe('WebhookStore', () => {
     expect(writes()).toBeLessThanOrEqual(4);
     await until('the other store lists all 30', async () => ((await two.list('wayne', 50, '')).items.length === 30 ? true : undefined), 1_000);
     expect((await two.list('wayne', 50, '')).items.map((w) => w.id).sort()).toEqual(created.sort());
+  });
+
+  it('reads a workspace of more webhooks than a first reply holds by default in one reply each, leaving no cursor open on the server', async () => {
+    // FerretDB holds a SQLite connection for each cursor left open between replies, 100 per
+    // database, and its reads wait for one: enough reads waiting to send their getMore stop it.
+    const watched = await watchReads(db.databaseName);
+    const store = new WebhookStore(watched.db);
+    await Promise.all(Array.from({ length: 150 }, () => store.create('acme-many', hook, 1_000)));
+    expect(await store.listActive('acme-many')).toHaveLength(150);
+    expect((await store.list('acme-many', 100, '')).items).toHaveLength(100);
+    await store.create('acme-many', hook, 1_000);
+    expect(watched.leftOpen).toEqual([]);
   });
 
   it('covers a burst of changes with a few version writes, not one each, and still lists every change at once and elsewhere within a second', async () => {
