@@ -25,7 +25,7 @@ import { startRetention } from './store/retention.js';
 import { ReplayClaimStore } from './store/replay-claims.js';
 import { RecoveryStore } from './store/recovery-store.js';
 import { Recoveries } from './pipeline/recovery.js';
-import { EndpointLanes, laneLimits, tasksInHand } from './pipeline/endpoint-lanes.js';
+import { EndpointLanes, inHandReserve, laneLimits, tasksInHand } from './pipeline/endpoint-lanes.js';
 import { EndpointHealth } from './pipeline/endpoint-health.js';
 import { OperationalNotifier } from './pipeline/operational-notifier.js';
 import { WebhookHealthStore } from './store/webhook-health-store.js';
@@ -147,6 +147,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
             owns: (task) => consumer.owns(topics.deliveries, queue.deliveryPartition(task.webhookId, partitions)),
             lanes,
             slots: semaphore,
+            reserve: inHandReserve(config.maxInFlight),
             logger,
           });
         }

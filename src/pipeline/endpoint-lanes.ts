@@ -29,6 +29,12 @@ export function laneLimits(maxInFlight: number): EndpointLanesOptions {
 /** Tasks a dispatching process handles at once: its sends, plus tasks waiting their turn in a lane. */
 export const tasksInHand = (maxInFlight: number): number => 4 * maxInFlight;
 
+/** First attempts a process takes in hand beyond tasksInHand, a few per workspace (pipeline/in-hand.ts). */
+export const inHandReserve = (maxInFlight: number): { slots: number; perWorkspace: number } => ({
+  slots: Math.max(4, Math.ceil(maxInFlight / 4)),
+  perWorkspace: Math.max(1, Math.ceil(maxInFlight / 100)),
+});
+
 /** Held while a send runs; hand it back to `finish`. */
 export interface SendSlot {
   readonly workspace: string;

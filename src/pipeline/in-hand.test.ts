@@ -49,6 +49,28 @@ describe('InHandDispatch', () => {
     expect(slots.tryAcquire() && slots.tryAcquire()).toBe(true);
   });
 
+  it("keeps a reserve for workspaces with few tasks in hand, so another's backlog holding every slot does not send theirs through Kafka", async () => {
+    const { dispatcher, calls, finish } = heldDispatcher();
+    const slots = new Semaphore(2);
+    const inHand = new InHandDispatch(dispatcher, { enqueue: async () => {} }, { owns: () => true, lanes: notSlow, slots, reserve: { slots: 2, perWorkspace: 1 }, logger });
+    const of = (workspace: string, webhookId: string, n = 1) => ({ ...task(webhookId, n), workspace });
+
+    // The flooding workspace takes both slots; beyond them, its tasks go through Kafka.
+    expect(inHand.take([of('flood', 'whk_f1'), of('flood', 'whk_f2'), of('flood', 'whk_f3')]).rest.map((t) => t.webhookId)).toEqual(['whk_f3']);
+    // Two quiet workspaces each get one task in hand from the reserve, and no more.
+    expect(inHand.take([of('quiet', 'whk_q1'), of('quiet', 'whk_q2')]).rest.map((t) => t.webhookId)).toEqual(['whk_q2']);
+    expect(inHand.take([of('calm', 'whk_c1')]).rest).toEqual([]);
+    // The reserve is used up: a third quiet workspace waits its turn through Kafka.
+    expect(inHand.take([of('still', 'whk_s1')]).rest.map((t) => t.webhookId)).toEqual(['whk_s1']);
+    expect(calls.map((c) => c.task.webhookId)).toEqual(['whk_f1', 'whk_f2', 'whk_q1', 'whk_c1']);
+
+    // A reserved slot comes back to the reserve, not to the shared slots.
+    finish('dlv_whk_q1_1');
+    await tick();
+    expect(slots.tryAcquire()).toBe(false);
+    expect(inHand.take([of('still', 'whk_s1')]).rest).toEqual([]);
+  });
+
   it('leaves the task of a webhook known to answer slowly for Kafka, without taking a slot', () => {
     const { dispatcher, calls } = heldDispatcher();
     const slots = new Semaphore(1);

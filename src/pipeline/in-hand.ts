@@ -19,6 +19,12 @@ export interface InHandOptions {
   lanes: { isSlowNow(workspace: string, webhookId: string): boolean };
   /** The dispatcher's task slots, shared with the tasks it reads from Kafka: a full process queues instead. */
   slots: { tryAcquire(): boolean; release(): void };
+  /**
+   * Slots beyond `slots` for workspaces with fewer than `perWorkspace` tasks in hand here. One
+   * workspace's backlog can hold every shared slot, and another's first attempt would then wait
+   * behind that backlog in the deliveries topic.
+   */
+  reserve?: { slots: number; perWorkspace: number };
   logger: Logger;
 }
 
@@ -35,6 +41,8 @@ export interface InHandOptions {
 export class InHandDispatch implements TasksInHand {
   /** By delivery id: an event matched again while its tasks are in hand waits for the same sends. */
   private readonly running = new Map<string, Promise<void>>();
+  private readonly inHandOf = new Map<string, number>();
+  private reserved = 0;
 
   constructor(
     private readonly dispatcher: InHandDispatcher,
@@ -51,13 +59,17 @@ export class InHandDispatch implements TasksInHand {
         taken.push(running);
         continue;
       }
-      if (!this.takes(task)) {
+      const slot = this.slotFor(task);
+      if (!slot) {
         rest.push(task);
         continue;
       }
+      this.count(task.workspace, 1);
       const run = this.run(task).finally(() => {
         this.running.delete(task.deliveryId);
-        this.options.slots.release();
+        this.count(task.workspace, -1);
+        if (slot === 'reserved') this.reserved--;
+        else this.options.slots.release();
       });
       this.running.set(task.deliveryId, run);
       taken.push(run);
@@ -65,9 +77,19 @@ export class InHandDispatch implements TasksInHand {
     return taken.length === 0 ? { rest } : { rest, done: Promise.all(taken).then(() => {}) };
   }
 
-  private takes(task: DeliveryTask): boolean {
-    const { owns, lanes, slots } = this.options;
-    return !lanes.isSlowNow(task.workspace, task.webhookId) && owns(task) && slots.tryAcquire();
+  private slotFor(task: DeliveryTask): 'shared' | 'reserved' | undefined {
+    const { owns, lanes, slots, reserve } = this.options;
+    if (lanes.isSlowNow(task.workspace, task.webhookId) || !owns(task)) return undefined;
+    if (slots.tryAcquire()) return 'shared';
+    if (!reserve || this.reserved >= reserve.slots || (this.inHandOf.get(task.workspace) ?? 0) >= reserve.perWorkspace) return undefined;
+    this.reserved++;
+    return 'reserved';
+  }
+
+  private count(workspace: string, change: number): void {
+    const count = (this.inHandOf.get(workspace) ?? 0) + change;
+    if (count === 0) this.inHandOf.delete(workspace);
+    else this.inHandOf.set(workspace, count);
   }
 
   private async run(task: DeliveryTask): Promise<void> {

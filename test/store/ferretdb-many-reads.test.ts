@@ -1,29 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { newSigningSecret, newWebhookId } from '../../src/domain/ids.js';
-import { webhookCollectionName, WebhookStore } from '../../src/store/webhook-store.js';
+import { WebhookStore } from '../../src/store/webhook-store.js';
 import { hasBuiltFerretdb, usePrivateFerretdb } from '../helpers/private-ferretdb.js';
+import { seedWebhooks } from '../helpers/seed-webhooks.js';
 
 // On FerretDB of its own: before every read came back in one reply, this test stopped the server
 // it ran on for good, every database and client with it.
 describe.runIf(hasBuiltFerretdb)('many reads at once on FerretDB', () => {
   it('answers 300 reads at once of a workspace of 150 webhooks, and other clients meanwhile', async () => {
     const { db, client } = await usePrivateFerretdb('webhooks');
-    const at = new Date();
-    await db.collection(webhookCollectionName('acme')).insertMany(
-      Array.from({ length: 150 }, (_, slot) => ({
-        _id: newWebhookId(),
-        workspace: 'acme',
-        url: `https://example.com/${slot}`,
-        events: ['*'],
-        agent: null,
-        description: '',
-        status: 'active',
-        secrets: [{ secret: newSigningSecret(), expiresAt: null }],
-        slot,
-        createdAt: at,
-        updatedAt: at,
-      })) as never[],
-    );
+    await seedWebhooks(db, 'acme', 150);
     const store = new WebhookStore(db);
     let done = 0;
     const reads = Array.from({ length: 300 }, () => store.listActive('acme').then((found) => (done++, found.length)));
