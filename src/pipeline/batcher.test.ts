@@ -108,5 +108,25 @@ describe('Batcher', () => {
     releases[2]!();
     await Promise.all([second, third, batcher.flush()]);
   });
-});
 
+  it('with fairBy, takes callers of each key in turn: one of another key goes first in the next write, ahead of a backlog', async () => {
+    const writes: string[][] = [];
+    let release: () => void = () => {};
+    const batcher = new Batcher<string>(
+      async (items) => {
+        writes.push(items);
+        if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      { maxItems: 4, maxDelayMs: 0, fairBy: (item) => item.split(':')[0]! },
+    );
+    const first = batcher.add('flood:0');
+    await new Promise((resolve) => setImmediate(resolve));
+    // Queued while the first write runs: a backlog of one key, then one caller of another.
+    const backlog = [batcher.add('flood:1', 'flood:2'), batcher.add('flood:3'), batcher.add('flood:4', 'flood:5'), batcher.add('flood:6')];
+    const other = batcher.add('quiet:1');
+    release();
+    await Promise.all([first, ...backlog, other]);
+    // Whole callers, each key's in the order they came; a write starts with the key after the one that started the last.
+    expect(writes).toEqual([['flood:0'], ['quiet:1', 'flood:1', 'flood:2', 'flood:3'], ['flood:4', 'flood:5', 'flood:6']]);
+  });
+});

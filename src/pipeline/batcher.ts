@@ -1,4 +1,4 @@
-export interface BatcherOptions {
+export interface BatcherOptions<T = unknown> {
   /** Write once this many items wait; also the most one write takes. */
   maxItems: number;
   /**
@@ -11,12 +11,17 @@ export interface BatcherOptions {
    * being written, instead of waiting behind it; batches still grow once every write is busy.
    */
   maxWrites?: number;
+  /**
+   * Whose a caller's items are (its first item's key). Callers of each key are taken in turn, so one
+   * key's backlog does not hold another's next caller back for more than one write. Absent: in
+   * the order they came.
+   */
+  fairBy?: (item: T) => string;
 }
 
-interface Waiter<R> {
-  /** Where the caller's items start in `items`. */
-  from: number;
-  count: number;
+interface Waiter<T, R> {
+  items: T[];
+  key: string;
   resolve: (results: R[]) => void;
   reject: (error: unknown) => void;
 }
@@ -28,15 +33,17 @@ interface Waiter<R> {
  * while all of them run goes in the next, so the busier the writer, the larger its batches.
  */
 export class Batcher<T, R = void> {
-  private items: T[] = [];
-  private waiters: Waiter<R>[] = [];
+  private waiters: Waiter<T, R>[] = [];
+  private waitingItems = 0;
+  /** The key whose caller went first in the last write: the next write starts with the key after it. */
+  private lastFirst: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Immediate | undefined;
   private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly write: (items: T[]) => Promise<R[] | void>,
-    private readonly options: BatcherOptions,
+    private readonly options: BatcherOptions<T>,
   ) {}
 
   add(...items: T[]): Promise<void> {
@@ -46,9 +53,9 @@ export class Batcher<T, R = void> {
   /** Like `add`, and resolves with what the write said of these items, in order. */
   submit(...items: T[]): Promise<R[]> {
     return new Promise((resolve, reject) => {
-      this.waiters.push({ from: this.items.length, count: items.length, resolve, reject });
-      this.items.push(...items);
-      if (this.items.length >= this.options.maxItems) void this.flush();
+      this.waiters.push({ items, key: this.options.fairBy?.(items[0]!) ?? '', resolve, reject });
+      this.waitingItems += items.length;
+      if (this.waitingItems >= this.options.maxItems) void this.flush();
       else if (this.options.maxDelayMs === 0) this.soon ??= setImmediate(() => void this.flush());
       else this.timer ??= setTimeout(() => void this.flush(), this.options.maxDelayMs);
     });
@@ -75,21 +82,55 @@ export class Batcher<T, R = void> {
   }
 
   private async writeNext(): Promise<void> {
-    // Whole callers only, up to maxItems (or one caller's items, if it brought more).
-    let count = 0;
-    let callers = 0;
-    while (callers < this.waiters.length && (callers === 0 || count + this.waiters[callers]!.count <= this.options.maxItems)) {
-      count += this.waiters[callers]!.count;
-      callers++;
-    }
-    const items = this.items.splice(0, count);
-    const waiters = this.waiters.splice(0, callers);
-    for (const waiter of this.waiters) waiter.from -= count;
+    const waiters = this.nextCallers();
+    const items = waiters.flatMap((w) => w.items);
+    this.waitingItems -= items.length;
     try {
       const results = await this.write(items);
-      for (const w of waiters) w.resolve(results ? results.slice(w.from, w.from + w.count) : []);
+      let from = 0;
+      for (const w of waiters) {
+        w.resolve(results ? results.slice(from, from + w.items.length) : []);
+        from += w.items.length;
+      }
     } catch (error) {
       for (const w of waiters) w.reject(error);
     }
+  }
+
+  /**
+   * Whole callers up to maxItems (or one caller, if it brought more): the next of each key in turn,
+   * each key's in order, starting after the key that went first last time.
+   */
+  private nextCallers(): Waiter<T, R>[] {
+    const queues = new Map<string, { waiters: Waiter<T, R>[]; next: number }>();
+    for (const w of this.waiters) {
+      const queue = queues.get(w.key);
+      if (queue) queue.waiters.push(w);
+      else queues.set(w.key, { waiters: [w], next: 0 });
+    }
+    const keys = [...queues.keys()];
+    const after = keys.indexOf(this.lastFirst!) + 1;
+    const turns = [...keys.slice(after), ...keys.slice(0, after)].map((key) => queues.get(key)!);
+    this.lastFirst = turns[0]?.waiters[0]?.key;
+    const taken = new Set<Waiter<T, R>>();
+    let count = 0;
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const queue of turns) {
+        const w = queue.waiters[queue.next];
+        if (!w) continue;
+        if (taken.size > 0 && count + w.items.length > this.options.maxItems) return this.take(taken);
+        taken.add(w);
+        queue.next++;
+        count += w.items.length;
+        progress = true;
+      }
+    }
+    return this.take(taken);
+  }
+
+  private take(taken: Set<Waiter<T, R>>): Waiter<T, R>[] {
+    this.waiters = this.waiters.filter((w) => !taken.has(w));
+    return [...taken];
   }
 }

@@ -150,7 +150,8 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     this.payloads = new Partitions<PayloadDoc>(db, LEGACY.payloads, (c) => this.indexes(c as unknown as Collection<Document>, [], ttl('createdAt')));
     // One insert for many events' deliveries, and one for many finished attempts: FerretDB
     // writes one command at a time, so a few large inserts go much faster than many small ones.
-    this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0 });
+    // Workspaces in turn: a fan-out of thousands in parts holds another workspace's event back one write, not all its parts.
+    this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0, fairBy: (d) => d.doc.workspace });
     this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
     // At most 500 pairs a read: FerretDB tests each stored document against every id of the `$in`.
     this.storedPairs = new Batcher((docs) => this.readStoredPairs(docs), { maxItems: 500, maxDelayMs: 0 });
