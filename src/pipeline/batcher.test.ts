@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { Batcher } from './batcher.js';
 
+/** A write that records its items and holds the first write until `release`. */
+function firstWriteHeld<T>() {
+  const writes: T[][] = [];
+  let release: () => void = () => {};
+  const write = async (items: T[]) => {
+    writes.push(items);
+    if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
+  };
+  return { writes, write, release: () => release() };
+}
+
 describe('Batcher', () => {
   it('writes many adds as one batch and resolves each caller', async () => {
     const writes: number[][] = [];
@@ -10,15 +21,8 @@ describe('Batcher', () => {
   });
 
   it('with maxDelayMs 0, writes what one event-loop turn added at once, and gathers what arrives during a write', async () => {
-    const writes: number[][] = [];
-    let release: () => void = () => {};
-    const batcher = new Batcher<number>(
-      async (items) => {
-        writes.push(items);
-        if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
-      },
-      { maxItems: 100, maxDelayMs: 0 },
-    );
+    const { writes, write, release } = firstWriteHeld<number>();
+    const batcher = new Batcher<number>(write, { maxItems: 100, maxDelayMs: 0 });
     const first = Promise.all([batcher.add(1), batcher.add(2)]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(writes).toEqual([[1, 2]]);
@@ -110,15 +114,8 @@ describe('Batcher', () => {
   });
 
   it('with fairBy, takes callers of each key in turn: one of another key goes first in the next write, ahead of a backlog', async () => {
-    const writes: string[][] = [];
-    let release: () => void = () => {};
-    const batcher = new Batcher<string>(
-      async (items) => {
-        writes.push(items);
-        if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
-      },
-      { maxItems: 4, maxDelayMs: 0, fairBy: (item) => item.split(':')[0]! },
-    );
+    const { writes, write, release } = firstWriteHeld<string>();
+    const batcher = new Batcher<string>(write, { maxItems: 4, maxDelayMs: 0, fairBy: (item) => item.split(':')[0]! });
     const first = batcher.add('flood:0');
     await new Promise((resolve) => setImmediate(resolve));
     // Queued while the first write runs: a backlog of one key, then one caller of another.
