@@ -1,7 +1,7 @@
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
 import type { HealthState } from '../domain/endpoint-health.js';
 import type { HealthStates } from '../pipeline/ports.js';
-import { readAll } from './mongo.js';
+import { bulkWriteInParts, readAll } from './mongo.js';
 
 /** One webhook's failure streak; only failing webhooks have one, so the collection stays small. */
 interface HealthDoc {
@@ -64,6 +64,6 @@ export class WebhookHealthStore implements HealthStates {
             },
           },
     );
-    await this.docs.bulkWrite(operations, { ordered: false });
+    await bulkWriteInParts(this.docs, operations);
   }
 }
