@@ -53,7 +53,7 @@ export class Batcher<T, R = void> {
   /** Like `add`, and resolves with what the write said of these items, in order. */
   submit(...items: T[]): Promise<R[]> {
     return new Promise((resolve, reject) => {
-      this.waiters.push({ items, key: this.options.fairBy?.(items[0]!) ?? '', resolve, reject });
+      this.waiters.push({ items, key: items.length > 0 ? (this.options.fairBy?.(items[0]!) ?? '') : '', resolve, reject });
       this.waitingItems += items.length;
       if (this.waitingItems >= this.options.maxItems) void this.flush();
       else if (this.options.maxDelayMs === 0) this.soon ??= setImmediate(() => void this.flush());
