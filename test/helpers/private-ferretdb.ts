@@ -30,7 +30,11 @@ export async function usePrivateFerretdb(database: string): Promise<MongoConnect
   });
   let connection: MongoConnection | undefined;
   cleanUp(async () => {
-    process.kill(pid, 'SIGKILL');
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already: it failed to start, or stopped by itself.
+    }
     await connection?.client.close(true).catch(() => {});
     await rm(dataDir, { recursive: true, force: true });
   });
