@@ -50,6 +50,7 @@ export const newWebhookId = (): string => `whk_${randomBase62(24)}`;
 export const newDeliveryId = (now?: number): string => `dlv_${sortableId(now)}`;
 export const newEventId = (): string => `evt_${sortableId()}`;
 export const newOutcomeId = (): string => `out_${sortableId()}`;
+export const newHealthRecordId = (): string => `hst_${sortableId()}`;
 /**
  * 44 random base62 characters (262 bits): also standard base64 of 33 bytes with no padding, so
  * the Standard Webhooks libraries, which base64-decode what follows `whsec_`, take it as it is.

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { MongoBulkWriteError, MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type FindCursor, type OptionalUnlessRequiredId } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, type Collection, type Db, type Document, type FindCursor, type OptionalUnlessRequiredId } from 'mongodb';
 
 export interface MongoConnection {
   client: MongoClient;
@@ -37,21 +37,6 @@ export const ONE_REPLY = 16_384;
 /** Every document the query finds, in one reply where they fit in ONE_REPLY. */
 export function readAll<T>(find: FindCursor<T>): Promise<T[]> {
   return find.batchSize(ONE_REPLY).toArray();
-}
-
-/**
- * The most statements one bulk write sends in a command. FerretDB keeps each update statement's
- * read open until its whole command ends, and each statement's write takes another connection:
- * one command updating 100 stored documents takes every connection of the database and waits for
- * one more, for good, and the whole server with it.
- */
-export const STATEMENTS_PER_COMMAND = 16;
-
-/** A bulk write in commands of STATEMENTS_PER_COMMAND, one after another, each unordered. */
-export async function bulkWriteInParts<T extends Document>(collection: Collection<T>, operations: AnyBulkWriteOperation<T>[]): Promise<void> {
-  for (let i = 0; i < operations.length; i += STATEMENTS_PER_COMMAND) {
-    await collection.bulkWrite(operations.slice(i, i + STATEMENTS_PER_COMMAND), { ordered: false });
-  }
 }
 
 const DUPLICATE_KEY = 11000;

@@ -47,7 +47,7 @@ describe('a failure streak across a restart', () => {
       await failing.waitFor(12, 30_000); // 4 deliveries × 3 attempts, all failed
       await settle(300);
       await first.stop(); // writes what is pending
-      const stored = await db.collection('webhook_health').findOne({ _id: hook.id });
+      const stored = await db.collection('webhook_health').findOne({ webhookId: hook.id });
       expect(stored?.failures).toHaveLength(10);
 
       // Past the window from the first failure: a single failed attempt of the next process disables it.

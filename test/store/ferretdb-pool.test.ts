@@ -27,7 +27,8 @@ describe.runIf(hasBuiltFerretdb)('FerretDB connections', () => {
 
   it('saves the failure streaks of 150 webhooks at once, and answers other clients meanwhile', async () => {
     // FerretDB keeps each statement's read of an update command open until the whole command ends,
-    // and each statement's write waits for a connection of its own.
+    // and each statement's write waits for a connection of its own: one command replacing 100 or
+    // more stored streaks took every connection.
     const { db, client } = await usePrivateFerretdb('webhooks');
     const store = new WebhookHealthStore(db);
     const at = Date.now();
