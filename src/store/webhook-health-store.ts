@@ -43,6 +43,8 @@ const ofWebhooks = (webhookIds: string[]): Filter<HealthDoc> => ({ $or: [{ webho
  */
 export class WebhookHealthStore implements HealthStates {
   private readonly docs: Collection<HealthDoc>;
+  /** Each save's time is later than the one before, so that a save deletes what the last one wrote. */
+  private savedAt = 0;
 
   constructor(db: Db) {
     this.docs = db.collection<HealthDoc>('webhook_health');
@@ -61,7 +63,8 @@ export class WebhookHealthStore implements HealthStates {
   }
 
   async save(states: Array<{ webhookId: string; workspace: string; state: HealthState | null }>): Promise<void> {
-    const now = new Date();
+    this.savedAt = Math.max(Date.now(), this.savedAt + 1);
+    const now = new Date(this.savedAt);
     for (let i = 0; i < states.length; i += SAVE_PART) {
       const part = states.slice(i, i + SAVE_PART);
       const docs: HealthDoc[] = part.flatMap(({ webhookId, workspace, state }) =>
@@ -82,8 +85,9 @@ export class WebhookHealthStore implements HealthStates {
             ],
       );
       if (docs.length > 0) await this.docs.insertMany(docs, { ordered: false });
-      // Then every other document of these webhooks: the views replaced, and the streaks that ended.
-      await this.docs.deleteMany({ ...ofWebhooks(part.map((s) => s.webhookId)), _id: { $nin: docs.map((d) => d._id) } });
+      // Then the older documents of these webhooks: the views replaced, and the streaks that ended.
+      // Not a view another process saved meanwhile: its save deletes this one, and no save deletes both.
+      await this.docs.deleteMany({ ...ofWebhooks(part.map((s) => s.webhookId)), updatedAt: { $lt: now } });
     }
   }
 }

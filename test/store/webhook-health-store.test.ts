@@ -55,4 +55,16 @@ describe('WebhookHealthStore', () => {
     expect(merged.failures.map((f) => f.id)).toEqual(['dlv_0:1', 'dlv_9:1']);
     expect(merged.lastFailureAt).toBe(at + 5_000);
   });
+
+  it("keeps a view another process saved while this one saves, so two processes saving one webhook at once never leave it none", async () => {
+    const store = new WebhookHealthStore(db);
+    await store.save([{ webhookId: 'whk_shared', workspace: 'acme', state: streak([0]) }]);
+    const [doc] = await db.collection('webhook_health').find({ webhookId: 'whk_shared' }).toArray();
+    // Another process's save, a moment later by its clock, that has not deleted this one's yet.
+    await db.collection('webhook_health').insertOne({ ...doc!, _id: 'hst_other' as never, updatedAt: new Date(Date.now() + 60_000) });
+    await store.save([{ webhookId: 'whk_shared', workspace: 'acme', state: streak([0, 1_000]) }]);
+    const ids = (await db.collection('webhook_health').find({ webhookId: 'whk_shared' }).toArray()).map((d) => String(d._id));
+    expect(ids).toHaveLength(2);
+    expect(ids).toContain('hst_other');
+  });
 });
