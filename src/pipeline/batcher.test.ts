@@ -126,4 +126,11 @@ describe('Batcher', () => {
     // Whole callers, each key's in the order they came; a write starts with the key after the one that started the last.
     expect(writes).toEqual([['flood:0'], ['quiet:1', 'flood:1', 'flood:2', 'flood:3'], ['flood:4', 'flood:5', 'flood:6']]);
   });
+
+  it('with fairBy, answers a caller that brought no items', async () => {
+    const writes: string[][] = [];
+    const batcher = new Batcher<string>(async (items) => void writes.push(items), { maxItems: 4, maxDelayMs: 0, fairBy: (item) => item.split(':')[0]! });
+    await expect(Promise.all([batcher.submit(), batcher.add('a:1')])).resolves.toEqual([[], undefined]);
+    expect(writes).toEqual([['a:1']]);
+  });
 });

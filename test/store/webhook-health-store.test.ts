@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { HealthState } from '../../src/domain/endpoint-health.js';
 import { WebhookHealthStore } from '../../src/store/webhook-health-store.js';
 import { useMongo } from '../helpers/servers.js';
@@ -66,5 +66,17 @@ describe('WebhookHealthStore', () => {
     const ids = (await db.collection('webhook_health').find({ webhookId: 'whk_shared' }).toArray()).map((d) => String(d._id));
     expect(ids).toHaveLength(2);
     expect(ids).toContain('hst_other');
+  });
+
+  it('replaces its own last save even within the same millisecond', async () => {
+    const store = new WebhookHealthStore(db);
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(at);
+    try {
+      await store.save([{ webhookId: 'whk_quick', workspace: 'acme', state: streak([0]) }]);
+      await store.save([{ webhookId: 'whk_quick', workspace: 'acme', state: streak([0, 1_000]) }]);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(await db.collection('webhook_health').countDocuments({ webhookId: 'whk_quick' })).toBe(1);
   });
 });
