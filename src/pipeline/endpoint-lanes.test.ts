@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFERRED_SLOW_ENDPOINT, DEFERRED_WORKSPACE_BUSY, EndpointLanes, type Admission, type SendSlot } from './endpoint-lanes.js';
+import { DEFERRED_SLOW_ENDPOINT, DEFERRED_WORKSPACE_BUSY, EndpointLanes, laneLimits, type Admission, type SendSlot } from './endpoint-lanes.js';
 
 const made: EndpointLanes[] = [];
 afterEach(() => made.splice(0).forEach((l) => l.close()));
@@ -181,5 +181,38 @@ describe('EndpointLanes', () => {
     await flush();
     // 'a' had a turn already; 'b' waited since: either may go, but only one does.
     expect(queued.filter((t) => t.admission !== undefined)).toHaveLength(1);
+  });
+});
+
+describe('EndpointLanes on its default clock', () => {
+  const busyFor = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('does not take a webhook for slow when this process held its answer up, not the webhook', async () => {
+    const l = new EndpointLanes(laneLimits(500));
+    made.push(l);
+    const slot = slotOf(await l.admit('ws', 'healthy'));
+    // The answer came at once, but this process was busy elsewhere (or not scheduled) for 1.2 s.
+    busyFor(1_200);
+    l.finish(slot);
+    expect(l.isSlowNow('ws', 'healthy')).toBe(false);
+    // While held up, a send in flight is not taken for slow either.
+    const next = slotOf(await l.admit('ws', 'healthy'));
+    busyFor(1_200);
+    expect(l.isSlowNow('ws', 'healthy')).toBe(false);
+    l.finish(next);
+  });
+
+  it('still takes a webhook for slow when its send runs past slowAfterMs while this process is free', async () => {
+    const l = new EndpointLanes(laneLimits(500));
+    made.push(l);
+    const slot = slotOf(await l.admit('ws', 'slow'));
+    await sleep(1_100);
+    expect(l.isSlowNow('ws', 'slow')).toBe(true);
+    l.finish(slot);
+    expect(l.isSlowNow('ws', 'slow')).toBe(true);
   });
 });

@@ -1,3 +1,5 @@
+import { loopTime } from './loop-time.js';
+
 export interface EndpointLanesOptions {
   /** A send running (or that ran) this long marks its webhook slow. */
   slowAfterMs: number;
@@ -11,6 +13,7 @@ export interface EndpointLanesOptions {
   processLimit?: number;
   /** Tasks of one workspace that may wait for a slot before more are deferred (unless it is sending quickly). */
   workspaceQueue?: number;
+  /** Default: the process's loop time, which stands still while this process is held up (loop-time.ts). */
   now?: () => number;
 }
 
@@ -109,7 +112,7 @@ export class EndpointLanes {
   private sweeps = 0;
 
   constructor(private readonly options: EndpointLanesOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? loopTime.now;
     this.workspaceLimit = options.workspaceLimit ?? Infinity;
     this.processLimit = options.processLimit ?? Infinity;
     this.workspaceQueue = options.workspaceQueue ?? Infinity;
