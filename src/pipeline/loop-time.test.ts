@@ -1,14 +1,24 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LoopTime } from './loop-time.js';
 
-afterEach(() => vi.useRealTimers());
+const made: LoopTime[] = [];
+afterEach(() => {
+  made.splice(0).forEach((clock) => clock.stop());
+  vi.useRealTimers();
+});
+
+/** A loop time on a wall clock the test moves, its checks on fake timers. */
+function clockAt(start: number) {
+  vi.useFakeTimers();
+  const wall = { t: start };
+  const clock = new LoopTime(() => wall.t);
+  made.push(clock);
+  return { wall, clock };
+}
 
 describe('LoopTime', () => {
   it('runs with the wall clock while the loop keeps up, and stands still while it is held up', () => {
-    vi.useFakeTimers();
-    const wall = { t: 1_000_000 };
-    const clock = new LoopTime(() => wall.t);
-    try {
+    const { wall, clock } = clockAt(1_000_000);
       const start = clock.now();
       wall.t += 50;
       expect(clock.now() - start).toBe(50);
@@ -27,16 +37,10 @@ describe('LoopTime', () => {
         vi.advanceTimersByTime(100);
       }
       expect(clock.now() - start).toBe(1_220);
-    } finally {
-      clock.stop();
-    }
   });
 
   it('never runs backwards', () => {
-    vi.useFakeTimers();
-    const wall = { t: 5_000 };
-    const clock = new LoopTime(() => wall.t);
-    try {
+    const { wall, clock } = clockAt(5_000);
       let last = clock.now();
       for (const step of [10, 700, 5, 0, 300, 90, 2_000, 1]) {
         wall.t += step;
@@ -45,8 +49,5 @@ describe('LoopTime', () => {
         expect(now).toBeGreaterThanOrEqual(last);
         last = now;
       }
-    } finally {
-      clock.stop();
-    }
   });
 });
