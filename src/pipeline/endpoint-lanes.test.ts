@@ -210,7 +210,10 @@ describe('EndpointLanes on its default clock', () => {
     const l = new EndpointLanes(laneLimits(500));
     made.push(l);
     const slot = slotOf(await l.admit('ws', 'slow'));
-    await sleep(1_100);
+    const started = performance.now();
+    // A loaded machine runs the checks a little late, which loop time leaves out: allow for it.
+    while (!l.isSlowNow('ws', 'slow') && performance.now() - started < 5_000) await sleep(50);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_000);
     expect(l.isSlowNow('ws', 'slow')).toBe(true);
     l.finish(slot);
     expect(l.isSlowNow('ws', 'slow')).toBe(true);
