@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../test/helpers/wait.js';
 import { DEFERRED_SLOW_ENDPOINT, DEFERRED_WORKSPACE_BUSY, EndpointLanes, laneLimits, type Admission, type SendSlot } from './endpoint-lanes.js';
 
 const made: EndpointLanes[] = [];
@@ -189,7 +190,6 @@ describe('EndpointLanes on its default clock', () => {
     const until = performance.now() + ms;
     while (performance.now() < until);
   };
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('does not take a webhook for slow when this process held its answer up, not the webhook', async () => {
     const l = new EndpointLanes(laneLimits(500));
@@ -212,7 +212,7 @@ describe('EndpointLanes on its default clock', () => {
     const slot = slotOf(await l.admit('ws', 'slow'));
     const started = performance.now();
     // A loaded machine runs the checks a little late, which loop time leaves out: allow for it.
-    while (!l.isSlowNow('ws', 'slow') && performance.now() - started < 5_000) await sleep(50);
+    await until('the webhook taken for slow', () => (l.isSlowNow('ws', 'slow') ? true : undefined), 5_000);
     expect(performance.now() - started).toBeGreaterThanOrEqual(1_000);
     expect(l.isSlowNow('ws', 'slow')).toBe(true);
     l.finish(slot);
