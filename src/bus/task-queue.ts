@@ -1,4 +1,5 @@
-import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
+import { CompressionTypes, type IHeaders, type Kafka, type Message, type Producer } from 'kafkajs';
+import { keyPartitioner, partitionOfKey } from './key-partitioner.js';
 import { stringify } from 'lossless-json';
 import { DomainError } from '../domain/errors.js';
 import { parseExactJson } from '../domain/event.js';
@@ -115,9 +116,6 @@ export type QuarantinedRecord = Omit<WorkerMessage, 'headers'>;
 export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
   private readonly producer: Producer;
   private readonly batcher: Batcher<Outgoing, DomainError | null>;
-  /** The producer's own choice of partition, asked without producing. */
-  private readonly partitioner = Partitioners.DefaultPartitioner();
-  private partitionMetadata: PartitionMetadata[] = [];
 
   constructor(
     kafka: Kafka,
@@ -125,7 +123,7 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
   ) {
     this.producer = kafka.producer({
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: keyPartitioner,
       retry: { retries: 8, maxRetryTime: 5_000 },
     });
     // Topics in turn: an event published through the API goes in the next write, not behind a
@@ -190,11 +188,7 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
 
   /** The partition of the deliveries topic (of `partitions`) that a task for this webhook is produced to. */
   deliveryPartition(webhookId: string, partitions: number): number {
-    if (partitions <= 0) return -1;
-    if (this.partitionMetadata.length !== partitions) {
-      this.partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
-    }
-    return this.partitioner({ topic: this.topics.deliveries, partitionMetadata: this.partitionMetadata, message: { key: webhookId, value: null } });
+    return partitions > 0 ? partitionOfKey(webhookId, partitions) : -1;
   }
 
   enqueue(tasks: DeliveryTask[]): Promise<void> {

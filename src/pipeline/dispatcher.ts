@@ -54,8 +54,17 @@ export function deliveryHeaders(task: ResolvedTask, webhook: WebhookRecord, user
   };
 }
 
+/** Per webhook record (the cache keeps one object per version), so a fan-out parses each URL once, not per send. */
+const serverAttributesOf = new WeakMap<WebhookRecord, SpanAttributes>();
+
 /** Where a send goes, for its span: scheme, host and port only. */
-function serverAttributes(url: string): SpanAttributes {
+function serverAttributes(webhook: WebhookRecord): SpanAttributes {
+  let attributes = serverAttributesOf.get(webhook);
+  if (!attributes) serverAttributesOf.set(webhook, (attributes = parseServer(webhook.url)));
+  return attributes;
+}
+
+function parseServer(url: string): SpanAttributes {
   try {
     const { hostname, port, protocol } = new URL(url);
     return { 'server.address': hostname, 'server.port': Number(port) || (protocol === 'https:' ? 443 : 80), 'url.scheme': protocol.slice(0, -1) };
@@ -178,7 +187,7 @@ export class Dispatcher {
   private send(task: ResolvedTask, webhook: WebhookRecord, startedAt: Date): Promise<SendResult> {
     const attributes = {
       'http.request.method': 'POST',
-      ...serverAttributes(webhook.url),
+      ...serverAttributes(webhook),
       'humiris.delivery_id': task.deliveryId,
       'humiris.webhook_id': task.webhookId,
       'humiris.event_type': task.eventType,
