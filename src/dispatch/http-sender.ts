@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
 import type { Sender, SendRequest, SendResult } from '../pipeline/ports.js';
 import { AddressNotPublicError, createAddressCheckingLookup } from './url-guard.js';
@@ -103,45 +104,53 @@ export class HttpSender implements Sender {
     }
 
     const { timeoutMs } = this.#options;
-    const controller = new AbortController();
-    let timedOut = false;
-    let expire: NodeJS.Immediate | undefined;
-    // The deadline runs from the start of send(). When it passes, the abort waits for the I/O this
-    // loop turn has ready (setImmediate runs after it): an answer that arrived in time while the
-    // process was busy is read, not cut off by a timer that happened to run first.
-    const timer = setTimeout(() => {
-      expire = setImmediate(() => {
-        timedOut = true;
-        controller.abort();
+    return new Promise<SendResult>((resolve) => {
+      let timedOut = false;
+      let expire: NodeJS.Immediate | undefined;
+      let settled = false;
+      const answer = new Answer((end) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearImmediate(expire);
+        resolve(result(this.#fields(answer, end, timedOut)));
       });
-    }, Math.max(0, timeoutMs - (performance.now() - started)));
-    let status = 0;
-    let excerpt = '';
-    try {
-      const response = await this.#agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: 'POST',
-        headers: this.#headers(request.headers),
-        body: request.body,
-        signal: controller.signal,
-      });
-      status = response.statusCode;
-      const { head, truncated } = await readCapped(response.body);
-      excerpt = new StringDecoder('utf8').write(head);
-      if (truncated) return result({ status, bodyExcerpt: excerpt, error: `response body larger than ${MAX_RESPONSE_BYTES} bytes` });
-      if (status >= 200 && status < 300) return result({ ok: true, status, bodyExcerpt: excerpt });
-      if (status >= 300 && status < 400) return result({ status, bodyExcerpt: excerpt, error: `redirect ${status} not followed` });
-      const retryAfterMs = RETRY_AFTER_STATUSES.has(status) ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
-      return result({ status, bodyExcerpt: excerpt, error: `status ${status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
-    } catch (error) {
-      const timeoutCode = /^UND_ERR_(HEADERS|BODY|CONNECT)_TIMEOUT$/.test(String((error as { code?: unknown } | null)?.code));
-      const message = timedOut || timeoutCode ? `timeout after ${timeoutMs} ms` : describeFailure(error);
-      return result({ status, bodyExcerpt: excerpt, error: message });
-    } finally {
-      clearTimeout(timer);
-      clearImmediate(expire);
+      // The deadline runs from the start of send(). When it passes, the abort waits for the I/O this
+      // loop turn has ready (setImmediate runs after it): an answer that arrived in time while the
+      // process was busy is read, not cut off by a timer that happened to run first.
+      const timer = setTimeout(() => {
+        expire = setImmediate(() => {
+          timedOut = true;
+          const deadline = new Error(`timeout after ${timeoutMs} ms`);
+          answer.abort(deadline);
+          answer.onResponseError(undefined, deadline);
+        });
+      }, Math.max(0, timeoutMs - (performance.now() - started)));
+      try {
+        this.#agent.dispatch(
+          { origin: url.origin, path: `${url.pathname}${url.search}`, method: 'POST', headers: this.#headers(request.headers), body: request.body },
+          answer,
+        );
+      } catch (error) {
+        answer.onResponseError(undefined, error as Error);
+      }
+    });
+  }
+
+  /** The attempt's fields from how its exchange ended. */
+  #fields(answer: Answer, end: AnswerEnd, timedOut: boolean): Partial<SendResult> {
+    const { status } = answer;
+    if ('error' in end) {
+      const { timeoutMs } = this.#options;
+      const timeoutCode = /^UND_ERR_(HEADERS|BODY|CONNECT)_TIMEOUT$/.test(String((end.error as { code?: unknown } | null)?.code));
+      return { status, error: timedOut || timeoutCode ? `timeout after ${timeoutMs} ms` : describeFailure(end.error) };
     }
+    const excerpt = answer.excerpt();
+    if (end.truncated) return { status, bodyExcerpt: excerpt, error: `response body larger than ${MAX_RESPONSE_BYTES} bytes` };
+    if (status >= 200 && status < 300) return { ok: true, status, bodyExcerpt: excerpt };
+    if (status >= 300 && status < 400) return { status, bodyExcerpt: excerpt, error: `redirect ${status} not followed` };
+    const retryAfterMs = RETRY_AFTER_STATUSES.has(status) ? parseRetryAfter(answer.retryAfter, Date.now()) : undefined;
+    return { status, bodyExcerpt: excerpt, error: `status ${status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
 
   /** Waits for requests in flight, then closes every pooled connection. */
@@ -157,20 +166,64 @@ export class HttpSender implements Sender {
   }
 }
 
+type AnswerEnd = { complete: true; truncated: boolean } | { error: unknown };
+
 /**
- * Reads up to MAX_RESPONSE_BYTES, then stops and drops the connection instead of reading on.
- * Only the first BODY_EXCERPT_BYTES are kept: the rest is counted, never buffered.
+ * One exchange as undici reports it (its dispatch handler, without the stream and promise that its
+ * `request` builds per call): the final status, the first BODY_EXCERPT_BYTES of the body, and how it
+ * ended. Past MAX_RESPONSE_BYTES it stops and drops the connection instead of reading on; the rest of
+ * the body is counted, never buffered.
  */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<{ head: Buffer; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    if (total < BODY_EXCERPT_BYTES) chunks.push(chunk.subarray(0, BODY_EXCERPT_BYTES - total));
-    total += chunk.length;
-    if (total > MAX_RESPONSE_BYTES) {
-      body.destroy();
-      return { head: Buffer.concat(chunks), truncated: true };
+class Answer implements Dispatcher.DispatchHandler {
+  status = 0;
+  retryAfter: string | string[] | undefined;
+  private readonly head: Buffer[] = [];
+  private kept = 0;
+  private total = 0;
+  private controller: Dispatcher.DispatchController | undefined;
+  private abortedWith: Error | undefined;
+
+  constructor(private readonly end: (how: AnswerEnd) => void) {}
+
+  /** Ends the exchange now, or as soon as undici starts it. */
+  abort(reason: Error): void {
+    this.abortedWith = reason;
+    this.controller?.abort(reason);
+  }
+
+  excerpt(): string {
+    return new StringDecoder('utf8').write(Buffer.concat(this.head));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortedWith) controller.abort(this.abortedWith);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // Called again for the final answer after an informational one (1xx), which replaces it.
+    this.status = statusCode;
+    this.retryAfter = headers['retry-after'];
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.kept < BODY_EXCERPT_BYTES) {
+      const part = Buffer.from(chunk.subarray(0, BODY_EXCERPT_BYTES - this.kept));
+      this.head.push(part);
+      this.kept += part.length;
+    }
+    this.total += chunk.length;
+    if (this.total > MAX_RESPONSE_BYTES) {
+      this.end({ complete: true, truncated: true });
+      controller.abort(new Error(`response body larger than ${MAX_RESPONSE_BYTES} bytes`));
     }
   }
-  return { head: Buffer.concat(chunks), truncated: false };
+
+  onResponseEnd(): void {
+    this.end({ complete: true, truncated: false });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.end({ error });
+  }
 }

@@ -106,6 +106,16 @@ describe('HttpSender', () => {
     expect(await post(sender(), url)).toMatchObject({ ok: false, status: 500, bodyExcerpt: 'database down', error: 'status 500' });
   });
 
+  it('reads the final answer after an informational one, and its Retry-After', async () => {
+    const url = await receiver((req, res) =>
+      req.resume().on('end', () => {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+        res.writeHead(503, { 'retry-after': '7' }).end('busy');
+      }),
+    );
+    expect(await post(sender(), url)).toMatchObject({ ok: false, status: 503, bodyExcerpt: 'busy', error: 'status 503', retryAfterMs: 7_000 });
+  });
+
   it('keeps only the first 1 KiB of the body, without cutting a character', async () => {
     const text = `${'a'.repeat(BODY_EXCERPT_BYTES - 1)}é and more`;
     const url = await receiver((req, res) => req.resume().on('end', () => res.writeHead(400).end(text)));
