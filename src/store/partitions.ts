@@ -32,10 +32,17 @@ export const partitionOf = (deliveryId: string, webhookId: string): string => `$
 /** The collection suffixes of one hour's shards. */
 export const shardsOf = (hour: string): string[] => Array.from({ length: SHARDS }, (_, i) => `${hour}_${i}`);
 
+/** The last hour named, since nearly every call is for the current hour (several calls per delivery). */
+let lastHour = { start: NaN, name: '' };
+
 /** `2026120213` for any time in that UTC hour. */
 export function hourOf(ms: number): string {
-  const iso = new Date(Math.floor(ms / HOUR_MS) * HOUR_MS).toISOString();
-  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13);
+  const start = Math.floor(ms / HOUR_MS) * HOUR_MS;
+  if (start !== lastHour.start) {
+    const iso = new Date(start).toISOString();
+    lastHour = { start, name: iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) };
+  }
+  return lastHour.name;
 }
 
 /** The start of a partition's hour (ms); a shard's suffix is ignored. */
