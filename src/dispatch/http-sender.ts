@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent, type Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { isPublicAddress, parseIpLiteral } from '../domain/address-policy.js';
 import type { Sender, SendRequest, SendResult } from '../pipeline/ports.js';
 import { AddressNotPublicError, createAddressCheckingLookup } from './url-guard.js';
@@ -200,7 +199,7 @@ class Answer implements Dispatcher.DispatchHandler {
     if (this.abortedWith) controller.abort(this.abortedWith);
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     // Called again for the final answer after an informational one (1xx), which replaces it.
     this.status = statusCode;
     this.retryAfter = headers['retry-after'];
