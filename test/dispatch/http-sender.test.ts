@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { HostResolver, type ResolvedAddress } from '../../src/dispatch/host-resolver.js';
 import { BODY_EXCERPT_BYTES, HttpSender, MAX_RESPONSE_BYTES } from '../../src/dispatch/http-sender.js';
 
 const TIMEOUT_MS = 300;
@@ -139,6 +140,28 @@ describe('HttpSender', () => {
     expect(result).toMatchObject({ ok: false, status: 0, error: `timeout after ${TIMEOUT_MS} ms` });
     expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1_000);
     expect(result.durationMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
+  });
+
+  it('times out a send still connecting at its deadline, and never sends it once connected', async () => {
+    const deadlineMs = 1_000;
+    let requests = 0;
+    const url = await receiver((req, res) => {
+      requests++;
+      req.resume().on('end', () => res.end('ok'));
+    });
+    // The host resolves well after the deadline, yet before the connect timeout undici keeps as a backstop (twice the deadline).
+    class LateResolver extends HostResolver {
+      override async resolve(): Promise<ResolvedAddress[]> {
+        await new Promise((resolve) => setTimeout(resolve, deadlineMs * 1.8));
+        return [{ address: '127.0.0.1', family: 4 }];
+      }
+    }
+    const started = Date.now();
+    const result = await post(sender({ timeoutMs: deadlineMs, resolver: new LateResolver() }), url.replace('127.0.0.1', 'late.test'));
+    expect(result).toMatchObject({ ok: false, status: 0, error: `timeout after ${deadlineMs} ms` });
+    expect(Date.now() - started).toBeLessThan(deadlineMs * 1.6);
+    await new Promise((resolve) => setTimeout(resolve, deadlineMs * 1.2));
+    expect(requests).toBe(0);
   });
 
   it('times out a body dripping past the deadline, even after 200 headers', async () => {
