@@ -255,6 +255,16 @@ describe('HttpSender', () => {
     expect(result.error).toMatch(/^invalid HTTP response/);
   });
 
+  it('times out a TLS handshake that never finishes at the deadline', async () => {
+    const deadlineMs = 1_000;
+    // Accepts the connection and reads the client's hello, but never answers it.
+    const address = await tcpServer((socket) => socket.resume());
+    const started = Date.now();
+    const result = await post(sender({ timeoutMs: deadlineMs }), `https://${address}/hook`);
+    expect(result).toMatchObject({ ok: false, status: 0, error: `timeout after ${deadlineMs} ms` });
+    expect(Date.now() - started).toBeLessThan(deadlineMs * 1.6);
+  });
+
   it('reports a TLS failure against a server that does not speak TLS', async () => {
     const url = await receiver((_req, res) => res.end());
     const result = await post(sender(), url.replace('http://', 'https://'));
