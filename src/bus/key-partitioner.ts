@@ -43,14 +43,13 @@ export function partitionOfKey(key: Buffer | string, partitions: number): number
 
 /**
  * kafkajs's DefaultPartitioner with the hash above: the same partition for every keyed record, and
- * kafkajs's own choice for records without a key.
+ * kafkajs's own choice for a record that names its partition or has no key.
  */
 export const keyPartitioner: ICustomPartitioner = () => {
-  const unkeyed = Partitioners.DefaultPartitioner();
+  const plain = Partitioners.DefaultPartitioner();
   return (args) => {
     const { message, partitionMetadata } = args;
-    if (message.partition !== null && message.partition !== undefined) return message.partition;
-    if (message.key === null || message.key === undefined) return unkeyed(args);
+    if (message.partition != null || message.key == null) return plain(args);
     return partitionOfKey(message.key, partitionMetadata.length);
   };
 };

@@ -104,26 +104,17 @@ export class HttpSender implements Sender {
 
     const { timeoutMs } = this.#options;
     return new Promise<SendResult>((resolve) => {
-      let timedOut = false;
       let expire: NodeJS.Immediate | undefined;
-      let settled = false;
       const answer = new Answer((end) => {
-        if (settled) return;
-        settled = true;
         clearTimeout(timer);
         clearImmediate(expire);
-        resolve(result(this.#fields(answer, end, timedOut)));
+        resolve(result(this.#fields(answer, end)));
       });
       // The deadline runs from the start of send(). When it passes, the abort waits for the I/O this
       // loop turn has ready (setImmediate runs after it): an answer that arrived in time while the
       // process was busy is read, not cut off by a timer that happened to run first.
       const timer = setTimeout(() => {
-        expire = setImmediate(() => {
-          timedOut = true;
-          const deadline = new Error(`timeout after ${timeoutMs} ms`);
-          answer.abort(deadline);
-          answer.onResponseError(undefined, deadline);
-        });
+        expire = setImmediate(() => answer.expire(timeoutMs));
       }, Math.max(0, timeoutMs - (performance.now() - started)));
       try {
         this.#agent.dispatch(
@@ -137,12 +128,13 @@ export class HttpSender implements Sender {
   }
 
   /** The attempt's fields from how its exchange ended. */
-  #fields(answer: Answer, end: AnswerEnd, timedOut: boolean): Partial<SendResult> {
+  #fields(answer: Answer, end: AnswerEnd): Partial<SendResult> {
     const { status } = answer;
+    const { timeoutMs } = this.#options;
+    if ('timedOut' in end) return { status, error: `timeout after ${timeoutMs} ms` };
     if ('error' in end) {
-      const { timeoutMs } = this.#options;
       const timeoutCode = /^UND_ERR_(HEADERS|BODY|CONNECT)_TIMEOUT$/.test(String((end.error as { code?: unknown } | null)?.code));
-      return { status, error: timedOut || timeoutCode ? `timeout after ${timeoutMs} ms` : describeFailure(end.error) };
+      return { status, error: timeoutCode ? `timeout after ${timeoutMs} ms` : describeFailure(end.error) };
     }
     const excerpt = answer.excerpt();
     if (end.truncated) return { status, bodyExcerpt: excerpt, error: `response body larger than ${MAX_RESPONSE_BYTES} bytes` };
@@ -165,13 +157,14 @@ export class HttpSender implements Sender {
   }
 }
 
-type AnswerEnd = { complete: true; truncated: boolean } | { error: unknown };
+/** How an exchange ended: its whole answer read (or cut past MAX_RESPONSE_BYTES), an error, or the deadline. */
+type AnswerEnd = { truncated: boolean } | { error: unknown } | { timedOut: true };
 
 /**
  * One exchange as undici reports it (its dispatch handler, without the stream and promise that its
  * `request` builds per call): the final status, the first BODY_EXCERPT_BYTES of the body, and how it
- * ended. Past MAX_RESPONSE_BYTES it stops and drops the connection instead of reading on; the rest of
- * the body is counted, never buffered.
+ * ended, told once. Past MAX_RESPONSE_BYTES it stops and drops the connection instead of reading on;
+ * the rest of the body is counted, never buffered.
  */
 class Answer implements Dispatcher.DispatchHandler {
   status = 0;
@@ -179,15 +172,18 @@ class Answer implements Dispatcher.DispatchHandler {
   private readonly head: Buffer[] = [];
   private kept = 0;
   private total = 0;
+  private ended = false;
   private controller: Dispatcher.DispatchController | undefined;
   private abortedWith: Error | undefined;
 
-  constructor(private readonly end: (how: AnswerEnd) => void) {}
+  constructor(private readonly onEnd: (how: AnswerEnd) => void) {}
 
-  /** Ends the exchange now, or as soon as undici starts it. */
-  abort(reason: Error): void {
-    this.abortedWith = reason;
-    this.controller?.abort(reason);
+  /** The deadline passed: ends now, and the exchange is aborted now or as soon as undici starts it. */
+  expire(timeoutMs: number): void {
+    // Told first: undici reports the abort as an error, at once.
+    this.end({ timedOut: true });
+    this.abortedWith = new Error(`timeout after ${timeoutMs} ms`);
+    this.controller?.abort(this.abortedWith);
   }
 
   excerpt(): string {
@@ -213,16 +209,22 @@ class Answer implements Dispatcher.DispatchHandler {
     }
     this.total += chunk.length;
     if (this.total > MAX_RESPONSE_BYTES) {
-      this.end({ complete: true, truncated: true });
+      this.end({ truncated: true });
       controller.abort(new Error(`response body larger than ${MAX_RESPONSE_BYTES} bytes`));
     }
   }
 
   onResponseEnd(): void {
-    this.end({ complete: true, truncated: false });
+    this.end({ truncated: false });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
     this.end({ error });
+  }
+
+  private end(how: AnswerEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd(how);
   }
 }
