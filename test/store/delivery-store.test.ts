@@ -86,6 +86,37 @@ describe('DeliveryStore', () => {
     expect((await store.get('ws_store', 'whk_repeat', d.id))!.attempts).toHaveLength(1);
   });
 
+  it('stores an outcome without the fields a reader can fill in, and reads outcomes stored with them the same', async () => {
+    const lean = delivery('whk_lean', 0);
+    const full = delivery('whk_lean', 1);
+    await store.insertPending([lean, full], 't:0:lean', 'digest');
+    const ok = outcome(lean, 1, 'succeeded', 200);
+    ok.attempt!.responseBodyExcerpt = '';
+    await store.recordOutcomes([ok]);
+    const partition = partitionOf(lean.id, lean.webhookId);
+    const stored = await db.collection(`delivery_outcomes_${partition}`).findOne({ _id: ok.id as never });
+    // FerretDB spends its time per field written: a success's empty error, the attempt's number
+    // (the outcome's own), no next attempt and no manual flag are not written.
+    expect(stored).not.toBeNull();
+    expect(Object.keys(stored!).sort()).toEqual(['_id', 'attempt', 'deliveryId', 'eventId', 'number', 'recordedAt', 'status', 'webhookId', 'workspace']);
+    expect(Object.keys(stored!.attempt).sort()).toEqual(['durationMs', 'responseStatus', 'startedAt']);
+    // An outcome as earlier versions stored it, every field written.
+    const before = outcome(full, 1, 'retrying', 503);
+    const { id, ...fields } = before;
+    await db.collection(`delivery_outcomes_${partition}`).insertOne({ _id: id as never, ...fields });
+    const got = await store.get('ws_store', 'whk_lean', lean.id);
+    expect(got).toMatchObject({ status: 'succeeded', attemptCount: 1, lastResponseStatus: 200, lastError: '', nextAttemptAt: null });
+    expect(got!.attempts).toEqual([{ ...ok.attempt }]);
+    const old = await store.get('ws_store', 'whk_lean', full.id);
+    expect(old).toMatchObject({ status: 'retrying', attemptCount: 1, lastResponseStatus: 503, lastError: 'HTTP 503', nextAttemptAt: before.nextAttemptAt });
+    expect(old!.attempts).toEqual([before.attempt]);
+    const page = await store.list('ws_store', 'whk_lean', {}, 10, '');
+    expect(page.items.map((d) => [d.id, d.status, d.nextAttemptAt, d.lastError])).toEqual([
+      [full.id, 'retrying', before.nextAttemptAt, 'HTTP 503'],
+      [lean.id, 'succeeded', null, ''],
+    ]);
+  });
+
   it('returns an existing (webhook, event) pair of the same record again as it stands', async () => {
     const d = delivery('whk_dup', 0);
     await store.insertPending([d], 't:0:3', 'digest');
