@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
-import { Dispatcher } from './dispatcher.js';
+import { BODY_GONE, Dispatcher } from './dispatcher.js';
 import { EndpointLanes } from './endpoint-lanes.js';
 import { deliveryTask as task, webhookRecord } from '../../test/helpers/doubles.js';
 import type { DeliveryOutcome, DeliveryTask, SendResult, TaskQueue } from './ports.js';
@@ -104,6 +104,39 @@ describe('Dispatcher with endpoint lanes', () => {
 
     await dispatcher.dispatch(task('gone', 2));
     expect(letters.at(-1)).toEqual({ id: 'dlv_gone_2', error: 'webhook deleted', payload: '{}' });
+  });
+});
+
+describe('Dispatcher, a task whose event body is gone', () => {
+  it('ends it failed without a send, instead of failing it again and again (its hour was removed after WEBHOOKS_RETENTION)', async () => {
+    const sent: string[] = [];
+    const letters: string[] = [];
+    const queue: TaskQueue = {
+      enqueue: async () => {},
+      scheduleRetry: async () => {},
+      deadLetter: async (l) => void letters.push(l.task.deliveryId),
+      publishEvent: async () => {},
+      publishEvents: async () => [],
+    };
+    const outcomes: DeliveryOutcome[] = [];
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const dispatcher = new Dispatcher(
+      { webhookFor: async (_w, id) => (id === 'gone' ? null : webhook(id)) },
+      { send: async ({ url }) => (sent.push(url), OK) },
+      deliveries,
+      queue,
+      { bodyOf: async () => null },
+      { schedule: [{ label: '30s', delayMs: 30_000 }], userAgent: 'test', logger: createLogger({ level: 'silent' }), lanes: new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1 }) },
+    );
+    await dispatcher.dispatch({ ...task('late', 1), attempt: 4, payload: null });
+    await dispatcher.dispatch({ ...task('gone', 2), payload: null }, { inHand: true });
+    expect(sent).toEqual([]);
+    expect(outcomes.map((o) => [o.deliveryId, o.number, o.status, o.lastError])).toEqual([
+      ['dlv_late_1', 4, 'failed', BODY_GONE],
+      ['dlv_gone_2', 1, 'failed', BODY_GONE],
+    ]);
+    // A dead letter carries the event, and there is none left to carry.
+    expect(letters).toEqual([]);
   });
 });
 

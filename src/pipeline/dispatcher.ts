@@ -54,6 +54,9 @@ export function deliveryHeaders(task: ResolvedTask, webhook: WebhookRecord, user
   };
 }
 
+/** Why a task ends failed when its event's body is no longer stored. */
+export const BODY_GONE = "its event's body is no longer stored (removed after WEBHOOKS_RETENTION)";
+
 /** Per webhook record (the cache keeps one object per version), so a fan-out parses each URL once, not per send. */
 const serverAttributesOf = new WeakMap<WebhookRecord, SpanAttributes>();
 
@@ -110,6 +113,9 @@ export class Dispatcher {
     if (!webhook) return this.endUnsent(task, 'webhook deleted', inHand);
     if (webhook.status !== 'active') return this.pause(task, inHand);
 
+    const resolved = await this.withBody(task);
+    if (!resolved) return this.endGone(task, inHand);
+
     const { lanes, schedule } = this.options;
     const admission = await lanes.admit(task.workspace, task.webhookId, schedule.length > 0);
     if ('deferred' in admission) {
@@ -117,11 +123,9 @@ export class Dispatcher {
       // after the first retry delay instead of taking a slot every other webhook needs.
       return this.holdBack(task, admission.deferred, { dueAt: this.now().getTime() + schedule[0]!.delayMs, pausedSince: undefined }, inHand);
     }
-    let resolved: ResolvedTask;
     let startedAt: Date;
     let result;
     try {
-      resolved = await this.withBody(task);
       startedAt = this.now();
       result = await this.send(resolved, webhook, startedAt);
     } finally {
@@ -211,12 +215,25 @@ export class Dispatcher {
     );
   }
 
-  /** The task with its body: carried, or read from the event's stored body. */
-  private async withBody(task: DeliveryTask): Promise<ResolvedTask> {
+  /** The task with its body: carried, or read from the event's stored body; null when that is gone. */
+  private async withBody(task: DeliveryTask): Promise<ResolvedTask | null> {
     if (task.payload !== null) return task as ResolvedTask;
     const payload = await this.bodies.bodyOf(task.workspace, task.eventId);
-    if (payload === null) throw new Error(`the body of event ${task.eventId} is not stored`);
-    return { ...task, payload };
+    return payload === null ? null : { ...task, payload };
+  }
+
+  /**
+   * A body is stored before its tasks are queued, so one not found was removed with its hour
+   * (WEBHOOKS_RETENTION shorter than the task's wait: a long retry chain, a long pause). Failing
+   * the task again would hold its slot and its partition's commit for good; it ends failed
+   * instead, without a dead letter, which would have no event to carry.
+   */
+  private async endGone(task: DeliveryTask, inHand: boolean): Promise<void> {
+    this.options.logger.error({ deliveryId: task.deliveryId, eventId: task.eventId, attempt: task.attempt }, 'event body no longer stored: delivery ended failed');
+    const outcome = outcomeOf(task, 'failed', this.now());
+    outcome.lastError = BODY_GONE;
+    this.metrics.deliveryOutcome(task.eventType, 'failed');
+    await this.conclude(task, outcome, async () => {}, inHand);
   }
 
   /**
@@ -248,6 +265,7 @@ export class Dispatcher {
   /** Ends a delivery without another attempt: failed, and in the dead-letter topic with the reason. */
   private async endUnsent(task: DeliveryTask, reason: string, inHand: boolean): Promise<void> {
     const resolved = await this.withBody(task);
+    if (!resolved) return this.endGone(task, inHand);
     const failedAt = this.now();
     const outcome = outcomeOf(task, 'failed', failedAt);
     outcome.lastError = reason;

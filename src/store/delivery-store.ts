@@ -294,11 +294,19 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     return results;
   }
 
-  /** The body of an event: the newest hours first, each by `_id` (the one read FerretDB narrows). */
+  /**
+   * The body of an event: the newest hours first, each by `_id` (the one read FerretDB narrows).
+   * A miss lists the hours again: another process may have begun an hour since this one's listing.
+   */
   async bodyOf(workspace: string, eventId: string): Promise<string | null> {
-    for (const partition of await this.payloads.list()) {
-      const found = await this.payloads.collection(partition).findOne({ _id: payloadKey(workspace, eventId) });
-      if (found) return found.payload;
+    const read = new Set<string>();
+    for (const maxAgeMs of [1_000, 0]) {
+      for (const partition of await this.payloads.list(maxAgeMs)) {
+        if (read.has(partition)) continue;
+        read.add(partition);
+        const found = await this.payloads.collection(partition).findOne({ _id: payloadKey(workspace, eventId) });
+        if (found) return found.payload;
+      }
     }
     return null;
   }

@@ -106,7 +106,7 @@ export class Partitions<T extends Document> {
 
   /** Every partition stored, newest first. */
   async list(maxAgeMs = 1_000): Promise<string[]> {
-    if (!this.listed || Date.now() - this.listed.at > maxAgeMs) {
+    if (!this.listed || Date.now() - this.listed.at >= maxAgeMs) {
       const found = await this.db.listCollections({ name: { $regex: `^${this.prefix}_\\d{10}(_\\d+)?$` } }, { nameOnly: true }).toArray();
       this.listed = { at: Date.now(), names: new Set(found.map((c) => c.name.slice(this.prefix.length + 1)).filter((p) => PARTITION.test(p))) };
     }

@@ -117,6 +117,17 @@ describe('DeliveryStore', () => {
     ]);
   });
 
+  it('finds a body another process stored in an hour this one has not listed yet', async () => {
+    const reader = new DeliveryStore(db);
+    // The listing is kept for a second: this one is taken before the hour below exists.
+    expect(await reader.bodyOf('ws_store', 'evt_nothing_here')).toBeNull();
+    const d = delivery('whk_new_hour', 0);
+    const hour = new Date(Date.UTC(2031, 0, 1, 7));
+    const fresh = { ...d, id: newDeliveryId(hour.getTime()), createdAt: hour, nextAttemptAt: hour, updatedAt: hour };
+    await store.insertPending([fresh], 't:0:new-hour', 'digest');
+    expect(await reader.bodyOf('ws_store', fresh.eventId)).toBe(fresh.payload);
+  });
+
   it('returns an existing (webhook, event) pair of the same record again as it stands', async () => {
     const d = delivery('whk_dup', 0);
     await store.insertPending([d], 't:0:3', 'digest');
