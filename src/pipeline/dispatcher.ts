@@ -199,7 +199,7 @@ export class Dispatcher {
       'humiris.manual': task.manual,
     };
     return this.tracing.inSpan('send', { parent: task.trace, kind: 'client', attributes }, async (span) => {
-      const headers = { ...deliveryHeaders(task, webhook, this.options.userAgent, startedAt), ...traceHeaders(span.context) };
+      const headers = Object.assign(deliveryHeaders(task, webhook, this.options.userAgent, startedAt), traceHeaders(span.context));
       const result = await this.sender.send({ url: webhook.url, body: task.payload, headers });
       if (result.status > 0) span.setAttributes({ 'http.response.status_code': result.status });
       if (!result.ok) span.fail(result.error);

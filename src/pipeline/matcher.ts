@@ -5,6 +5,7 @@ import { matchedDelivery, outcomeOf } from './delivery-state.js';
 import type { DeliveryRecord, DeliveryTask, DeliveryWriter, DomainEvent, Subscriptions, TaskQueue, TraceSpan, Tracing, WebhookRecord } from './ports.js';
 import { PropagatingTracing } from './trace-propagation.js';
 import type { TasksInHand } from './in-hand.js';
+import type { TraceContext } from '../domain/trace-context.js';
 
 /**
  * Past this many body bytes for one event's tasks together, the tasks carry ids only and the
@@ -43,8 +44,8 @@ export function deliveryTime(writtenAt: number | undefined, now: number): number
   return writtenAt >= now - RECORD_TIME_WINDOW_MS && writtenAt <= now + CLOCK_SKEW_MS ? writtenAt : now;
 }
 
-export function firstTask(delivery: DeliveryRecord, { manual = false, inline = true } = {}): DeliveryTask {
-  return {
+export function firstTask(delivery: DeliveryRecord, { manual = false, inline = true, trace }: { manual?: boolean; inline?: boolean; trace?: TraceContext } = {}): DeliveryTask {
+  const task: DeliveryTask = {
     deliveryId: delivery.id,
     webhookId: delivery.webhookId,
     workspace: delivery.workspace,
@@ -58,6 +59,9 @@ export function firstTask(delivery: DeliveryRecord, { manual = false, inline = t
     attempts: delivery.attempts,
     createdAt: delivery.createdAt.getTime(),
   };
+  // Added, not spread into a copy: see matchedDelivery.
+  if (trace) task.trace = trace;
+  return task;
 }
 
 interface Queued {
@@ -110,7 +114,7 @@ export class Matcher {
     const payload = eventPayload(event);
     const inlineFor = (count: number) => Buffer.byteLength(payload) * count <= INLINE_FANOUT_BYTES;
     const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now, payload));
-    const toTasks = (records: DeliveryRecord[], inline: boolean) => records.map((d) => ({ ...firstTask(d, { inline }), trace: span.context }));
+    const toTasks = (records: DeliveryRecord[], inline: boolean) => records.map((d) => firstTask(d, { inline, trace: span.context }));
     // Parts of a large fan-out are queued as they land, while the rest is still being written.
     const queuing: Array<Promise<Queued>> = [];
     const queue = (tasks: DeliveryTask[]) => {

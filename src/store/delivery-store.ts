@@ -89,16 +89,27 @@ const payloadKey = (workspace: string, eventId: string) => `${workspace}/${event
 
 const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc, payload = ''): DeliveryRecord => matchedDelivery({ ...doc, id: _id, payload });
 
-function toOutcomeDoc({ id, nextAttemptAt, attempt, ...fields }: DeliveryOutcome): OutcomeDoc {
-  const doc: OutcomeDoc = { _id: id, ...fields };
-  if (nextAttemptAt !== null) doc.nextAttemptAt = nextAttemptAt;
+/** Field by field, as matchedDelivery (pipeline/delivery-state.ts): one call per attempt made. */
+function toOutcomeDoc(outcome: DeliveryOutcome): OutcomeDoc {
+  const doc: OutcomeDoc = {
+    _id: outcome.id,
+    deliveryId: outcome.deliveryId,
+    workspace: outcome.workspace,
+    webhookId: outcome.webhookId,
+    eventId: outcome.eventId,
+    number: outcome.number,
+    status: outcome.status,
+    recordedAt: outcome.recordedAt,
+  };
+  if (outcome.nextAttemptAt !== null) doc.nextAttemptAt = outcome.nextAttemptAt;
+  if (outcome.lastError !== undefined) doc.lastError = outcome.lastError;
+  const { attempt } = outcome;
   if (attempt) {
-    const { number, error, manual, responseBodyExcerpt, ...kept } = attempt;
-    const stored: StoredAttempt = kept;
-    if (number !== fields.number) stored.number = number;
-    if (error !== '') stored.error = error;
-    if (manual) stored.manual = manual;
-    if (responseBodyExcerpt !== '') stored.responseBodyExcerpt = responseBodyExcerpt;
+    const stored: StoredAttempt = { startedAt: attempt.startedAt, durationMs: attempt.durationMs, responseStatus: attempt.responseStatus };
+    if (attempt.number !== outcome.number) stored.number = attempt.number;
+    if (attempt.error !== '') stored.error = attempt.error;
+    if (attempt.manual) stored.manual = attempt.manual;
+    if (attempt.responseBodyExcerpt !== '') stored.responseBodyExcerpt = attempt.responseBodyExcerpt;
     doc.attempt = stored;
   }
   return doc;
