@@ -34,6 +34,28 @@ describe('Batcher', () => {
     expect(writes).toEqual([[1, 2], [3, 4]]);
   });
 
+  it('with maxDelayMs, the write after a busy one waits until its oldest item is that old, unless maxItems wait', async () => {
+    const { writes, write, release } = firstWriteHeld<number>();
+    const batcher = new Batcher<number>(write, { maxItems: 4, maxDelayMs: 40 });
+    const first = batcher.add(1);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(writes).toEqual([[1]]);
+    const second = Promise.all([batcher.add(2), batcher.add(3)]);
+    release();
+    await first;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Just added: gathered with what comes in the next 40 ms, not written alone at once.
+    expect(writes).toEqual([[1]]);
+    const third = batcher.add(4);
+    await Promise.all([second, third]);
+    expect(writes).toEqual([[1], [2, 3, 4]]);
+    // maxItems waiting go at once.
+    const started = Date.now();
+    await Promise.all([batcher.add(5, 6), batcher.add(7, 8)]);
+    expect(writes.at(-1)).toEqual([5, 6, 7, 8]);
+    expect(Date.now() - started).toBeLessThan(30);
+  });
+
   it('flushes early at maxItems', async () => {
     const writes: number[][] = [];
     const batcher = new Batcher<number>(async (items) => void writes.push(items), { maxItems: 2, maxDelayMs: 10_000 });

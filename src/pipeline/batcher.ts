@@ -2,7 +2,8 @@ export interface BatcherOptions<T = unknown> {
   /** Write once this many items wait; also the most one write takes. */
   maxItems: number;
   /**
-   * Or once the oldest waiting item is this old. 0: at the end of the current event-loop turn,
+   * Or once the oldest waiting item is this old, after a write that just ended too, so a busy
+   * writer's batches span at least this long. 0: at the end of the current event-loop turn,
    * since a write that is running gathers what arrives meanwhile anyway; no timer adds latency.
    */
   maxDelayMs: number;
@@ -21,6 +22,7 @@ export interface BatcherOptions<T = unknown> {
 
 interface Waiter<T, R> {
   items: T[];
+  at: number;
   key: string;
   resolve: (results: R[]) => void;
   reject: (error: unknown) => void;
@@ -53,7 +55,7 @@ export class Batcher<T, R = void> {
   /** Like `add`, and resolves with what the write said of these items, in order. */
   submit(...items: T[]): Promise<R[]> {
     return new Promise((resolve, reject) => {
-      this.waiters.push({ items, key: items.length > 0 ? (this.options.fairBy?.(items[0]!) ?? '') : '', resolve, reject });
+      this.waiters.push({ items, at: Date.now(), key: items.length > 0 ? (this.options.fairBy?.(items[0]!) ?? '') : '', resolve, reject });
       this.waitingItems += items.length;
       if (this.waitingItems >= this.options.maxItems) void this.flush();
       else if (this.options.maxDelayMs === 0) this.soon ??= setImmediate(() => void this.flush());
@@ -67,15 +69,24 @@ export class Batcher<T, R = void> {
     clearImmediate(this.soon);
     this.timer = undefined;
     this.soon = undefined;
-    this.startWrites();
+    this.startWrites(true);
     while (this.writing.size > 0) await Promise.all(this.writing);
   }
 
-  private startWrites(): void {
+  /** `now`: flushing; otherwise a write just ended, and the next waits for its oldest item's age. */
+  private startWrites(now: boolean): void {
+    const { maxDelayMs, maxItems } = this.options;
+    if (!now && maxDelayMs > 0 && this.waiters.length > 0 && this.waitingItems < maxItems) {
+      const wait = this.waiters[0]!.at + maxDelayMs - Date.now();
+      if (wait > 0) {
+        this.timer ??= setTimeout(() => void this.flush(), wait);
+        return;
+      }
+    }
     while (this.waiters.length > 0 && this.writing.size < (this.options.maxWrites ?? 1)) {
       const write = this.writeNext().finally(() => {
         this.writing.delete(write);
-        this.startWrites();
+        this.startWrites(false);
       });
       this.writing.add(write);
     }

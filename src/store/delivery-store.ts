@@ -193,7 +193,9 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // writes one command at a time, so a few large inserts go much faster than many small ones.
     // Workspaces in turn: a fan-out of thousands in parts holds another workspace's event back one write, not all its parts.
     this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0, fairBy: (d) => d.doc.workspace });
-    this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 5 });
+    // Outcomes gather for 25 ms: only a task's next step waits for them, and FerretDB pays about
+    // 380 µs for each insert command beside 50-70 µs a document (a fan-out's 4 shards split them).
+    this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 25 });
     // At most 500 pairs a read: FerretDB tests each stored document against every id of the `$in`.
     this.storedPairs = new Batcher((docs) => this.readStoredPairs(docs), { maxItems: 500, maxDelayMs: 0 });
     this.storedBodies = new Batcher((docs) => this.bodiesOf(docs, { payload: 0 }), { maxItems: 500, maxDelayMs: 0 });
