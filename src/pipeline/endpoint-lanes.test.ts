@@ -213,7 +213,8 @@ describe('EndpointLanes on its default clock', () => {
     const started = performance.now();
     // A loaded machine runs the checks a little late, which loop time leaves out: allow for it.
     await until('the webhook taken for slow', () => (l.isSlowNow('ws', 'slow') ? true : undefined), 5_000);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(1_000);
+    // The lanes count on Date.now(), in whole milliseconds: up to one less on this clock.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(999);
     expect(l.isSlowNow('ws', 'slow')).toBe(true);
     l.finish(slot);
     expect(l.isSlowNow('ws', 'slow')).toBe(true);
