@@ -56,6 +56,19 @@ describe('Batcher', () => {
     expect(Date.now() - started).toBeLessThan(30);
   });
 
+  it('flush writes everything waiting, also what came in young behind a write in flight', async () => {
+    const { writes, write, release } = firstWriteHeld<number>();
+    const batcher = new Batcher<number>(write, { maxItems: 100, maxDelayMs: 1_000 });
+    const first = batcher.add(1);
+    const flushed = batcher.flush();
+    const second = batcher.add(2);
+    release();
+    await flushed;
+    // What a store's close waits for: nothing is left behind a timer once it returns.
+    expect(writes).toEqual([[1], [2]]);
+    await Promise.all([first, second]);
+  });
+
   it('flushes early at maxItems', async () => {
     const writes: number[][] = [];
     const batcher = new Batcher<number>(async (items) => void writes.push(items), { maxItems: 2, maxDelayMs: 10_000 });

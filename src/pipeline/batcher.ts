@@ -57,29 +57,37 @@ export class Batcher<T, R = void> {
     return new Promise((resolve, reject) => {
       this.waiters.push({ items, at: Date.now(), key: items.length > 0 ? (this.options.fairBy?.(items[0]!) ?? '') : '', resolve, reject });
       this.waitingItems += items.length;
-      if (this.waitingItems >= this.options.maxItems) void this.flush();
-      else if (this.options.maxDelayMs === 0) this.soon ??= setImmediate(() => void this.flush());
-      else this.timer ??= setTimeout(() => void this.flush(), this.options.maxDelayMs);
+      if (this.waitingItems >= this.options.maxItems) this.kick();
+      else if (this.options.maxDelayMs === 0) this.soon ??= setImmediate(() => this.kick());
+      else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
     });
   }
 
   /** Writes everything waiting now (and whatever arrives before that ends); never rejects. */
   async flush(): Promise<void> {
+    for (;;) {
+      this.kick();
+      if (this.writing.size === 0) return;
+      await Promise.all(this.writing);
+    }
+  }
+
+  /** Starts the writes that may start now, whatever their items' age: a timer ran out, or a batch is full. */
+  private kick(): void {
     clearTimeout(this.timer);
     clearImmediate(this.soon);
     this.timer = undefined;
     this.soon = undefined;
     this.startWrites(true);
-    while (this.writing.size > 0) await Promise.all(this.writing);
   }
 
-  /** `now`: flushing; otherwise a write just ended, and the next waits for its oldest item's age. */
+  /** `now`: a timer ran out, a batch is full or a flush; otherwise a write just ended, and the next waits for its oldest item's age. */
   private startWrites(now: boolean): void {
     const { maxDelayMs, maxItems } = this.options;
     if (!now && maxDelayMs > 0 && this.waiters.length > 0 && this.waitingItems < maxItems) {
       const wait = this.waiters[0]!.at + maxDelayMs - Date.now();
       if (wait > 0) {
-        this.timer ??= setTimeout(() => void this.flush(), wait);
+        this.timer ??= setTimeout(() => this.kick(), wait);
         return;
       }
     }
