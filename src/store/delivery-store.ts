@@ -41,8 +41,8 @@ type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string; bodyStor
  */
 type InsertResult = { kind: 'inserted' } | { kind: 'pair-exists' } | { kind: 'body-exists' } | { kind: 'conflict'; firstSource: string };
 /**
- * An outcome as stored: FerretDB spends its time on each field it writes (about 10 µs of a
- * 60 µs insert went to the four below), so what a reader can fill in is left out: the attempt's
+ * An outcome as stored: FerretDB spends its time on each field it writes (6–10 µs of a
+ * 56–62 µs insert went to the four below), so what a reader can fill in is left out: the attempt's
  * number (the outcome's own), an empty error or excerpt, a manual flag that is false, and a next
  * attempt that is null. Outcomes stored before carry them all and read the same.
  */
@@ -87,7 +87,8 @@ const toDoc = (record: DeliveryRecord, source: string): DeliveryDoc => ({
 
 const payloadKey = (workspace: string, eventId: string) => `${workspace}/${eventId}`;
 
-const asMatched = ({ _id, source: _source, ...doc }: DeliveryDoc, payload = ''): DeliveryRecord => matchedDelivery({ ...doc, id: _id, payload });
+const asMatched = (doc: DeliveryDoc, payload = ''): DeliveryRecord =>
+  matchedDelivery({ id: doc._id, workspace: doc.workspace, webhookId: doc.webhookId, eventId: doc.eventId, eventType: doc.eventType, agent: doc.agent, createdAt: doc.createdAt, payload });
 
 /** Field by field, as matchedDelivery (pipeline/delivery-state.ts): one call per attempt made. */
 function toOutcomeDoc(outcome: DeliveryOutcome): OutcomeDoc {
@@ -115,11 +116,31 @@ function toOutcomeDoc(outcome: DeliveryOutcome): OutcomeDoc {
   return doc;
 }
 
-function toOutcome({ _id, nextAttemptAt = null, attempt, ...fields }: OutcomeDoc): DeliveryOutcome {
-  const outcome: DeliveryOutcome = { ...fields, id: _id, nextAttemptAt };
+/** toOutcomeDoc's inverse, field by field too: a page's read folds every outcome of its hours (2.2 µs each with spreads, 0.08 µs so). */
+function toOutcome(doc: OutcomeDoc): DeliveryOutcome {
+  const outcome: DeliveryOutcome = {
+    id: doc._id,
+    deliveryId: doc.deliveryId,
+    workspace: doc.workspace,
+    webhookId: doc.webhookId,
+    eventId: doc.eventId,
+    number: doc.number,
+    status: doc.status,
+    nextAttemptAt: doc.nextAttemptAt ?? null,
+    recordedAt: doc.recordedAt,
+  };
+  if (doc.lastError !== undefined) outcome.lastError = doc.lastError;
+  const { attempt } = doc;
   if (attempt) {
-    const { number = fields.number, error = '', manual = false, responseBodyExcerpt = '', ...kept } = attempt;
-    outcome.attempt = { number, ...kept, responseBodyExcerpt, error, manual };
+    outcome.attempt = {
+      number: attempt.number ?? doc.number,
+      startedAt: attempt.startedAt,
+      durationMs: attempt.durationMs,
+      responseStatus: attempt.responseStatus,
+      responseBodyExcerpt: attempt.responseBodyExcerpt ?? '',
+      error: attempt.error ?? '',
+      manual: attempt.manual ?? false,
+    };
   }
   return outcome;
 }
