@@ -89,6 +89,31 @@ describe('CachedWebhookLookup', () => {
     expect(state.listReads).toBe(3);
   });
 
+  it('makes the read a settling mark still needs once it has stood its time, not on the next event\'s path', async () => {
+    let now = 0;
+    const { state, inner } = lookup([webhook('a', ['*'])]);
+    state.settleMs = 1_000;
+    const planned: Array<{ run: () => void; ms: number }> = [];
+    const cache = new CachedWebhookLookup(inner, 500, () => now, (run, ms) => void planned.push({ run, ms }));
+    const ids = async () => (await cache.findMatching('acme', 'sms.sent', null)).map((w) => w.id);
+    expect(await ids()).toEqual(['a']);
+    state.webhooks.push(webhook('b', ['*'])); // written under the same mark, landing late
+    now = 300;
+    await ids();
+    expect(planned.map((p) => p.ms)).toEqual([1_001]); // one plan, however many events meanwhile
+
+    now = 1_001;
+    planned[0]!.run();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(state.listReads).toBe(2);
+    now = 1_400; // within the check interval of that read: served from memory, and it holds b
+    expect(await ids()).toEqual(['a', 'b']);
+    now = 1_600; // checked again: settled, so no read of the webhooks
+    expect(await ids()).toEqual(['a', 'b']);
+    expect(state.listReads).toBe(2);
+    expect(planned).toHaveLength(1);
+  });
+
   it('reads a change this instance made at once, even within the check interval and under an unmoved mark', async () => {
     let now = 0;
     const { state, inner } = lookup([webhook('a', ['*'])]);

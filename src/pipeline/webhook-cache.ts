@@ -18,12 +18,15 @@ interface Snapshot {
  */
 export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
   private readonly workspaces = new Map<string, Promise<Snapshot>>();
+  /** Workspaces whose settling mark has a read planned for when it has stood its time. */
+  private readonly settling = new Set<string>();
 
   constructor(
     private readonly inner: WebhookLookup,
     private readonly freshnessMs = 500,
     // Monotonic: only intervals are measured, and a wall clock set back or forward would stretch or cut them.
     private readonly now: () => number = () => performance.now(),
+    private readonly later: (run: () => void, ms: number) => void = (run, ms) => void setTimeout(run, ms).unref(),
   ) {}
 
   async findMatching(workspace: string, eventType: string, agent: string | null, readAfter?: number): Promise<WebhookRecord[]> {
@@ -37,24 +40,43 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
     return byId.get(webhookId) ?? this.inner.getById(workspace, webhookId);
   }
 
-  private snapshot(workspace: string, readAfter = -Infinity): Promise<Snapshot> {
+  private snapshot(workspace: string, readAfter = -Infinity, settle = false): Promise<Snapshot> {
     const cached = this.workspaces.get(workspace);
     // Read before the change or the time asked for (or in the same millisecond): it may not hold it.
     const readBeforeChange = (snapshot: Snapshot) => snapshot.checkedAt <= Math.max(this.inner.changedAt(workspace) ?? -Infinity, readAfter);
     const refresh = async (previous?: Snapshot): Promise<Snapshot> => {
       const checkedAt = this.now();
-      const { reread, seen } = mustReread(previous?.mark, await this.inner.changeMark(workspace), this.now());
+      const mark = await this.inner.changeMark(workspace);
+      const { reread, seen } = mustReread(previous?.mark, mark, this.now());
       if (previous && !reread && !readBeforeChange(previous)) return { ...previous, checkedAt };
       const webhooks = await this.inner.listActive(workspace);
+      if (!seen.settled) this.settleLater(workspace, seen.firstSeenAt + mark.settleMs - this.now());
       return { mark: seen, webhooks, byId: new Map(webhooks.map((w) => [w.id, w])), checkedAt };
     };
     const next = (cached ?? Promise.resolve(undefined)).then(
-      (previous) => (previous && this.now() - previous.checkedAt < this.freshnessMs && !readBeforeChange(previous) ? previous : refresh(previous)),
+      (previous) =>
+        previous && (settle ? previous.mark.settled : this.now() - previous.checkedAt < this.freshnessMs) && !readBeforeChange(previous)
+          ? previous
+          : refresh(previous),
       () => refresh(),
     );
     this.workspaces.set(workspace, next);
     // A failed read is not remembered.
     next.catch(() => this.workspaces.get(workspace) === next && this.workspaces.delete(workspace));
     return next;
+  }
+
+  /**
+   * The read a settling mark still needs once it has stood its time, made then rather than by the
+   * next event: a workspace's first events after a change (1,000 webhooks created, say) do not
+   * wait for a read of all its webhooks.
+   */
+  private settleLater(workspace: string, inMs: number): void {
+    if (this.settling.has(workspace)) return;
+    this.settling.add(workspace);
+    this.later(() => {
+      this.settling.delete(workspace);
+      this.snapshot(workspace, -Infinity, true).catch(() => {}); // not remembered: the next event reads
+    }, Math.max(0, inMs) + 1);
   }
 }
