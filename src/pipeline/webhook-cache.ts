@@ -40,7 +40,7 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
     return byId.get(webhookId) ?? this.inner.getById(workspace, webhookId);
   }
 
-  private snapshot(workspace: string, readAfter = -Infinity, settle = false): Promise<Snapshot> {
+  private snapshot(workspace: string, readAfter = -Infinity): Promise<Snapshot> {
     const cached = this.workspaces.get(workspace);
     // Read before the change or the time asked for (or in the same millisecond): it may not hold it.
     const readBeforeChange = (snapshot: Snapshot) => snapshot.checkedAt <= Math.max(this.inner.changedAt(workspace) ?? -Infinity, readAfter);
@@ -50,14 +50,11 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
       const { reread, seen } = mustReread(previous?.mark, mark, this.now());
       if (previous && !reread && !readBeforeChange(previous)) return { ...previous, checkedAt };
       const webhooks = await this.inner.listActive(workspace);
-      if (!seen.settled) this.settleLater(workspace, seen.firstSeenAt + mark.settleMs - this.now());
+      if (!seen.settled) this.settleLater(workspace, seen.firstSeenAt + mark.settleMs);
       return { mark: seen, webhooks, byId: new Map(webhooks.map((w) => [w.id, w])), checkedAt };
     };
     const next = (cached ?? Promise.resolve(undefined)).then(
-      (previous) =>
-        previous && (settle ? previous.mark.settled : this.now() - previous.checkedAt < this.freshnessMs) && !readBeforeChange(previous)
-          ? previous
-          : refresh(previous),
+      (previous) => (previous && this.now() - previous.checkedAt < this.freshnessMs && !readBeforeChange(previous) ? previous : refresh(previous)),
       () => refresh(),
     );
     this.workspaces.set(workspace, next);
@@ -67,16 +64,17 @@ export class CachedWebhookLookup implements Subscriptions, DeliveryTargets {
   }
 
   /**
-   * The read a settling mark still needs once it has stood its time, made then rather than by the
-   * next event: a workspace's first events after a change (1,000 webhooks created, say) do not
-   * wait for a read of all its webhooks.
+   * The read a settling mark still needs, one begun after `settledAt` (its `readAfter`), made then
+   * rather than by the next event: a workspace's first events after a change (1,000 webhooks
+   * created, say) do not wait for a read of all its webhooks. If an event read it first, this is
+   * at most a check of the mark.
    */
-  private settleLater(workspace: string, inMs: number): void {
+  private settleLater(workspace: string, settledAt: number): void {
     if (this.settling.has(workspace)) return;
     this.settling.add(workspace);
     this.later(() => {
       this.settling.delete(workspace);
-      this.snapshot(workspace, -Infinity, true).catch(() => {}); // not remembered: the next event reads
-    }, Math.max(0, inMs) + 1);
+      this.snapshot(workspace, settledAt).catch(() => {}); // not remembered: the next event reads
+    }, Math.max(0, settledAt - this.now()) + 1);
   }
 }
