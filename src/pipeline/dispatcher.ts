@@ -218,7 +218,7 @@ export class Dispatcher {
   /** The task with its body: carried, or read from the event's stored body; null when that is gone. */
   private async withBody(task: DeliveryTask): Promise<ResolvedTask | null> {
     if (task.payload !== null) return task as ResolvedTask;
-    const payload = await this.bodies.bodyOf(task.workspace, task.eventId);
+    const payload = await this.bodies.bodyOf(task.workspace, task.eventId, task.deliveryId);
     return payload === null ? null : { ...task, payload };
   }
 

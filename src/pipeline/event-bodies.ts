@@ -15,11 +15,11 @@ export class CachedEventBodies implements EventBodies {
     private readonly maxBytes = 64 * 1024 * 1024,
   ) {}
 
-  bodyOf(workspace: string, eventId: string): Promise<string | null> {
+  bodyOf(workspace: string, eventId: string, deliveryId?: string): Promise<string | null> {
     const key = `${workspace}/${eventId}`;
     const cached = this.bodies.get(key);
     if (cached) return cached;
-    const read = this.store.bodyOf(workspace, eventId);
+    const read = this.store.bodyOf(workspace, eventId, deliveryId);
     this.bodies.set(key, read);
     read.then(
       (body) => {

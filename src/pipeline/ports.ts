@@ -315,8 +315,8 @@ export interface DeliveryWriter {
 
 /** Stored event bodies, for tasks that do not carry theirs (store/delivery-store.ts implements it). */
 export interface EventBodies {
-  /** null when no body of that event is stored. */
-  bodyOf(workspace: string, eventId: string): Promise<string | null>;
+  /** null when no body of that event is stored; `deliveryId`: one of the event's deliveries, whose hour is read first. */
+  bodyOf(workspace: string, eventId: string, deliveryId?: string): Promise<string | null>;
 }
 
 export interface SendRequest {

@@ -141,6 +141,24 @@ describe('DeliveryStore', () => {
     expect(await store.get('ws_store', 'whk_dup', fresh.id)).toMatchObject({ status: 'pending', attemptCount: 0 });
   });
 
+  it("reads a task's body in its delivery's hour, not in every hour newer than it", async () => {
+    // On FerretDB each hour read scans that hour's bodies: a retry a day later read up to 24 of them.
+    const watched = await watchReads(db.databaseName);
+    const watchedStore = new DeliveryStore(watched.db);
+    const at = (hour: number) => new Date(Date.UTC(2024, 5, 1, hour));
+    const inHour = (hour: number) => {
+      const d = delivery(`whk_hour_${hour}`, 0);
+      return { ...d, id: newDeliveryId(at(hour).getTime()), createdAt: at(hour), nextAttemptAt: at(hour), updatedAt: at(hour) };
+    };
+    const old = inHour(1);
+    for (const d of [old, inHour(5), inHour(9)]) await watchedStore.insertPending([d], `t:9:${d.id}`, 'digest');
+    const before = watched.reads.length;
+    expect(await watchedStore.bodyOf('ws_store', old.eventId, old.id)).toBe(old.payload);
+    expect(watched.reads.slice(before).map((r) => r.collection)).toEqual(['event_payloads_2024060101']);
+    // Without its delivery: every hour, newest first, until found.
+    expect(await watchedStore.bodyOf('ws_store', old.eventId)).toBe(old.payload);
+  });
+
   it('tells another record of a stored event which record came first, without reading the deliveries or outcomes', async () => {
     // A client of its own that notes every read, so the test sees what the store read.
     const watched = await watchReads(db.databaseName);
