@@ -59,6 +59,9 @@ export interface MongoStart {
   port: number;
 }
 
+/** Per connection of FerretDB's SQLite backend. */
+const SQLITE_PRAGMAS = ['synchronous(normal)', 'cache_size(-65536)', 'mmap_size(268435456)', 'temp_store(memory)'];
+
 export async function startMongo({ kind, binary, dataDir, port, ...files }: MongoStart): Promise<number> {
   await mkdir(path.join(dataDir, 'db'), { recursive: true });
   const args =
@@ -69,7 +72,10 @@ export async function startMongo({ kind, binary, dataDir, port, ...files }: Mong
           // WAL (FerretDB's default) synced at checkpoints, not at every commit: a crash of FerretDB
           // or of the service loses no committed write; only the machine itself going down may take
           // the last ones, as with Kafka, which acknowledges writes before they reach the disk.
-          `--sqlite-url=file:${path.join(dataDir, 'db')}/?_pragma=synchronous(normal)`,
+          // Pages read through memory and cached up to 64 MiB per connection instead of SQLite's
+          // 2 MiB: an hour's many tables and indexes outgrow that, and each page missed is a read
+          // call (a fan-out to 1,000 webhooks came 4–5% sooner).
+          `--sqlite-url=file:${path.join(dataDir, 'db')}/?${SQLITE_PRAGMAS.map((p) => `_pragma=${p}`).join('&')}`,
           `--state-dir=${dataDir}`,
           `--listen-addr=127.0.0.1:${port}`,
           '--debug-addr=-',
