@@ -330,22 +330,17 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   }
 
   /**
-   * The body of an event: the newest hours first, each by `_id` (the one read FerretDB narrows).
-   * A miss lists the hours again: another process may have begun an hour since this one's listing.
+   * The body of an event, each hour read by `_id` (the one read FerretDB narrows): the hour of
+   * `deliveryId` first, where the body was stored with it (a retry a day later reads one hour, not
+   * every hour newer than its own, each a scan on FerretDB), then the newest hours first, which hold
+   * it only when the event was matched again later. A miss lists the hours again: another process
+   * may have begun an hour since this one's listing.
    */
   async bodyOf(workspace: string, eventId: string, deliveryId?: string): Promise<string | null> {
     const read = new Set<string>();
-    // Its delivery's hour first, where the body was stored with it: a retry a day later reads one
-    // hour, not every hour newer than its own (each a scan on FerretDB). Another hour holds it only
-    // when the event was matched again later.
-    if (deliveryId !== undefined) {
-      const own = partitionOfId(deliveryId);
-      read.add(own);
-      const found = await this.payloads.collection(own).findOne({ _id: payloadKey(workspace, eventId) });
-      if (found) return found.payload;
-    }
-    for (const maxAgeMs of [1_000, 0]) {
-      for (const partition of await this.payloads.list(maxAgeMs)) {
+    const hours = [async () => (deliveryId === undefined ? [] : [partitionOfId(deliveryId)]), () => this.payloads.list(1_000), () => this.payloads.list(0)];
+    for (const listed of hours) {
+      for (const partition of await listed()) {
         if (read.has(partition)) continue;
         read.add(partition);
         const found = await this.payloads.collection(partition).findOne({ _id: payloadKey(workspace, eventId) });

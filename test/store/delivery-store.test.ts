@@ -39,6 +39,11 @@ function delivery(webhookId: string, secondsAfter: number, eventType = 'message.
   };
 }
 
+/** A delivery matched at `at`, so stored in that hour. */
+function deliveryAt(webhookId: string, at: Date): DeliveryRecord {
+  return { ...delivery(webhookId, 0), id: newDeliveryId(at.getTime()), createdAt: at, nextAttemptAt: at, updatedAt: at };
+}
+
 function outcome(d: DeliveryRecord, number: number, status: DeliveryStatus, responseStatus: number): DeliveryOutcome {
   const recordedAt = new Date(d.createdAt.getTime() + number * 60_000);
   return {
@@ -121,9 +126,7 @@ describe('DeliveryStore', () => {
     const reader = new DeliveryStore(db);
     // The listing is kept for a second: this one is taken before the hour below exists.
     expect(await reader.bodyOf('ws_store', 'evt_nothing_here')).toBeNull();
-    const d = delivery('whk_new_hour', 0);
-    const hour = new Date(Date.UTC(2031, 0, 1, 7));
-    const fresh = { ...d, id: newDeliveryId(hour.getTime()), createdAt: hour, nextAttemptAt: hour, updatedAt: hour };
+    const fresh = deliveryAt('whk_new_hour', new Date(Date.UTC(2031, 0, 1, 7)));
     await store.insertPending([fresh], 't:0:new-hour', 'digest');
     expect(await reader.bodyOf('ws_store', fresh.eventId)).toBe(fresh.payload);
   });
@@ -145,11 +148,7 @@ describe('DeliveryStore', () => {
     // On FerretDB each hour read scans that hour's bodies: a retry a day later read up to 24 of them.
     const watched = await watchReads(db.databaseName);
     const watchedStore = new DeliveryStore(watched.db);
-    const at = (hour: number) => new Date(Date.UTC(2024, 5, 1, hour));
-    const inHour = (hour: number) => {
-      const d = delivery(`whk_hour_${hour}`, 0);
-      return { ...d, id: newDeliveryId(at(hour).getTime()), createdAt: at(hour), nextAttemptAt: at(hour), updatedAt: at(hour) };
-    };
+    const inHour = (hour: number) => deliveryAt(`whk_hour_${hour}`, new Date(Date.UTC(2024, 5, 1, hour)));
     const old = inHour(1);
     for (const d of [old, inHour(5), inHour(9)]) await watchedStore.insertPending([d], `t:9:${d.id}`, 'digest');
     const before = watched.reads.length;
