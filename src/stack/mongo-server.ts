@@ -81,10 +81,11 @@ export async function startMongo({ kind, binary, dataDir, port, ...files }: Mong
           // the last ones, as with Kafka, which acknowledges writes before they reach the disk.
           // Pages read through memory and cached up to 64 MiB per connection instead of SQLite's
           // 2 MiB: an hour's many tables and indexes outgrow that, and each page missed is a read
-          // call (a fan-out to 1,000 webhooks came 4–5% sooner). The WAL is copied back into the
-          // database every 20,000 pages (80 MiB) instead of every 1,000: a fan-out writes about
-          // 1,200 pages (5 MB), and the write that crosses the mark waits for the copy, holding every write
-          // behind it (fan-outs 6% sooner at the median, 11% at p75).
+          // call (a fan-out to 1,000 webhooks came 4–5% sooner). The WAL is copied back (and synced)
+          // every 20,000 pages (80 MiB) instead of every 1,000: a fan-out writes about 1,200 pages
+          // (5 MB), and the insert that crosses the mark copies them before it answers, so nearly
+          // every fan-out waited for one (6% sooner at the median, 11% at p75). A machine going
+          // down may then take up to that much of the last writes, as it may take Kafka's.
           `--sqlite-url=file:${path.join(dataDir, 'db')}/?${SQLITE_PRAGMAS.map((p) => `_pragma=${p}`).join('&')}`,
           `--state-dir=${dataDir}`,
           `--listen-addr=127.0.0.1:${port}`,
