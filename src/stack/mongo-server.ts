@@ -60,7 +60,7 @@ export interface MongoStart {
 }
 
 /** Per connection of FerretDB's SQLite backend. */
-const SQLITE_PRAGMAS = ['synchronous(normal)', 'cache_size(-65536)', 'mmap_size(268435456)', 'temp_store(memory)', 'wal_autocheckpoint(20000)'];
+const SQLITE_PRAGMAS = ['synchronous(normal)', 'cache_size(-65536)', 'mmap_size(268435456)', 'temp_store(memory)'];
 /**
  * FerretDB allocates afresh for every document it converts, and Go's collector at its default
  * (GOGC=100) ran often enough to take a fifth of FerretDB's CPU in a fan-out to 1,000 webhooks.
@@ -81,11 +81,7 @@ export async function startMongo({ kind, binary, dataDir, port, ...files }: Mong
           // the last ones, as with Kafka, which acknowledges writes before they reach the disk.
           // Pages read through memory and cached up to 64 MiB per connection instead of SQLite's
           // 2 MiB: an hour's many tables and indexes outgrow that, and each page missed is a read
-          // call (a fan-out to 1,000 webhooks came 4–5% sooner). The WAL is copied back (and synced)
-          // every 20,000 pages (80 MiB) instead of every 1,000: a fan-out writes about 1,200 pages
-          // (5 MB), and the insert that crosses the mark copies them before it answers, so nearly
-          // every fan-out waited for one (6% sooner at the median, 11% at p75). A machine going
-          // down may then take up to that much of the last writes, as it may take Kafka's.
+          // call (a fan-out to 1,000 webhooks came 4–5% sooner).
           `--sqlite-url=file:${path.join(dataDir, 'db')}/?${SQLITE_PRAGMAS.map((p) => `_pragma=${p}`).join('&')}`,
           `--state-dir=${dataDir}`,
           `--listen-addr=127.0.0.1:${port}`,
