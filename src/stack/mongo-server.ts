@@ -63,9 +63,9 @@ export interface MongoStart {
 /** Per connection of FerretDB's SQLite backend. */
 const SQLITE_PRAGMAS = ['synchronous(normal)', 'cache_size(-65536)', 'mmap_size(268435456)', 'temp_store(memory)'];
 /**
- * FerretDB allocates afresh for every document it converts, and Go's collector at its default
- * (GOGC=100) ran often enough to take a fifth of FerretDB's CPU in a fan-out to 1,000 webhooks.
- * A heap allowed to grow to five times what is live collects a quarter as often; the memory limit
+ * FerretDB allocates afresh for every document it converts, so Go's collector at its default
+ * (GOGC=100) ran often. A heap allowed to grow to five times what is live collects a quarter as
+ * often, and took a fifth off FerretDB's CPU in a fan-out to 1,000 webhooks; the memory limit
  * keeps a large scan from growing it without end. Go's scheduler gets half the machine's cores
  * (one on two), which the service, Kafka and their clients share: with one, FerretDB took a third
  * less CPU per small insert on two cores (Go keeps an idle thread spinning a while for work each
