@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
 import { BODY_GONE, Dispatcher } from './dispatcher.js';
 import { EndpointLanes } from './endpoint-lanes.js';
+import { CachedEventBodies } from './event-bodies.js';
 import { deliveryTask as task, webhookRecord } from '../../test/helpers/doubles.js';
 import type { DeliveryOutcome, DeliveryTask, SendResult, TaskQueue } from './ports.js';
 
@@ -137,6 +138,27 @@ describe('Dispatcher, a task whose event body is gone', () => {
     ]);
     // A dead letter carries the event, and there is none left to carry.
     expect(letters).toEqual([]);
+  });
+});
+
+describe('Dispatcher, a task without its body', () => {
+  it("reads the body through the cache in its delivery's hour: the store is given the task's delivery id", async () => {
+    const asked: Array<[string, string, string | undefined]> = [];
+    const store = { bodyOf: async (workspace: string, eventId: string, deliveryId?: string) => (asked.push([workspace, eventId, deliveryId]), '{"stored":true}') };
+    const sent: string[] = [];
+    const queue: TaskQueue = { enqueue: async () => {}, scheduleRetry: async () => {}, deadLetter: async () => {}, publishEvent: async () => {}, publishEvents: async () => [] };
+    const dispatcher = new Dispatcher(
+      { webhookFor: async (_w, id) => webhook(id) },
+      { send: async ({ body }) => (sent.push(body), OK) },
+      { insertPending: async () => ({ existing: [] }), recordOutcomes: async () => {} },
+      queue,
+      new CachedEventBodies(store),
+      { schedule: [{ label: '30s', delayMs: 30_000 }], userAgent: 'test', logger: createLogger({ level: 'silent' }), lanes: new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1 }) },
+    );
+    const t = { ...task('a', 1), payload: null };
+    await dispatcher.dispatch(t);
+    expect(asked).toEqual([[t.workspace, t.eventId, 'dlv_a_1']]);
+    expect(sent).toEqual(['{"stored":true}']);
   });
 });
 
