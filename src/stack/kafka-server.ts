@@ -101,29 +101,11 @@ export interface KafkaStart {
   ports: KafkaPorts;
 }
 
-const G1 = '-XX:+UseG1GC';
-const SHENANDOAH = '-XX:+UseShenandoahGC';
-
-/**
- * The broker's collector: Shenandoah where this Java has it (OpenJDK as Debian, Red Hat and
- * Adoptium build it; Oracle's builds leave it out), G1 elsewhere. G1's young pauses stopped the
- * broker for 12–28 ms every few seconds at 200 events/s, and every event in flight waited for
- * them; Shenandoah collects beside the broker's threads and pauses it for well under a millisecond.
- */
-export async function brokerCollector(java = 'java'): Promise<string> {
-  try {
-    await run(java, [SHENANDOAH, '-version']);
-    return SHENANDOAH;
-  } catch {
-    return G1;
-  }
-}
-
-function javaArgs(home: string, main: string, args: string[], collector = G1): string[] {
+function javaArgs(home: string, main: string, ...args: string[]): string[] {
   return [
     '-Xms256m',
     '-Xmx512m',
-    collector,
+    '-XX:+UseG1GC',
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${path.join(home, 'log4j2.properties')}`,
     '-cp',
@@ -140,13 +122,12 @@ export async function formatKafka({ home, dataDir, ports }: KafkaStart): Promise
   await rm(dataDir, { recursive: true, force: true });
   await mkdir(logDir, { recursive: true });
   await writeFile(propertiesFile, serverProperties(logDir, ports));
-  const clusterId = (await run('java', javaArgs(home, 'kafka.tools.StorageTool', ['random-uuid']))).trim().split('\n').pop()!;
-  await run('java', javaArgs(home, 'kafka.tools.StorageTool', ['format', '--standalone', '-t', clusterId, '-c', propertiesFile]));
+  const clusterId = (await run('java', javaArgs(home, 'kafka.tools.StorageTool', 'random-uuid'))).trim().split('\n').pop()!;
+  await run('java', javaArgs(home, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', propertiesFile));
 }
 
 export async function startKafka(options: KafkaStart): Promise<number> {
-  const args = javaArgs(options.home, 'kafka.Kafka', [path.join(options.dataDir, 'server.properties')], await brokerCollector());
-  return spawnDetached('java', args, options);
+  return spawnDetached('java', javaArgs(options.home, 'kafka.Kafka', path.join(options.dataDir, 'server.properties')), options);
 }
 
 /** Ready when the broker answers metadata requests. */
