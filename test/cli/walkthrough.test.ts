@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
 import { spawnLogged, type LoggedChild } from '../helpers/child.js';
-import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers.js';
+import { testServiceEnv } from '../helpers/service.js';
 import { until } from '../helpers/wait.js';
 
 /*
@@ -59,20 +59,14 @@ describe('the README walkthrough', () => {
     const steps = walkthroughSteps(readme);
     expect([...steps.keys()]).toEqual(['serve', 'listen', 'create', 'publish', 'serve-fast-retries', 'listen-failing', 'dlq', 'replay', 'replayed']);
 
-    const [{ prefix }, { database, db }] = await Promise.all([useKafka('walkthrough'), useMongo('walkthrough')]);
+    const { env: serviceEnv, db } = await testServiceEnv('walkthrough');
     const keys = new ApiKeyStore(db);
     await keys.init();
     const [apiPort, listenerPort] = [await freePort(), await freePort()];
     const api = `http://localhost:${apiPort}`;
     const env = {
       ...process.env,
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      MONGODB_URI: mongodbUri(),
-      MONGODB_DATABASE: database,
-      WEBHOOKS_TOPIC_PREFIX: prefix,
-      WEBHOOKS_EVENT_PARTITIONS: '2',
-      // What the local stack sets by itself.
-      WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
+      ...serviceEnv,
       PORT: String(apiPort),
       HUMIRIS_API_URL: api,
       HUMIRIS_API_KEY: (await keys.create('dev', 'walkthrough')).key,

@@ -1,3 +1,4 @@
+import type { Db } from 'mongodb';
 import { cleanUp } from './cleanup.js';
 import { loadConfig, ALL_ROLES, type Config, type Role } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -33,18 +34,26 @@ export async function startTestService(
 
 /** The configuration of a service on the test servers, with a topic prefix and database of its own (removed after the test, cleanup.ts). */
 export async function testServiceConfig(label: string, env: Record<string, string> = {}): Promise<Config> {
-  const [{ prefix }, { database }] = await Promise.all([useKafka(label), useMongo(label)]);
-  return loadConfig({
-    PORT: '0',
+  return loadConfig({ PORT: '0', ...(await testServiceEnv(label)).env, ...env });
+}
+
+/**
+ * The environment of a service on the test servers (for one in this process or a child), with a
+ * topic prefix and database of its own, removed after the test; `db` is that database.
+ */
+export async function testServiceEnv(label: string): Promise<{ env: Record<string, string>; db: Db }> {
+  const [{ prefix }, { database, db }] = await Promise.all([useKafka(label), useMongo(label)]);
+  const env = {
     KAFKA_BROKERS: kafkaBrokers().join(','),
     MONGODB_URI: mongodbUri(),
     MONGODB_DATABASE: database,
     WEBHOOKS_TOPIC_PREFIX: prefix,
     WEBHOOKS_EVENT_PARTITIONS: '2',
+    // What the local stack sets by itself.
     WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    ...env,
-  });
+  };
+  return { env, db };
 }
 
 /**
