@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     expect(config.port).toBe(8080);
     expect(config.kafkaBrokers).toBeUndefined();
     expect(config.topicPrefix).toBe('humiris');
-    expect(config.eventPartitions).toBe(6);
+    expect(config.eventPartitions).toBe(3);
     expect(config.retrySchedule.map((s) => s.label)).toEqual(['30s', '5m', '30m', '2h', '24h']);
     expect(config.retrySchedule.map((s) => s.delayMs)).toEqual([30_000, 300_000, 1_800_000, 7_200_000, 86_400_000]);
     expect(config.requestTimeoutMs).toBe(10_000);

@@ -161,6 +161,14 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * Partitions of each topic the service creates. Every fetch makes the broker walk every partition a
+ * consumer holds, busy or not, and what that allocates brings the broker's collector pauses sooner:
+ * 3 instead of 6 took 45% off the median p99 at 200 events/s over five alternating pairs (README,
+ * Performance), and still lets three processes match one event type side by side. Raise it for more.
+ */
+const DEFAULT_PARTITIONS = 3;
+
 /** Reads and validates the environment once; a bad value throws a ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
@@ -170,7 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     mongodbUri: read<string | undefined>(env, 'MONGODB_URI', undefined, mongoUri),
     mongodbDatabase: read(env, 'MONGODB_DATABASE', 'humiris_webhooks', databaseName),
     topicPrefix: read(env, 'WEBHOOKS_TOPIC_PREFIX', 'humiris', topicPrefix),
-    eventPartitions: read(env, 'WEBHOOKS_EVENT_PARTITIONS', 6, integer(1, 1000)),
+    eventPartitions: read(env, 'WEBHOOKS_EVENT_PARTITIONS', DEFAULT_PARTITIONS, integer(1, 1000)),
     retrySchedule: read(env, 'WEBHOOKS_RETRY_SCHEDULE', retrySchedule('30s,5m,30m,2h,24h'), retrySchedule),
     requestTimeoutMs: read(env, 'WEBHOOKS_REQUEST_TIMEOUT', 10_000, parseDuration),
     maxInFlight: read(env, 'WEBHOOKS_MAX_IN_FLIGHT', 500, integer(1, 100_000)),
