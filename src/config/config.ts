@@ -164,7 +164,7 @@ function deepFreeze<T>(value: T): T {
 /**
  * Partitions of each topic the service creates. Every fetch makes the broker walk every partition a
  * consumer holds, busy or not, and what that allocates brings the broker's collector pauses sooner:
- * 3 instead of 6 took 45% off the median p99 at 200 events/s over five alternating pairs (README,
+ * 3 instead of 6 took 45% off the median p99 at 200 events/s over five alternating runs each (README,
  * Performance), and still lets three processes match one event type side by side. Raise it for more.
  */
 const DEFAULT_PARTITIONS = 3;

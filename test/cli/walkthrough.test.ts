@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
 import { spawnLogged, type LoggedChild } from '../helpers/child.js';
-import { testServiceEnv } from '../helpers/service.js';
+import { ownServers } from '../helpers/service.js';
 import { until } from '../helpers/wait.js';
 
 /*
@@ -59,14 +59,17 @@ describe('the README walkthrough', () => {
     const steps = walkthroughSteps(readme);
     expect([...steps.keys()]).toEqual(['serve', 'listen', 'create', 'publish', 'serve-fast-retries', 'listen-failing', 'dlq', 'replay', 'replayed']);
 
-    const { env: serviceEnv, db } = await testServiceEnv('walkthrough');
+    const { env: servers, db } = await ownServers('walkthrough');
     const keys = new ApiKeyStore(db);
     await keys.init();
     const [apiPort, listenerPort] = [await freePort(), await freePort()];
     const api = `http://localhost:${apiPort}`;
     const env = {
       ...process.env,
-      ...serviceEnv,
+      ...servers,
+      WEBHOOKS_EVENT_PARTITIONS: '2',
+      // What the local stack sets by itself.
+      WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
       PORT: String(apiPort),
       HUMIRIS_API_URL: api,
       HUMIRIS_API_KEY: (await keys.create('dev', 'walkthrough')).key,

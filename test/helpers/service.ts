@@ -32,28 +32,26 @@ export async function startTestService(
   return { service, config, baseUrl: `http://127.0.0.1:${service.apiPort ?? 0}` };
 }
 
-/** The configuration of a service on the test servers, with a topic prefix and database of its own (removed after the test, cleanup.ts). */
-export async function testServiceConfig(label: string, env: Record<string, string> = {}): Promise<Config> {
-  return loadConfig({ PORT: '0', ...(await testServiceEnv(label)).env, ...env });
+/**
+ * Where a test's service runs: the test servers, with a topic prefix and database of its own
+ * (removed after the test that asked, cleanup.ts); `db` is that database.
+ */
+export async function ownServers(label: string): Promise<{ env: Record<string, string>; db: Db }> {
+  const [{ prefix }, { database, db }] = await Promise.all([useKafka(label), useMongo(label)]);
+  const env = { KAFKA_BROKERS: kafkaBrokers().join(','), MONGODB_URI: mongodbUri(), MONGODB_DATABASE: database, WEBHOOKS_TOPIC_PREFIX: prefix };
+  return { env, db };
 }
 
-/**
- * The environment of a service on the test servers (for one in this process or a child), with a
- * topic prefix and database of its own, removed after the test; `db` is that database.
- */
-export async function testServiceEnv(label: string): Promise<{ env: Record<string, string>; db: Db }> {
-  const [{ prefix }, { database, db }] = await Promise.all([useKafka(label), useMongo(label)]);
-  const env = {
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    MONGODB_URI: mongodbUri(),
-    MONGODB_DATABASE: database,
-    WEBHOOKS_TOPIC_PREFIX: prefix,
+/** The configuration of a service in this process, on its own servers (ownServers). */
+export async function testServiceConfig(label: string, env: Record<string, string> = {}): Promise<Config> {
+  return loadConfig({
+    PORT: '0',
+    ...(await ownServers(label)).env,
     WEBHOOKS_EVENT_PARTITIONS: '2',
-    // What the local stack sets by itself.
     WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-  };
-  return { env, db };
+    ...env,
+  });
 }
 
 /**
@@ -61,13 +59,9 @@ export async function testServiceEnv(label: string): Promise<{ env: Record<strin
  * and database of its own (removed after the test that asked, cleanup.ts), its API on a free port, logging JSON.
  */
 export async function serviceProcessEnv(label: string, env: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
-  const [{ prefix }, { database }] = await Promise.all([useKafka(label), useMongo(label)]);
   return {
     ...process.env,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    MONGODB_URI: mongodbUri(),
-    MONGODB_DATABASE: database,
-    WEBHOOKS_TOPIC_PREFIX: prefix,
+    ...(await ownServers(label)).env,
     WEBHOOKS_EVENT_PARTITIONS: '1',
     PORT: '0',
     LOG_LEVEL: 'info',
