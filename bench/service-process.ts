@@ -121,8 +121,9 @@ export async function spawnService(name: string, env: ServiceEnv, options: Spawn
       HOME: process.env.HOME,
       PORT: '0',
       WEBHOOKS_ALLOW_PRIVATE_URLS: 'true',
-      // The start-up line awaited below is an info line (debug shows it too), in JSON.
-      LOG_LEVEL: 'info',
+      // The start-up line awaited below is an info line (debug shows it too), in JSON. CHAOS_LOG_LEVEL=debug
+      // for a closer look at a fault run (with CHAOS_LOG_DIR, chaos/scenarios.ts).
+      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL === 'debug' ? 'debug' : 'info',
       ...env,
       LOG_PRETTY: 'false',
     },

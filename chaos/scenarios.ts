@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeliveryStore } from '../src/store/delivery-store.js';
+import { consumerGroups, storyOf } from './diagnosis.js';
 import {
   createWebhook,
   createWebhooks,
@@ -154,7 +155,10 @@ async function scenario(
     }
     facts.seconds = Math.round((Date.now() - started) / 1000);
     say(formatLedger(name, ledger, `unsettled ${unsettled.length}`));
-    return { name, ledger, unsettled: unsettled.length, facts, logs: tails(services) };
+    const failed = ledger.missing > 0 || unsettled.length > 0;
+    // Where the work stopped: tasks never produced, or produced and never read.
+    if (failed) facts.consumerGroups = JSON.stringify(await consumerGroups(run.kafka, run.prefix).catch((error: Error) => `unknown: ${error.message}`));
+    return { name, ledger, unsettled: unsettled.length, facts, logs: failed ? stories(services) : tails(services) };
   } finally {
     await Promise.all(services.map((s) => stopService(s)));
     // CHAOS_LOG_DIR=dir keeps each service's whole output for a closer look.
@@ -174,6 +178,8 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   }
   return true;
 }
+
+const stories = (services: ServiceProcess[]) => services.map((s) => storyOf(s.name, s.output())).join('\n');
 
 const tails = (services: ServiceProcess[]) =>
   services.map((s) => `--- ${s.name} ---\n${s.output().trimEnd().split('\n').slice(-15).join('\n')}`).join('\n');

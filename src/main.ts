@@ -100,7 +100,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     onStop('delivery records not yet written to MongoDB', () => deliveryStore.close());
     const retention = startRetention(deliveryStore, { retentionMs: config.retentionMs, logger, onSweep: (result, at) => monitoring.retentionSwept(result, at) });
     onStop('retention sweep', () => retention.stop());
-    const queue = new KafkaTaskQueue(monitoring.kafka(kafka, topics), topics);
+    const queue = new KafkaTaskQueue(monitoring.kafka(kafka, topics), topics, logger.child({ component: 'producer' }));
     await queue.connect();
     onStop('tasks not yet produced to Kafka', () => queue.close());
     const actions = new PipelineActions(deliveryStore, queue, new ReplayClaimStore(mongo.db));

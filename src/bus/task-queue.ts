@@ -7,6 +7,7 @@ import { traceHeaders } from '../domain/trace-context.js';
 import { Batcher } from '../pipeline/batcher.js';
 import type { AttemptRecord, DeadLetter, DeliveryTask, DomainEvent, OperationalTopic, TaskQueue } from '../pipeline/ports.js';
 import { operationalRecord, type OperationalEvent } from '../domain/operational-events.js';
+import type { Logger } from '../log/logger.js';
 import type { Topics } from './topics.js';
 import type { WorkerMessage } from './worker-consumer.js';
 
@@ -112,6 +113,12 @@ export function splitBySize<T extends { message: Message }>(items: T[], maxBytes
 
 export type QuarantinedRecord = Omit<WorkerMessage, 'headers'>;
 
+/**
+ * A write Kafka has not acknowledged for this long is logged (and again each time as long again),
+ * then once more when it is: the work behind it waits meanwhile, and an operator should see why.
+ */
+export const SLOW_PRODUCE_WARN_MS = 60_000;
+
 /** The Kafka side of the pipeline: produces are batched, and each caller waits for its own ack. */
 export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
   private readonly producer: Producer;
@@ -120,6 +127,8 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
   constructor(
     kafka: Kafka,
     private readonly topics: Topics,
+    private readonly logger?: Logger,
+    private readonly slowProduceWarnMs = SLOW_PRODUCE_WARN_MS,
   ) {
     this.producer = kafka.producer({
       allowAutoTopicCreation: false,
@@ -142,6 +151,23 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
 
   /** Per item: null once written, or why Kafka refused it for good. */
   private async send(items: Outgoing[]): Promise<Array<DomainError | null>> {
+    const started = performance.now();
+    const waiting = () => ({ records: items.length, topics: [...new Set(items.map((i) => i.topic))], waitingMs: Math.round(performance.now() - started) });
+    let warned = false;
+    const timer = setInterval(() => {
+      warned = true;
+      this.logger?.warn(waiting(), 'Kafka has not acknowledged a write yet');
+    }, this.slowProduceWarnMs);
+    timer.unref();
+    try {
+      return await this.sendNow(items);
+    } finally {
+      clearInterval(timer);
+      if (warned) this.logger?.info(waiting(), 'slow Kafka write ended');
+    }
+  }
+
+  private async sendNow(items: Outgoing[]): Promise<Array<DomainError | null>> {
     const results: Array<DomainError | null> = items.map(() => null);
     const indexed = items.map((item, i) => ({ ...item, i }));
     await Promise.all(

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import type { Logger } from '../log/logger.js';
 import { OffsetTracker } from './offset-tracker.js';
+import { StallWatch } from './stall-watch.js';
 import type { Semaphore } from '../pipeline/semaphore.js';
 
 export interface WorkerMessage {
@@ -43,6 +44,8 @@ export interface WorkerConsumerOptions {
   drainTimeoutMs: number;
   /** The longest one fetch waits for records: a partition resumed meanwhile is fetched after it [1 s]. */
   fetchWaitMs?: number;
+  /** How long without starting a fetch before the consumer logs where it is stuck [STALL_WARN_MS]. */
+  stallWarnMs?: number;
 }
 
 export interface WorkerConsumer {
@@ -52,6 +55,8 @@ export interface WorkerConsumer {
 }
 
 const COMMIT_INTERVAL_MS = 500;
+/** A consumer that has not started a fetch for this long says where it is stuck (stall-watch.ts). */
+export const STALL_WARN_MS = 60_000;
 /**
  * Fetches are long polls: the broker answers as soon as a record arrives, so a long wait costs
  * new records nothing and saves an idle service most of its fetch round trips.
@@ -128,7 +133,25 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     }
     log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined group');
   });
-  consumer.on(consumer.events.CRASH, ({ payload }) => log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed'));
+  const stallWarnMs = options.stallWarnMs ?? STALL_WARN_MS;
+  const stalls = new StallWatch(stallWarnMs);
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    stalls.enter('restarting after a crash');
+    log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+  });
+  consumer.on(consumer.events.REBALANCING, () => stalls.enter('rejoining the group'));
+  consumer.on(consumer.events.FETCH_START, () => {
+    const ended = stalls.fetched();
+    if (ended) log.info({ stuckIn: ended.phase, sinceFetchMs: Math.round(ended.sinceFetchMs) }, 'consumer fetching again');
+  });
+  consumer.on(consumer.events.FETCH, () => stalls.enter('handling records'));
+  const stallTimer = setInterval(() => {
+    const stall = stopping ? undefined : stalls.check();
+    if (!stall) return;
+    const state = { stuckIn: stall.phase, sinceFetchMs: Math.round(stall.sinceFetchMs), inFlight: running.size, partitions: assigned.size };
+    log.warn(state, 'consumer has not fetched for a while');
+  }, Math.min(10_000, stallWarnMs));
+  stallTimer.unref();
 
   /** What the handler left running once it returned; null when stopping before it could (left uncommitted). */
   async function handleUntilDone(message: WorkerMessage): Promise<Held | null> {
@@ -162,6 +185,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
         break;
       }
       const acquired = await semaphore.acquire(async () => {
+        stalls.enter('waiting for a free slot');
         await heartbeat().catch(() => {});
         return !stopping && isRunning() && !isStale();
       });
@@ -194,6 +218,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     owns: (topic, partition) => assigned.has(partitionKey(topic, partition)),
     async stop() {
       stopping = true;
+      clearInterval(stallTimer);
       for (const timer of resumeTimers) clearTimeout(timer);
       const drained = Promise.all([...running]);
       const timedOut = await Promise.race([drained.then(() => false), sleep(options.drainTimeoutMs, undefined, { ref: false }).then(() => true)]);

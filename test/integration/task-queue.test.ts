@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { KafkaTaskQueue } from '../../src/bus/task-queue.js';
 import { topicNames } from '../../src/bus/topics.js';
@@ -41,5 +42,27 @@ describe('KafkaTaskQueue', () => {
     await Promise.all([...fanOut, published]);
     // In arrival order it would be written after all 60 calls (15,000 tasks); topics take turns instead.
     expect(resolved.indexOf('event')).toBeLessThan(30);
+  });
+
+  it('logs a write Kafka has not acknowledged within the threshold, and its end', async () => {
+    const lines: Array<{ msg: string; records: number; topics: string[]; waitingMs: number }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    // 1 ms: shorter than any acknowledged write of 5,000 records, so this one is "slow".
+    const slow = new KafkaTaskQueue(kafka.kafka, topics, logger, 1);
+    await slow.connect();
+    cleanUp(() => slow.close());
+    await slow.enqueue(Array.from({ length: 5_000 }, (_, i) => deliveryTask(`whk_slow_${i % 50}`, i)));
+    const warned = lines.find((l) => l.msg === 'Kafka has not acknowledged a write yet');
+    const ended = lines.find((l) => l.msg === 'slow Kafka write ended');
+    expect(warned).toMatchObject({ topics: [topics.deliveries] });
+    expect(warned!.records).toBeGreaterThan(0);
+    expect(ended!.waitingMs).toBeGreaterThanOrEqual(warned!.waitingMs);
+    // A write acknowledged in time says nothing.
+    const before = lines.length;
+    const quick = new KafkaTaskQueue(kafka.kafka, topics, logger, 60_000);
+    await quick.connect();
+    cleanUp(() => quick.close());
+    await quick.enqueue(Array.from({ length: 10 }, (_, i) => deliveryTask(`whk_quick_${i}`)));
+    expect(lines.length).toBe(before);
   });
 });
