@@ -71,14 +71,6 @@ const LONG_POLL_MS = 1_000;
 export async function startWorkerConsumer(options: WorkerConsumerOptions): Promise<WorkerConsumer> {
   const { kafka, groupId, topics, handle, dueAt } = options;
   const log = options.logger.child({ component: 'consumer', group: groupId });
-  const consumer: Consumer = kafka.consumer({
-    groupId,
-    // A member that died (kill -9) hands its partitions over within this.
-    sessionTimeout: 10_000,
-    heartbeatInterval: 3_000,
-    maxWaitTimeInMs: options.fetchWaitMs ?? LONG_POLL_MS,
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
-  });
   const { semaphore } = options;
   const trackers = new Map<string, OffsetTracker>();
   const resumeTimers = new Set<NodeJS.Timeout>();
@@ -117,34 +109,8 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     committing = committing.then(commit);
   }, COMMIT_INTERVAL_MS);
 
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    // Keep the trackers of partitions this member still owns: their in-flight work must keep
-    // holding the commit back. Forget the others, so this member never commits for a partition
-    // another member now owns.
-    const owned = new Set(
-      Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))),
-    );
-    assigned = owned;
-    for (const key of [...trackers.keys()]) {
-      if (!owned.has(key)) {
-        trackers.delete(key);
-        committed.delete(key);
-      }
-    }
-    log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined group');
-  });
   const stallWarnMs = options.stallWarnMs ?? STALL_WARN_MS;
   const stalls = new StallWatch(stallWarnMs);
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    stalls.enter('restarting after a crash');
-    log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-  });
-  consumer.on(consumer.events.REBALANCING, () => stalls.enter('rejoining the group'));
-  consumer.on(consumer.events.FETCH_START, () => {
-    const ended = stalls.fetched();
-    if (ended) log.info({ stuckIn: ended.phase, sinceFetchMs: Math.round(ended.sinceFetchMs) }, 'consumer fetching again');
-  });
-  consumer.on(consumer.events.FETCH, () => stalls.enter('handling records'));
   const stallTimer = setInterval(() => {
     const stall = stopping ? undefined : stalls.check();
     if (!stall) return;
@@ -152,6 +118,91 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     log.warn(state, 'consumer has not fetched for a while');
   }, Math.min(10_000, stallWarnMs));
   stallTimer.unref();
+
+  /** Consecutive clients started since one last joined the group: the wait before the next grows with it. */
+  let replacements = 0;
+  let replaceTimer: NodeJS.Timeout | undefined;
+  /** A replacement under way: stop() waits for it, so the client it starts is the one stopped. */
+  let replacing: Promise<void> | undefined;
+
+  /**
+   * A kafkajs consumer and how this member follows it. kafkajs restarts a consumer after errors it
+   * deems retriable; after one it does not (a join refused, an unknown server error around a broker
+   * restart), its consumer stays stopped for good while the process runs on: that member's
+   * partitions would go unread by this process. It is replaced by a new client instead, with a
+   * growing wait, until one joins; in-flight work and its offsets carry over.
+   */
+  function newConsumer(): Consumer {
+    const client = kafka.consumer({
+      groupId,
+      // A member that died (kill -9) hands its partitions over within this.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: options.fetchWaitMs ?? LONG_POLL_MS,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+    });
+    client.on(client.events.GROUP_JOIN, ({ payload }) => {
+      // Keep the trackers of partitions this member still owns: their in-flight work must keep
+      // holding the commit back. Forget the others, so this member never commits for a partition
+      // another member now owns.
+      const owned = new Set(
+        Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))),
+      );
+      assigned = owned;
+      for (const key of [...trackers.keys()]) {
+        if (!owned.has(key)) {
+          trackers.delete(key);
+          committed.delete(key);
+        }
+      }
+      replacements = 0;
+      log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined group');
+    });
+    client.on(client.events.CRASH, ({ payload }) => {
+      stalls.enter('restarting after a crash');
+      log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      if (!payload.restart && client === consumer) replaceLater();
+    });
+    client.on(client.events.REBALANCING, () => stalls.enter('rejoining the group'));
+    client.on(client.events.FETCH_START, () => {
+      const ended = stalls.fetched();
+      if (ended) log.info({ stuckIn: ended.phase, sinceFetchMs: Math.round(ended.sinceFetchMs) }, 'consumer fetching again');
+    });
+    client.on(client.events.FETCH, () => stalls.enter('handling records'));
+    return client;
+  }
+
+  async function begin(client: Consumer): Promise<void> {
+    await client.connect();
+    await client.subscribe({ topics, fromBeginning: true });
+    await client.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch });
+  }
+
+  function replaceLater(): void {
+    if (stopping || replaceTimer) return;
+    const waitMs = Math.min(1_000 * 2 ** replacements, 30_000);
+    replacements++;
+    log.error({ waitMs }, 'consumer stopped by its Kafka client; starting a new one');
+    replaceTimer = setTimeout(() => {
+      replaceTimer = undefined;
+      replacing = replace().finally(() => (replacing = undefined));
+    }, waitMs);
+  }
+
+  async function replace(): Promise<void> {
+    const old = consumer;
+    await old.disconnect().catch(() => {});
+    if (stopping) return;
+    consumer = newConsumer();
+    try {
+      await begin(consumer);
+    } catch (error) {
+      log.error({ err: error }, 'could not start a new consumer');
+      replaceLater();
+    }
+  }
+
+  let consumer = newConsumer();
 
   /** What the handler left running once it returned; null when stopping before it could (left uncommitted). */
   async function handleUntilDone(message: WorkerMessage): Promise<Held | null> {
@@ -209,9 +260,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     await heartbeat().catch(() => {});
   }
 
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: true });
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch });
+  await begin(consumer);
   log.info({ topics: topics.length }, 'consuming');
 
   return {
@@ -219,11 +268,13 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     async stop() {
       stopping = true;
       clearInterval(stallTimer);
+      clearTimeout(replaceTimer);
       for (const timer of resumeTimers) clearTimeout(timer);
       const drained = Promise.all([...running]);
       const timedOut = await Promise.race([drained.then(() => false), sleep(options.drainTimeoutMs, undefined, { ref: false }).then(() => true)]);
       if (timedOut) log.warn({ inFlight: running.size }, 'stopping with work in flight; it will be redelivered');
       clearInterval(commitTimer);
+      await replacing;
       await committing;
       await commit();
       await consumer.disconnect();
