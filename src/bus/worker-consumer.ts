@@ -26,6 +26,10 @@ export interface Held {
   held: Promise<void>;
 }
 
+/** Heartbeat answers that end this member's generation: it must rejoin its group before going on. */
+const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+const mustRejoin = (error: unknown): boolean => REJOIN.has((error as { type?: string } | null)?.type ?? '');
+
 /** What a handler that holds nothing leaves: one for all its messages. */
 const NOTHING_HELD: Held = { held: Promise.resolve() };
 
@@ -237,8 +241,13 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
       }
       const acquired = await semaphore.acquire(async () => {
         stalls.enter('waiting for a free slot');
-        await heartbeat().catch(() => {});
-        return !stopping && isRunning() && !isStale();
+        // A rebalance completes only once every member rejoined: a member that waited out its slot
+        // held the whole group, every partition of it, until the rebalance timed out (60 s).
+        const rejoin = await heartbeat().then(
+          () => false,
+          (error: unknown) => mustRejoin(error),
+        );
+        return !rejoin && !stopping && isRunning() && !isStale();
       });
       if (!acquired) break;
       tracker.begin(message.offset);
