@@ -164,6 +164,8 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
     });
     client.on(client.events.CRASH, ({ payload }) => {
       stalls.enter('restarting after a crash');
+      // Until it joins again, its partitions may be another member's: the matcher queues through Kafka meanwhile.
+      assigned = new Set();
       log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
       if (!payload.restart && client === consumer) replaceLater();
     });

@@ -50,6 +50,7 @@ describe('A consumer its Kafka client gives up on', () => {
       await until('the record read', () => (handled.includes('after') ? true : undefined), 45_000);
       expect(lines.filter((l) => l.msg === 'consumer stopped by its Kafka client; starting a new one').length).toBeGreaterThanOrEqual(1);
       expect(lines.some((l) => l.msg === 'joined group')).toBe(true);
+      expect(consumer.owns(topic, 0)).toBe(true);
     } finally {
       await consumer.stop();
     }
