@@ -3,14 +3,14 @@
  * scenarios as test/reliability/faults.test.ts at the larger sizes, printing the ledger
  * (produced / delivered / duplicates / missing) of each fault.
  *
- * CHAOS_SCENARIOS=kill9,kafka,mongo,receiver,sigterm,hanging,fanout,disable picks some; CHAOS_SCALE=0.1 shrinks them.
+ * CHAOS_SCENARIOS=kill9,kafka,kafka-long,mongo,receiver,sigterm,hanging,fanout,disable picks some; CHAOS_SCALE=0.1 shrinks them.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { formatLedger, startPrivateStack, type PrivateStack } from './harness.js';
 import { CHAOS_SIZES, disableDuringRetries, hangingTenant, largeFanOut, kafkaOutage, kill9, mongoOutage, receiverOutage, sigterm, type ScenarioResult } from './scenarios.js';
 
 const scale = Number(process.env.CHAOS_SCALE ?? 1);
-const wanted = new Set((process.env.CHAOS_SCENARIOS ?? 'kill9,kafka,mongo,receiver,sigterm,hanging,fanout,disable').split(','));
+const wanted = new Set((process.env.CHAOS_SCENARIOS ?? 'kill9,kafka,kafka-long,mongo,receiver,sigterm,hanging,fanout,disable').split(','));
 const n = (count: number) => Math.max(10, Math.round(count * scale));
 const say = (line: string) => process.stdout.write(`[chaos] ${line}\n`);
 const results: ScenarioResult[] = [];
@@ -34,6 +34,7 @@ afterAll(async () => {
 const scenarios: Array<[string, () => Promise<ScenarioResult>]> = [
   ['kill9', () => kill9(stack, n(CHAOS_SIZES.kill9), say)],
   ['kafka', () => kafkaOutage(stack, n(CHAOS_SIZES.kafkaOutage), CHAOS_SIZES.outageMs, say)],
+  ['kafka-long', () => kafkaOutage(stack, n(CHAOS_SIZES.kafkaOutage), CHAOS_SIZES.longOutageMs, say)],
   ['mongo', () => mongoOutage(stack, n(CHAOS_SIZES.mongoOutage), CHAOS_SIZES.outageMs, say)],
   ['receiver', () => receiverOutage(stack, n(CHAOS_SIZES.receiverOutage), CHAOS_SIZES.receiverOutageMs, say)],
   ['sigterm', () => sigterm(stack, n(CHAOS_SIZES.sigterm), say)],

@@ -40,6 +40,11 @@ describe.sequential('faults, with two service processes sharing the consumer gro
     expectNothingLost(result);
   }, 180_000);
 
+  it('Kafka broker stopped ~70 s, past its clients\' connect retries: their consumers crash, are restarted and catch up', async () => {
+    const result = await kafkaOutage(stack, CI_SIZES.kafkaOutage, CI_SIZES.longOutageMs, say);
+    expectNothingLost(result);
+  }, 300_000);
+
   it('MongoDB stopped ~10 s and restarted: the API answers 503 meanwhile, the pipeline resumes', async () => {
     const result = await mongoOutage(stack, CI_SIZES.mongoOutage, CI_SIZES.outageMs, say);
     expectNothingLost(result);
