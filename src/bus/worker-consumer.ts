@@ -19,8 +19,8 @@ export interface WorkerMessage {
 
 /**
  * Work a handler started that must end before its message is committed, but that holds none of
- * the consumer's slots meanwhile: the consumer goes on reading. Rejected: the message is left
- * uncommitted, so it is read again after a restart or a rebalance.
+ * the consumer's slots meanwhile: the consumer goes on reading. Rejected: the message is handled
+ * again (and stays uncommitted until that ends), as a throw would be.
  */
 export interface Held {
   held: Promise<void>;
@@ -210,6 +210,29 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
 
   let consumer = newConsumer();
 
+  /**
+   * Handles a message, holding one of the semaphore's slots (taken by the caller) until the handler
+   * returns, then waits for what it left running. Held work that fails is handled again, with a slot
+   * of its own: left as it was, its offset would hold the partition's commit back for as long as the
+   * process runs. False when stopping first (left uncommitted, read again by the next owner).
+   */
+  async function handleToTheEnd(message: WorkerMessage): Promise<boolean> {
+    for (let round = 0; ; round++) {
+      const handled = await handleUntilDone(message);
+      semaphore.release();
+      if (!handled) return false;
+      try {
+        await handled.held;
+        return true;
+      } catch (error) {
+        const retryInMs = Math.min(200 * 2 ** round, 10_000);
+        log.warn({ err: error, topic: message.topic, partition: message.partition, offset: message.offset, retryInMs }, 'held work failed, handling the message again');
+        await sleep(retryInMs);
+        if (stopping || !(await semaphore.acquire(async () => !stopping))) return false;
+      }
+    }
+  }
+
   /** What the handler left running once it returned; null when stopping before it could (left uncommitted). */
   async function handleUntilDone(message: WorkerMessage): Promise<Held | null> {
     for (let attempt = 0; ; attempt++) {
@@ -254,16 +277,8 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
       if (!acquired) break;
       tracker.begin(message.offset);
       resolveOffset(message.offset);
-      const work = handleUntilDone(message).then(async (handled) => {
-        semaphore.release();
-        if (!handled) return;
-        try {
-          await handled.held;
-        } catch (error) {
-          log.warn({ err: error, topic: message.topic, partition: message.partition, offset: message.offset }, 'work left uncommitted, read again after a restart');
-          return;
-        }
-        tracker.finish(message.offset);
+      const work = handleToTheEnd(message).then((done) => {
+        if (done) tracker.finish(message.offset);
       });
       running.add(work);
       void work.finally(() => running.delete(work));

@@ -45,4 +45,34 @@ describe('Worker consumer, work held past its handler', () => {
       await consumer.stop();
     }
   });
+
+  it('handles a message again when its held work fails, instead of leaving its partition uncommitted for good', async () => {
+    const k = await useKafka('held-failed');
+    const topic = `${k.prefix}.work`;
+    await k.createTopics([{ topic, numPartitions: 1 }]);
+    const producer = await k.producer();
+    await producer.send({ topic, messages: ['first', 'second'].map((value) => ({ value })) });
+    const handled: string[] = [];
+    const groupId = `${k.prefix}-group`;
+    const consumer = await startWorkerConsumer({
+      kafka: k.kafka,
+      groupId,
+      topics: [topic],
+      logger: createLogger({ level: 'silent' }),
+      semaphore: new Semaphore(2),
+      drainTimeoutMs: 5_000,
+      async handle(message): Promise<void | Held> {
+        handled.push(message.value!.toString());
+        // The first handling's held work fails (a send in hand neither concluded nor queued).
+        return handled.length === 1 ? { held: Promise.reject(new Error('not concluded, not queued')) } : undefined;
+      },
+    });
+    try {
+      const committed = async () => (await k.admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset;
+      await until('committed past both', async () => ((await committed()) === '2' ? true : undefined), 20_000);
+      expect(handled.filter((v) => v === 'first')).toHaveLength(2);
+    } finally {
+      await consumer.stop();
+    }
+  });
 });
