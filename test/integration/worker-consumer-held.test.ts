@@ -1,40 +1,45 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { Semaphore } from '../../src/pipeline/semaphore.js';
-import { startWorkerConsumer, type Held } from '../../src/bus/worker-consumer.js';
+import { startWorkerConsumer, type WorkerConsumerOptions } from '../../src/bus/worker-consumer.js';
 import { useKafka } from '../helpers/servers.js';
 import { settle, until } from '../helpers/wait.js';
 
+/** A one-partition topic of its own holding `values`, a worker consumer of it, and its committed offset. */
+async function heldWork(label: string, values: string[], slots: number, handle: WorkerConsumerOptions['handle']) {
+  const k = await useKafka(label);
+  const topic = `${k.prefix}.work`;
+  await k.createTopics([{ topic, numPartitions: 1 }]);
+  const producer = await k.producer();
+  await producer.send({ topic, messages: values.map((value) => ({ value })) });
+  const groupId = `${k.prefix}-group`;
+  const consumer = await startWorkerConsumer({
+    kafka: k.kafka,
+    groupId,
+    topics: [topic],
+    logger: createLogger({ level: 'silent' }),
+    semaphore: new Semaphore(slots),
+    drainTimeoutMs: 5_000,
+    handle,
+  });
+  const committed = async () => (await k.admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset;
+  return { topic, consumer, committed };
+}
+
 describe('Worker consumer, work held past its handler', () => {
   it('goes on reading while a message\'s held work runs, and commits past it only once that work ends', async () => {
-    const k = await useKafka('held');
-    const topic = `${k.prefix}.work`;
-    await k.createTopics([{ topic, numPartitions: 1 }]);
-    const producer = await k.producer();
-    await producer.send({ topic, messages: ['first', 'second', 'third'].map((value) => ({ value })) });
-
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
     const handled: string[] = [];
-    const groupId = `${k.prefix}-group`;
-    const consumer = await startWorkerConsumer({
-      kafka: k.kafka,
-      groupId,
-      topics: [topic],
-      logger: createLogger({ level: 'silent' }),
-      // One slot: the second and third are read only if the first gave its slot back.
-      semaphore: new Semaphore(1),
-      drainTimeoutMs: 5_000,
-      async handle(message): Promise<void | Held> {
-        handled.push(message.value!.toString());
-        return message.offset === '0' ? { held } : undefined;
-      },
+    // One slot: the second and third are read only if the first gave its slot back.
+    const { topic, consumer, committed } = await heldWork('held', ['first', 'second', 'third'], 1, async (message) => {
+      handled.push(message.value!.toString());
+      return message.offset === '0' ? { held } : undefined;
     });
     try {
       expect(consumer.owns(topic, 0)).toBe(true);
       expect(consumer.owns(topic, 1)).toBe(false);
       await until('the later messages are handled', () => (handled.length === 3 ? true : undefined), 20_000);
-      const committed = async () => (await k.admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset;
       // Several commit rounds (every 500 ms) pass while the first message's work is held.
       await settle(1_500);
       // Offset 0 is the next to read: nothing past the held message.
@@ -47,28 +52,13 @@ describe('Worker consumer, work held past its handler', () => {
   });
 
   it('handles a message again when its held work fails, instead of leaving its partition uncommitted for good', async () => {
-    const k = await useKafka('held-failed');
-    const topic = `${k.prefix}.work`;
-    await k.createTopics([{ topic, numPartitions: 1 }]);
-    const producer = await k.producer();
-    await producer.send({ topic, messages: ['first', 'second'].map((value) => ({ value })) });
     const handled: string[] = [];
-    const groupId = `${k.prefix}-group`;
-    const consumer = await startWorkerConsumer({
-      kafka: k.kafka,
-      groupId,
-      topics: [topic],
-      logger: createLogger({ level: 'silent' }),
-      semaphore: new Semaphore(2),
-      drainTimeoutMs: 5_000,
-      async handle(message): Promise<void | Held> {
-        handled.push(message.value!.toString());
-        // The first handling's held work fails (a send in hand neither concluded nor queued).
-        return handled.length === 1 ? { held: Promise.reject(new Error('not concluded, not queued')) } : undefined;
-      },
+    const { consumer, committed } = await heldWork('held-failed', ['first', 'second'], 2, async (message) => {
+      handled.push(message.value!.toString());
+      // The first handling's held work fails (a send in hand neither concluded nor queued).
+      return handled.length === 1 ? { held: Promise.reject(new Error('not concluded, not queued')) } : undefined;
     });
     try {
-      const committed = async () => (await k.admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset;
       await until('committed past both', async () => ((await committed()) === '2' ? true : undefined), 20_000);
       expect(handled.filter((v) => v === 'first')).toHaveLength(2);
     } finally {
