@@ -196,10 +196,11 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
   }
 
   async function replace(): Promise<void> {
+    // Swapped first: whatever the old client emits while it disconnects is no longer this member's.
     const old = consumer;
+    consumer = newConsumer();
     await old.disconnect().catch(() => {});
     if (stopping) return;
-    consumer = newConsumer();
     try {
       await begin(consumer);
     } catch (error) {
