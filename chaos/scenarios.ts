@@ -215,7 +215,7 @@ export function kill9(stack: PrivateStack, events: number, say: Say = () => {}):
 export function kafkaOutage(stack: PrivateStack, events: number, outageMs: number, say: Say = () => {}): Promise<ScenarioResult> {
   // Past the clients' connect retries (about a minute) the consumers crash and are restarted: another path.
   const name = outageMs > 60_000 ? 'long kafka outage' : 'kafka outage';
-  return scenario(name, stack, say, async ({ stack, run, receiver, facts }) => {
+  return scenario(name, stack, say, async ({ stack, run, receiver, facts, say }) => {
     const half = Math.floor(events / 2);
     await run.produce(half);
     await until(() => receiver.deliveredCount() >= half * 0.2, 60_000);
@@ -224,7 +224,13 @@ export function kafkaOutage(stack: PrivateStack, events: number, outageMs: numbe
     await sleep(outageMs);
     facts.deliveredDuringOutage = receiver.deliveredCount() - Number(facts.deliveredAtStop);
     await stack.start();
+    const back = Date.now();
     await run.produce(events - half);
+    // How long the pipeline takes to catch up once the broker answers again.
+    if (await until(() => receiver.deliveredCount() >= events, DELIVERY_TIMEOUT_MS)) {
+      facts.caughtUpMs = Date.now() - back;
+      say(`${name}: every event delivered ${facts.caughtUpMs} ms after the broker answered again`);
+    }
   });
 }
 
