@@ -4,9 +4,7 @@
  * service that tell its story (warnings, errors, group changes), not only its last lines.
  */
 import { AssignerProtocol, type Kafka } from 'kafkajs';
-
-/** Each group and the topics it reads, by the part of their name after the run's prefix. */
-const READS = { matcher: '.events.', dispatcher: '.webhooks.deliveries', retry: '.webhooks.retry-' } as const;
+import type { Topics } from '../src/bus/topics.js';
 
 export interface GroupState {
   group: string;
@@ -17,43 +15,32 @@ export interface GroupState {
   behind: Record<string, number>;
 }
 
-/** The topic without the run's prefix: short enough to read in a failure message. */
-const short = (prefix: string, topic: string) => (topic.startsWith(`${prefix}.`) ? topic.slice(prefix.length + 1) : topic);
-
-/** Each of the run's consumer groups, as the broker sees it now. */
-export async function consumerGroups(kafka: Kafka, prefix: string): Promise<GroupState[]> {
+/** Each of the service's consumer groups (named by `topics`, as the service names them), as the broker sees it now. */
+export async function consumerGroups(kafka: Kafka, topics: Topics, prefix: string): Promise<GroupState[]> {
+  // A topic or group without the run's prefix: short enough to read in a failure message.
+  const short = (name: string) => (name.startsWith(prefix) ? name.slice(prefix.length + 1) : name);
+  const reads = { [topics.groups.matcher]: topics.allEvents, [topics.groups.dispatcher]: [topics.deliveries], [topics.groups.retry]: topics.retries };
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
-    const ends = new Map<string, number>();
-    for (const topic of topics) {
-      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${partition}`, Number(high));
-    }
-    const roles = Object.keys(READS) as Array<keyof typeof READS>;
-    const described = await admin.describeGroups(roles.map((role) => `${prefix}-webhooks-${role}`));
+    const existing = new Set(await admin.listTopics());
     const states: GroupState[] = [];
-    for (const group of described.groups) {
-      // Answered in any order: the role is read back from the name.
-      const role = roles.find((r) => group.groupId === `${prefix}-webhooks-${r}`);
-      const reads = role === undefined ? [] : topics.filter((t) => t.startsWith(`${prefix}${READS[role]}`));
+    for (const group of (await admin.describeGroups(Object.keys(reads))).groups) {
       const members: GroupState['members'] = {};
       for (const member of group.members) {
         const assignment = member.memberAssignment.length ? AssignerProtocol.MemberAssignment.decode(member.memberAssignment) : null;
-        members[member.memberId.slice(-8)] = Object.entries(assignment?.assignment ?? {}).flatMap(([topic, partitions]) =>
-          partitions.map((p) => `${short(prefix, topic)}:${p}`),
-        );
+        members[member.memberId.slice(-8)] = Object.entries(assignment?.assignment ?? {}).flatMap(([topic, partitions]) => partitions.map((p) => `${short(topic)}:${p}`));
       }
       const behind: GroupState['behind'] = {};
-      const committed = await admin.fetchOffsets({ groupId: group.groupId, topics: reads });
-      for (const { topic, partitions } of committed) {
+      const read = (reads[group.groupId] ?? []).filter((t) => existing.has(t));
+      for (const { topic, partitions } of await admin.fetchOffsets({ groupId: group.groupId, topics: read })) {
+        const ends = new Map((await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, Number(high)]));
         for (const { partition, offset } of partitions) {
-          const end = ends.get(`${topic}:${partition}`) ?? 0;
-          const at = Number(offset) < 0 ? 0 : Number(offset);
-          if (end > at) behind[`${short(prefix, topic)}:${partition}`] = end - at;
+          const behindBy = (ends.get(partition) ?? 0) - Math.max(0, Number(offset));
+          if (behindBy > 0) behind[`${short(topic)}:${partition}`] = behindBy;
         }
       }
-      states.push({ group: group.groupId.slice(prefix.length + 1), state: group.state, members, behind });
+      states.push({ group: short(group.groupId), state: group.state, members, behind });
     }
     return states;
   } finally {

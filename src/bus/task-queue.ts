@@ -119,10 +119,26 @@ export type QuarantinedRecord = Omit<WorkerMessage, 'headers'>;
  */
 export const SLOW_PRODUCE_WARN_MS = 60_000;
 
+interface Write {
+  items: Outgoing[];
+  startedAt: number;
+  /** When it was last logged as slow. */
+  warnedAt?: number;
+}
+
+const describeWrite = (write: Write, now: number) => ({
+  records: write.items.length,
+  topics: [...new Set(write.items.map((i) => i.topic))],
+  waitingMs: Math.round(now - write.startedAt),
+});
+
 /** The Kafka side of the pipeline: produces are batched, and each caller waits for its own ack. */
 export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
   private readonly producer: Producer;
   private readonly batcher: Batcher<Outgoing, DomainError | null>;
+  /** Writes Kafka has not answered yet. */
+  private readonly writing = new Set<Write>();
+  private readonly watch: NodeJS.Timeout;
 
   constructor(
     kafka: Kafka,
@@ -138,6 +154,9 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
     // Topics in turn: an event published through the API goes in the next write, not behind a
     // fan-out's thousands of tasks queued for the deliveries topic before it.
     this.batcher = new Batcher((items) => this.send(items), { maxItems: 500, maxDelayMs: 0, maxWrites: 4, fairBy: (item) => item.topic });
+    // One timer for all writes under way, not one per write.
+    this.watch = setInterval(() => this.warnOfSlowWrites(), Math.min(10_000, slowProduceWarnMs));
+    this.watch.unref();
   }
 
   async connect(): Promise<void> {
@@ -146,24 +165,28 @@ export class KafkaTaskQueue implements TaskQueue, OperationalTopic {
 
   async close(): Promise<void> {
     await this.batcher.flush().catch(() => {});
+    clearInterval(this.watch);
     await this.producer.disconnect();
+  }
+
+  private warnOfSlowWrites(): void {
+    const now = performance.now();
+    for (const write of this.writing) {
+      if (now - (write.warnedAt ?? write.startedAt) < this.slowProduceWarnMs) continue;
+      write.warnedAt = now;
+      this.logger?.warn(describeWrite(write, now), 'Kafka has not acknowledged a write yet');
+    }
   }
 
   /** Per item: null once written, or why Kafka refused it for good. */
   private async send(items: Outgoing[]): Promise<Array<DomainError | null>> {
-    const started = performance.now();
-    const waiting = () => ({ records: items.length, topics: [...new Set(items.map((i) => i.topic))], waitingMs: Math.round(performance.now() - started) });
-    let warned = false;
-    const timer = setInterval(() => {
-      warned = true;
-      this.logger?.warn(waiting(), 'Kafka has not acknowledged a write yet');
-    }, this.slowProduceWarnMs);
-    timer.unref();
+    const write: Write = { items, startedAt: performance.now() };
+    this.writing.add(write);
     try {
       return await this.sendNow(items);
     } finally {
-      clearInterval(timer);
-      if (warned) this.logger?.info(waiting(), 'slow Kafka write ended');
+      this.writing.delete(write);
+      if (write.warnedAt !== undefined) this.logger?.info(describeWrite(write, performance.now()), 'slow Kafka write ended');
     }
   }
 

@@ -59,6 +59,8 @@ export interface WorkerConsumer {
 }
 
 const COMMIT_INTERVAL_MS = 500;
+/** The pause before a message is handled again: a failing handler's, or failed held work's. */
+const retryDelayMs = (attempt: number) => Math.min(200 * 2 ** attempt, 10_000);
 /** A consumer that has not started a fetch for this long says where it is stuck (stall-watch.ts). */
 export const STALL_WARN_MS = 60_000;
 /**
@@ -226,7 +228,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
         await handled.held;
         return true;
       } catch (error) {
-        const retryInMs = Math.min(200 * 2 ** round, 10_000);
+        const retryInMs = retryDelayMs(round);
         log.warn({ err: error, topic: message.topic, partition: message.partition, offset: message.offset, retryInMs }, 'held work failed, handling the message again');
         await sleep(retryInMs);
         if (stopping || !(await semaphore.acquire(async () => !stopping))) return false;
@@ -241,7 +243,7 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
         return (await handle(message)) ?? NOTHING_HELD;
       } catch (error) {
         if (stopping) return null;
-        const delay = Math.min(200 * 2 ** attempt, 10_000);
+        const delay = retryDelayMs(attempt);
         log.warn({ err: error, topic: message.topic, partition: message.partition, offset: message.offset, retryInMs: delay }, 'handler failed, retrying');
         await sleep(delay);
       }
