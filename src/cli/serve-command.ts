@@ -3,6 +3,7 @@ import { ALL_ROLES, ConfigError, workerCount, type Config, type Role } from '../
 import { createLogger, type Logger } from '../log/logger.js';
 import { startService, type Service } from '../main.js';
 import { servePrimary, serveWorker } from './serve-cluster.js';
+import { setHeapGrowth } from './heap-growth.js';
 import { withServers } from './servers.js';
 
 /** Shutdown may take the send timeout (in-flight sends finish) plus this; then what is left is abandoned. */
@@ -47,6 +48,7 @@ export interface RunHooks {
 
 /** Runs the service until SIGINT or SIGTERM, then stops it within bounds; returns the exit code. */
 export async function runService(effective: Config, roles: Role[], logger: Logger, hooks: RunHooks = {}): Promise<number> {
+  setHeapGrowth();
   const service = await startService(effective, roles, logger).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new ConfigError('PORT', `port ${effective.port} is already in use`);
     throw error;
