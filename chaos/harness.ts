@@ -439,10 +439,16 @@ export async function startHangingServer(): Promise<HangingServer> {
   };
 }
 
-/** Milliseconds from produce to the first 2xx of each of `ids` that arrived. */
-export function latenciesOf(ids: readonly string[], producedAt: ReadonlyMap<string, number>, requests: readonly ReceivedDelivery[]): number[] {
+/** When each event's first 2xx arrived, by event id (the receiver's clock). */
+export function firstArrivals(requests: readonly ReceivedDelivery[]): Map<string, number> {
   const firstOk = new Map<string, number>();
   for (const r of requests) if (r.status < 300 && !firstOk.has(r.eventId)) firstOk.set(r.eventId, r.at);
+  return firstOk;
+}
+
+/** Milliseconds from produce to the first 2xx of each of `ids` that arrived. */
+export function latenciesOf(ids: readonly string[], producedAt: ReadonlyMap<string, number>, requests: readonly ReceivedDelivery[]): number[] {
+  const firstOk = firstArrivals(requests);
   return ids.flatMap((id) => {
     const at = firstOk.get(id);
     const sent = producedAt.get(id);

@@ -16,6 +16,7 @@ import {
   createWebhooks,
   deadLetterCount,
   fanOutLedgerOf,
+  firstArrivals,
   formatLedger,
   latenciesOf,
   ledgerOf,
@@ -237,9 +238,7 @@ export function kafkaOutage(stack: PrivateStack, events: number, outageMs: numbe
     facts.allArrived = await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS);
     if (facts.allArrived) {
       // When the last event first arrived, from the receiver's clock, not the wait's polling.
-      const firstArrival = new Map<string, number>();
-      for (const r of receiver.requests) if (r.status < 300 && !firstArrival.has(r.eventId)) firstArrival.set(r.eventId, r.at);
-      facts.caughtUpMs = Math.max(...firstArrival.values()) - back;
+      facts.caughtUpMs = Math.max(...firstArrivals(receiver.requests).values()) - back;
       say(`${name}: every event delivered ${facts.caughtUpMs} ms after the broker answered again`);
     }
   });

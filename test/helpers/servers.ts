@@ -59,6 +59,14 @@ export async function useKafka(label: string): Promise<TestKafka> {
   };
 }
 
+/** useKafka with one topic of the test's own (`<prefix>.work`) and the name of a group to read it with. */
+export async function useKafkaTopic(label: string, numPartitions: number): Promise<{ k: TestKafka; topic: string; groupId: string }> {
+  const k = await useKafka(label);
+  const topic = `${k.prefix}.work`;
+  await k.createTopics([{ topic, numPartitions }]);
+  return { k, topic, groupId: `${k.prefix}-group` };
+}
+
 export interface TestMongo {
   client: MongoClient;
   db: Db;

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Semaphore } from '../../src/pipeline/semaphore.js';
 import { startWorkerConsumer } from '../../src/bus/worker-consumer.js';
-import { useKafka } from '../helpers/servers.js';
+import { useKafkaTopic } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 /** Round robin under another name: a group whose members speak only it refuses a member that does not. */
@@ -14,10 +14,7 @@ const otherProtocol: PartitionAssigner = (config) => {
 
 describe('A consumer its Kafka client gives up on', () => {
   it('is started again by the service, and reads once the group lets it in', async () => {
-    const k = await useKafka('given-up');
-    const topic = `${k.prefix}.work`;
-    await k.createTopics([{ topic, numPartitions: 1 }]);
-    const groupId = `${k.prefix}-group`;
+    const { k, topic, groupId } = await useKafkaTopic('given-up', 1);
     // A member of the group that speaks no protocol ours does: our join is refused with
     // INCONSISTENT_GROUP_PROTOCOL, an error kafkajs does not restart a consumer after.
     const other = await k.consumer({ groupId, partitionAssigners: [otherProtocol] });

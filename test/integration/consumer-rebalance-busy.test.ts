@@ -2,15 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { Semaphore } from '../../src/pipeline/semaphore.js';
 import { startWorkerConsumer } from '../../src/bus/worker-consumer.js';
-import { useKafka } from '../helpers/servers.js';
+import { useKafkaTopic } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 describe('A member whose every slot is taken when its group rebalances', () => {
   it('rejoins at once instead of holding the whole group back until the rebalance times out', async () => {
-    const k = await useKafka('busy-rebalance');
-    const topic = `${k.prefix}.work`;
-    await k.createTopics([{ topic, numPartitions: 2 }]);
-    const groupId = `${k.prefix}-group`;
+    const { k, topic, groupId } = await useKafkaTopic('busy-rebalance', 2);
     let release!: () => void;
     const blocked = new Promise<void>((resolve) => (release = resolve));
     const handled: string[] = [];

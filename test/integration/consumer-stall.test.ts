@@ -2,14 +2,12 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Semaphore } from '../../src/pipeline/semaphore.js';
 import { startWorkerConsumer } from '../../src/bus/worker-consumer.js';
-import { useKafka } from '../helpers/servers.js';
+import { useKafkaTopic } from '../helpers/servers.js';
 import { until } from '../helpers/wait.js';
 
 describe('A consumer that cannot fetch', () => {
   it('says where it is stuck once past the threshold, and when it fetches again', async () => {
-    const k = await useKafka('consumer-stall');
-    const topic = `${k.prefix}.work`;
-    await k.createTopics([{ topic, numPartitions: 1 }]);
+    const { k, topic, groupId } = await useKafkaTopic('consumer-stall', 1);
     const lines: Array<{ msg: string; stuckIn?: string; sinceFetchMs?: number; inFlight?: number }> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     // One slot, held by a handler until released: the next record waits for it, and no fetch starts.
@@ -18,7 +16,7 @@ describe('A consumer that cannot fetch', () => {
     const handled: string[] = [];
     const consumer = await startWorkerConsumer({
       kafka: k.kafka,
-      groupId: `${k.prefix}-group`,
+      groupId,
       topics: [topic],
       logger,
       semaphore: new Semaphore(1),

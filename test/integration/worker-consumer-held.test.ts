@@ -2,17 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { Semaphore } from '../../src/pipeline/semaphore.js';
 import { startWorkerConsumer, type WorkerConsumerOptions } from '../../src/bus/worker-consumer.js';
-import { useKafka } from '../helpers/servers.js';
+import { useKafkaTopic } from '../helpers/servers.js';
 import { settle, until } from '../helpers/wait.js';
 
 /** A one-partition topic of its own holding `values`, a worker consumer of it, and its committed offset. */
 async function heldWork(label: string, values: string[], slots: number, handle: WorkerConsumerOptions['handle']) {
-  const k = await useKafka(label);
-  const topic = `${k.prefix}.work`;
-  await k.createTopics([{ topic, numPartitions: 1 }]);
+  const { k, topic, groupId } = await useKafkaTopic(label, 1);
   const producer = await k.producer();
   await producer.send({ topic, messages: values.map((value) => ({ value })) });
-  const groupId = `${k.prefix}-group`;
   const consumer = await startWorkerConsumer({
     kafka: k.kafka,
     groupId,
