@@ -142,8 +142,8 @@ async function scenario(
     await sleep(1_000); // subscription changes apply within 1 s on every instance
     say(`${name}: services up in ${Date.now() - started} ms`);
     await body({ stack, run, receiver, a, b, webhook, facts, say });
-    // A body that waited for its deliveries itself (to time them) is not waited for twice.
-    const complete = facts.allArrived === false ? false : await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS, say);
+    // A body that waited for its deliveries itself (to time them) is not waited for again.
+    const complete = typeof facts.allArrived === 'boolean' ? facts.allArrived : await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS, say);
     facts.allArrived = complete;
     const unsettled = await run.unsettledDeliveries(complete ? 15_000 : 1_000, onlyProducedSettle);
     if (unsettled.length) facts.unsettledSample = JSON.stringify(unsettled.slice(0, 3));
