@@ -52,7 +52,7 @@ export interface Sizes {
   disable: number;
   /** How long Kafka / MongoDB / the receiver stay down. */
   outageMs: number;
-  /** A Kafka outage longer than its clients' connect retries (about a minute): consumers crash and are restarted. */
+  /** A Kafka outage longer than the producers' connect retries (about a minute): the consumers keep trying. */
   longOutageMs: number;
   receiverOutageMs: number;
 }
@@ -221,7 +221,7 @@ export function kill9(stack: PrivateStack, events: number, say: Say = () => {}):
 
 /** The Kafka broker stopped for outageMs mid-run, then started again. */
 export function kafkaOutage(stack: PrivateStack, events: number, outageMs: number, say: Say = () => {}): Promise<ScenarioResult> {
-  // Past the clients' connect retries (about a minute) the consumers crash and are restarted: another path.
+  // Past the producers' connect retries (about a minute), which the consumers outlast: another path.
   const name = outageMs > 60_000 ? 'long kafka outage' : 'kafka outage';
   return scenario(name, stack, say, async ({ stack, run, receiver, facts }) => {
     const half = Math.floor(events / 2);

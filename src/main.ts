@@ -108,7 +108,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     onStop('recoveries: the chunk in hand (each job is resumed from its cursor)', () => recoveries.stop());
     const webhookLookup = new CachedWebhookLookup(webhookStore);
     const timedDeliveries = monitoring.writer(deliveryStore);
-    const consumerDeps = { kafka, topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
+    // A client of their own, whose consumers keep their place in their groups however long Kafka is away.
+    const consumerDeps = { kafka: createKafka(config.kafkaBrokers, logger, { for: 'consumers' }), topics, logger, drainTimeoutMs: config.requestTimeoutMs + 2_000 };
 
     const dispatchRoles = (['dispatcher', 'retry'] as const).filter((role) => roles.includes(role));
     let inHand: InHandDispatch | undefined;

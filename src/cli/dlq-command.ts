@@ -89,7 +89,7 @@ export async function dlqCommand(config: Config, args: string[]): Promise<number
 
   const servers = await withServers(config, (line) => process.stderr.write(`${line}\n`));
   const topic = topicNames(config.topicPrefix, config.retrySchedule).dlq;
-  const kafka = createKafka(servers.kafkaBrokers, createLogger({ level: 'error' }), 'humiris-dlq-reader');
+  const kafka = createKafka(servers.kafkaBrokers, createLogger({ level: 'error' }), { clientId: 'humiris-dlq-reader' });
   let printed = 0;
   await readDeadLetters(kafka, topic, values.follow ?? false, (line) => {
     process.stdout.write(`${JSON.stringify(line)}\n`);

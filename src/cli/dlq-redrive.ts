@@ -83,7 +83,7 @@ export async function dlqRedrive(config: Config, args: string[]): Promise<number
   const servers = await withServers(config, (line) => process.stderr.write(`${line}\n`));
   const topics = topicNames(config.topicPrefix, config.retrySchedule);
   const logger = createLogger({ level: 'error' });
-  const kafka = createKafka(servers.kafkaBrokers, logger, 'humiris-dlq-redrive');
+  const kafka = createKafka(servers.kafkaBrokers, logger, { clientId: 'humiris-dlq-redrive' });
 
   const counts: RedriveCounts = { read: 0, matched: 0, skippedSucceeded: 0, skippedOther: 0, requeued: 0 };
   // Many records of one delivery (dead-lettered, replayed by hand, dead-lettered by a later chain) make one attempt.

@@ -10,7 +10,7 @@ describe('Kafka consumers fetch in sessions', () => {
     const k = await useKafka('sessions');
     const topics = [0, 1, 2].map((i) => `${k.prefix}.t${i}`);
     await k.createTopics(topics.map((topic) => ({ topic, numPartitions: 4 })));
-    const consumer = createKafka(kafkaBrokers(), createLogger({ level: 'silent' }), `${k.prefix}-client`).consumer({ groupId: `${k.prefix}-group`, maxWaitTimeInMs: 100 });
+    const consumer = createKafka(kafkaBrokers(), createLogger({ level: 'silent' }), { clientId: `${k.prefix}-client` }).consumer({ groupId: `${k.prefix}-group`, maxWaitTimeInMs: 100 });
     cleanUp(() => consumer.disconnect());
     const fetchSizes: number[] = [];
     consumer.on(consumer.events.REQUEST, ({ payload }) => {

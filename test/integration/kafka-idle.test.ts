@@ -7,7 +7,7 @@ import { kafkaBrokers } from '../helpers/servers.js';
 const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as { prototype: { checkPendingRequests(): void } };
 
 describe('Kafka client at rest', () => {
-  const admin = createKafka(kafkaBrokers(), createLogger({ level: 'silent' }), 'idle-test').admin();
+  const admin = createKafka(kafkaBrokers(), createLogger({ level: 'silent' }), { clientId: 'idle-test' }).admin();
   afterAll(() => admin.disconnect());
 
   it('does not wake the process to look for requests when none waits', async () => {

@@ -16,7 +16,7 @@ describe('Kafka client logging', () => {
         done();
       },
     });
-    const client = createKafka(kafkaBrokers(), pino({ level: 'debug' }, sink), kafka.prefix);
+    const client = createKafka(kafkaBrokers(), pino({ level: 'debug' }, sink), { clientId: kafka.prefix });
     const producer = client.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     try {
