@@ -90,6 +90,8 @@ export const CHAOS_SIZES: Sizes = {
 /** Short, so retries happen within the run; 6 attempts span 11 s. */
 export const RETRY_SCHEDULE = '1s,1s,2s,2s,5s';
 export const REQUEST_TIMEOUT_MS = 2_000;
+/** `serve` exits by then after a signal, whatever it waits for (src/cli/serve-command.ts: the request timeout + 5 s). */
+export const SHUTDOWN_DEADLINE_MS = REQUEST_TIMEOUT_MS + 5_000;
 
 export interface ScenarioResult {
   name: string;
@@ -228,8 +230,27 @@ export function kafkaOutage(stack: PrivateStack, events: number, outageMs: numbe
     await run.produce(half);
     await until(() => receiver.deliveredCount() >= half * 0.2, 60_000);
     facts.deliveredAtStop = receiver.deliveredCount();
-    await stack.stop('kafka');
-    await sleep(outageMs);
+    // A third service, on topics and groups of its own, is stopped near the end of a long outage,
+    // while Kafka is still away: it must exit within its shutdown deadline, not wait for the broker.
+    const away = outageMs > 60_000 ? await openRun('stopaway', stack.info, { WEBHOOKS_RETRY_SCHEDULE: RETRY_SCHEDULE, WEBHOOKS_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` }) : undefined;
+    const c = away ? await spawnService(`${name}-c`, away.env) : undefined;
+    try {
+      await stack.stop('kafka');
+      const stopAt = c ? outageMs - 4_000 : outageMs;
+      await sleep(stopAt);
+      if (c) {
+        const signalled = Date.now();
+        c.kill('SIGTERM');
+        const exited = await Promise.race([c.exited, sleep(SHUTDOWN_DEADLINE_MS + 10_000).then(() => undefined)]);
+        facts.stoppedWhileAwayMs = exited ? exited.at - signalled : -1;
+        facts.stoppedWhileAwayCode = exited ? (exited.code ?? -1) : -1;
+        say(`${name}: a service stopped while Kafka was away ${exited ? `exited in ${facts.stoppedWhileAwayMs} ms (code ${facts.stoppedWhileAwayCode})` : 'did not exit'}`);
+        await sleep(Math.max(0, signalled + 4_000 - Date.now()));
+      }
+    } finally {
+      if (c) await stopService(c);
+      await away?.close();
+    }
     facts.deliveredDuringOutage = receiver.deliveredCount() - Number(facts.deliveredAtStop);
     await stack.start();
     const back = Date.now();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killLeftoverServices, startPrivateStack, type PrivateStack } from '../../chaos/harness.js';
-import { CI_SIZES, disableDuringRetries, kafkaOutage, largeFanOut, kill9, mongoOutage, receiverOutage, REQUEST_TIMEOUT_MS, sigterm, type ScenarioResult } from '../../chaos/scenarios.js';
+import { CI_SIZES, disableDuringRetries, kafkaOutage, largeFanOut, kill9, mongoOutage, receiverOutage, REQUEST_TIMEOUT_MS, SHUTDOWN_DEADLINE_MS, sigterm, type ScenarioResult } from '../../chaos/scenarios.js';
 
 /*
  * Two service processes (`node bin/humiris-webhooks.js serve` from dist: `npm test` builds
@@ -46,6 +46,9 @@ describe.sequential('faults, with two service processes sharing the consumer gro
     // A consumer that crashed would join as a new member, and wait out the session timeout (10 s)
     // of the member it replaces once the broker has loaded its group again.
     expect(Number(result.facts.caughtUpMs)).toBeLessThan(5_000);
+    // A service stopped while Kafka is away exits within its shutdown deadline.
+    expect(Number(result.facts.stoppedWhileAwayMs)).toBeGreaterThanOrEqual(0);
+    expect(Number(result.facts.stoppedWhileAwayMs)).toBeLessThan(SHUTDOWN_DEADLINE_MS + 2_000);
   }, 300_000);
 
   it('MongoDB stopped ~10 s and restarted: the API answers 503 meanwhile, the pipeline resumes', async () => {
