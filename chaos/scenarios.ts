@@ -249,18 +249,22 @@ export function kafkaOutage(stack: PrivateStack, events: number, outageMs: numbe
       }
     } finally {
       if (c) await stopService(c);
-      await away?.close();
     }
     facts.deliveredDuringOutage = receiver.deliveredCount() - Number(facts.deliveredAtStop);
     await stack.start();
     const back = Date.now();
-    await run.produce(events - half);
-    // How long the pipeline takes to catch up once the broker answers again.
-    facts.allArrived = await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS);
-    if (facts.allArrived) {
-      // When the last event first arrived, from the receiver's clock, not the wait's polling.
-      facts.caughtUpMs = Math.max(...firstArrivals(receiver.requests).values()) - back;
-      say(`${name}: every event delivered ${facts.caughtUpMs} ms after the broker answered again`);
+    try {
+      await run.produce(events - half);
+      // How long the pipeline takes to catch up once the broker answers again.
+      facts.allArrived = await run.waitDelivered(receiver, DELIVERY_TIMEOUT_MS);
+      if (facts.allArrived) {
+        // When the last event first arrived, from the receiver's clock, not the wait's polling.
+        facts.caughtUpMs = Math.max(...firstArrivals(receiver.requests).values()) - back;
+        say(`${name}: every event delivered ${facts.caughtUpMs} ms after the broker answered again`);
+      }
+    } finally {
+      // Its topics are deleted with the broker back: while away, the admin would wait out its tries.
+      await away?.close();
     }
   });
 }
