@@ -29,16 +29,20 @@ interface RequestQueueInternals {
  * Node 24 also warns of each negative timeout). A check is armed only when a request waits or the
  * broker throttles the client, as the fix proposed upstream does. Requests held back still get theirs.
  */
+/** A module of kafkajs's own (as 2.2.4 lays them out); undefined where another kafkajs moved it, which then keeps its own behaviour. */
+function kafkajsModule<T>(path: string): T | undefined {
+  try {
+    return createRequire(import.meta.url)(`kafkajs/src/${path}`) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 let requestChecksFixed = false;
 function armRequestChecksOnlyWhenNeeded(): void {
   if (requestChecksFixed) return;
   requestChecksFixed = true;
-  let RequestQueue: { prototype: RequestQueueInternals } | undefined;
-  try {
-    RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueueInternals };
-  } catch {
-    // Moved in another kafkajs: that one keeps its own behaviour, as below.
-  }
+  const RequestQueue = kafkajsModule<{ prototype: RequestQueueInternals }>('network/requestQueue/index.js');
   // A kafkajs whose queue no longer looks like 2.2.4's keeps its own behaviour.
   if (typeof RequestQueue?.prototype?.scheduleCheckPendingRequests !== 'function' || typeof RequestQueue.prototype.checkPendingRequests !== 'function') return;
   RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueInternals) {
@@ -76,9 +80,38 @@ export interface KafkaClientOptions {
   for?: 'calls' | 'consumers';
 }
 
+interface BrokerPoolInternals {
+  brokers: Record<string, unknown>;
+  metadataExpireAt: number | null;
+  removeBroker(address: { host: string; port: number }): void;
+}
+
+/**
+ * kafkajs drops a broker from its pool when the broker closes the connection (as a broker that
+ * stops does), and a consumer whose pool is then empty gives up at once (`No broker available`,
+ * tried never again): kafkajs starts another in its place, which joins its group as a new member
+ * and waits out the session of the one it replaces (10 s) once the broker is back. The last broker
+ * is kept instead, its metadata marked for a refresh as a removal does, so the consumer goes on
+ * trying it (fault test: the 70 s Kafka outage on a loaded machine caught up 9–11 s after the
+ * broker was back when a consumer had crashed so).
+ */
+let lastBrokerKept = false;
+function keepLastBroker(): void {
+  if (lastBrokerKept) return;
+  lastBrokerKept = true;
+  const BrokerPool = kafkajsModule<{ prototype: BrokerPoolInternals }>('cluster/brokerPool.js');
+  const remove = BrokerPool?.prototype?.removeBroker;
+  if (!BrokerPool || typeof remove !== 'function') return;
+  BrokerPool.prototype.removeBroker = function (this: BrokerPoolInternals, address) {
+    if (Object.keys(this.brokers ?? {}).length > 1) return remove.call(this, address);
+    this.metadataExpireAt = null;
+  };
+}
+
 /** A kafkajs client, its consumers fetching in sessions (fetch-sessions.ts), logging through pino; errors of a settling broker or topic stay at debug unless they persist. */
 export function createKafka(brokers: string[], logger: Logger, { clientId = 'humiris-webhooks', for: use = 'calls' }: KafkaClientOptions = {}): Kafka {
   armRequestChecksOnlyWhenNeeded();
+  keepLastBroker();
   useFetchSessions();
   const log = logger.child({ component: 'kafka' });
   const settling = new SettlingErrors();
