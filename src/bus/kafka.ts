@@ -14,6 +14,15 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 /** kafkajs's own pause between checks of requests it holds back. */
 const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
 
+/** A module of kafkajs's own (as 2.2.4 lays them out); undefined where another kafkajs moved it, which then keeps its own behaviour. */
+function kafkajsModule<T>(path: string): T | undefined {
+  try {
+    return createRequire(import.meta.url)(`kafkajs/src/${path}`) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 interface RequestQueueInternals {
   pending: unknown[];
   throttledUntil: number;
@@ -29,15 +38,6 @@ interface RequestQueueInternals {
  * Node 24 also warns of each negative timeout). A check is armed only when a request waits or the
  * broker throttles the client, as the fix proposed upstream does. Requests held back still get theirs.
  */
-/** A module of kafkajs's own (as 2.2.4 lays them out); undefined where another kafkajs moved it, which then keeps its own behaviour. */
-function kafkajsModule<T>(path: string): T | undefined {
-  try {
-    return createRequire(import.meta.url)(`kafkajs/src/${path}`) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 let requestChecksFixed = false;
 function armRequestChecksOnlyWhenNeeded(): void {
   if (requestChecksFixed) return;
@@ -92,7 +92,7 @@ interface BrokerPoolInternals {
  * tried never again): kafkajs starts another in its place, which joins its group as a new member
  * and waits out the session of the one it replaces (10 s) once the broker is back. The last broker
  * is kept instead, its metadata marked for a refresh as a removal does, so the consumer goes on
- * trying it (fault test: the 70 s Kafka outage on a loaded machine caught up 9–11 s after the
+ * trying it (fault test: the 70 s Kafka outage on a loaded machine caught up 10–11 s after the
  * broker was back when a consumer had crashed so).
  */
 let lastBrokerKept = false;

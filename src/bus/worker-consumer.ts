@@ -141,9 +141,9 @@ export async function startWorkerConsumer(options: WorkerConsumerOptions): Promi
   function newConsumer(): Consumer {
     const client = kafka.consumer({
       groupId,
-      // A member that died (kill -9) hands its partitions over within this, and a consumer restarted
-      // after a crash (a long Kafka outage) waits this long for the member it replaces. Shorter would
-      // put a process short of CPU out of its group sooner (Kafka's own default is 45 s).
+      // A member that died (kill -9) hands its partitions over within this, and a consumer kafkajs
+      // restarts after a crash joins as a new member that waits this long for the one it replaces.
+      // Shorter would put a process short of CPU out of its group sooner (Kafka's own default is 45 s).
       sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
       maxWaitTimeInMs: options.fetchWaitMs ?? LONG_POLL_MS,
