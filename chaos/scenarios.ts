@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { topicNames } from '../src/bus/topics.js';
-import { loadConfig } from '../src/config/config.js';
+import { loadConfig, shutdownDeadlineMs } from '../src/config/config.js';
 import { DeliveryStore } from '../src/store/delivery-store.js';
 import { consumerGroups, storyOf } from './diagnosis.js';
 import {
@@ -90,8 +90,10 @@ export const CHAOS_SIZES: Sizes = {
 /** Short, so retries happen within the run; 6 attempts span 11 s. */
 export const RETRY_SCHEDULE = '1s,1s,2s,2s,5s';
 export const REQUEST_TIMEOUT_MS = 2_000;
-/** `serve` exits by then after a signal, whatever it waits for (src/cli/serve-command.ts: the request timeout + 5 s). */
-export const SHUTDOWN_DEADLINE_MS = REQUEST_TIMEOUT_MS + 5_000;
+/** `serve` exits by then after a signal, whatever it waits for. */
+export const SHUTDOWN_DEADLINE_MS = shutdownDeadlineMs(REQUEST_TIMEOUT_MS);
+/** The long Kafka outage's third service is sent SIGTERM this long before the broker is back. */
+const STOP_BEFORE_BACK_MS = 4_000;
 
 export interface ScenarioResult {
   name: string;
@@ -234,22 +236,9 @@ export function kafkaOutage(stack: PrivateStack, events: number, outageMs: numbe
     // while Kafka is still away: it must exit within its shutdown deadline, not wait for the broker.
     const away = outageMs > 60_000 ? await openRun('stopaway', stack.info, { WEBHOOKS_RETRY_SCHEDULE: RETRY_SCHEDULE, WEBHOOKS_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` }) : undefined;
     const c = away ? await spawnService(`${name}-c`, away.env) : undefined;
-    try {
-      await stack.stop('kafka');
-      const stopAt = c ? outageMs - 4_000 : outageMs;
-      await sleep(stopAt);
-      if (c) {
-        const signalled = Date.now();
-        c.kill('SIGTERM');
-        const exited = await Promise.race([c.exited, sleep(SHUTDOWN_DEADLINE_MS + 10_000).then(() => undefined)]);
-        facts.stoppedWhileAwayMs = exited ? exited.at - signalled : -1;
-        facts.stoppedWhileAwayCode = exited ? (exited.code ?? -1) : -1;
-        say(`${name}: a service stopped while Kafka was away ${exited ? `exited in ${facts.stoppedWhileAwayMs} ms (code ${facts.stoppedWhileAwayCode})` : 'did not exit'}`);
-        await sleep(Math.max(0, signalled + 4_000 - Date.now()));
-      }
-    } finally {
-      if (c) await stopService(c);
-    }
+    await stack.stop('kafka');
+    await sleep(outageMs - (c ? STOP_BEFORE_BACK_MS : 0));
+    if (c) await stopWhileAway(c, facts, (line) => say(`${name}: ${line}`));
     facts.deliveredDuringOutage = receiver.deliveredCount() - Number(facts.deliveredAtStop);
     await stack.start();
     const back = Date.now();
@@ -267,6 +256,24 @@ export function kafkaOutage(stack: PrivateStack, events: number, outageMs: numbe
       await away?.close();
     }
   });
+}
+
+/**
+ * SIGTERM to `service` while Kafka is away: how long it took to exit (`stoppedWhileAwayMs`, -1 if
+ * not within 10 s past its deadline, then it is killed), and at least STOP_BEFORE_BACK_MS passes.
+ */
+async function stopWhileAway(service: ServiceProcess, facts: ScenarioResult['facts'], say: Say): Promise<void> {
+  const signalled = Date.now();
+  try {
+    service.kill('SIGTERM');
+    const exited = await Promise.race([service.exited, sleep(SHUTDOWN_DEADLINE_MS + 10_000).then(() => undefined)]);
+    facts.stoppedWhileAwayMs = exited ? exited.at - signalled : -1;
+    facts.stoppedWhileAwayCode = exited ? (exited.code ?? -1) : -1;
+    say(`a service stopped while Kafka was away ${exited ? `exited in ${facts.stoppedWhileAwayMs} ms (code ${facts.stoppedWhileAwayCode})` : 'did not exit'}`);
+    await sleep(Math.max(0, signalled + STOP_BEFORE_BACK_MS - Date.now()));
+  } finally {
+    await stopService(service);
+  }
 }
 
 /** MongoDB stopped for outageMs mid-run: the API answers 503 meanwhile, the pipeline waits and resumes. */

@@ -1,13 +1,11 @@
 import cluster from 'node:cluster';
-import { ALL_ROLES, ConfigError, workerCount, type Config, type Role } from '../config/config.js';
+import { ALL_ROLES, ConfigError, shutdownDeadlineMs, workerCount, type Config, type Role } from '../config/config.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { startService, type Service } from '../main.js';
 import { servePrimary, serveWorker } from './serve-cluster.js';
 import { setHeapGrowth } from './heap-growth.js';
 import { withServers } from './servers.js';
 
-/** Shutdown may take the send timeout (in-flight sends finish) plus this; then what is left is abandoned. */
-const SHUTDOWN_GRACE_MS = 5_000;
 /** Exit code of a shutdown that ran out of time. */
 const EXIT_ABANDONED = 1;
 
@@ -27,7 +25,7 @@ export async function serveCommand(config: Config, flags: { roles?: string; work
   const workers = flags.workers === undefined ? config.workers : parseWorkers(flags.workers);
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty || undefined });
   const effective = await withServers(config, (line) => logger.info(line));
-  if (workers > 1) return servePrimary(effective, workers, logger, { shutdownMs: effective.requestTimeoutMs + SHUTDOWN_GRACE_MS, exitAbandoned: EXIT_ABANDONED });
+  if (workers > 1) return servePrimary(effective, workers, logger, { shutdownMs: shutdownDeadlineMs(effective.requestTimeoutMs), exitAbandoned: EXIT_ABANDONED });
   return runService(effective, roles, logger);
 }
 
@@ -72,7 +70,7 @@ export async function runService(effective: Config, roles: Role[], logger: Logge
   await signalled;
   // Bounded: a hanging Kafka or MongoDB call must not keep the process alive. Work not finished
   // is not acknowledged (offsets uncommitted, API requests unanswered), so it is redelivered or retried.
-  const deadlineMs = effective.requestTimeoutMs + SHUTDOWN_GRACE_MS;
+  const deadlineMs = shutdownDeadlineMs(effective.requestTimeoutMs);
   let timer: NodeJS.Timeout | undefined;
   const stopped = await Promise.race([service.stop().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, deadlineMs, false)))]);
   clearTimeout(timer);

@@ -52,6 +52,12 @@ export interface ApiLimits {
   idleTimeoutMs: number;
 }
 
+/** Shutdown may take the send timeout (in-flight sends finish) plus this; then what is left is abandoned. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** How long `serve` takes at most to exit after a signal, at this send timeout (WEBHOOKS_REQUEST_TIMEOUT). */
+export const shutdownDeadlineMs = (requestTimeoutMs: number): number => requestTimeoutMs + SHUTDOWN_GRACE_MS;
+
 export const DEFAULT_API_LIMITS: ApiLimits = { maxConnections: 1_000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 60_000 };
 
 export class ConfigError extends Error {

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killLeftoverServices, spawnService } from '../../chaos/harness.js';
+import { shutdownDeadlineMs } from '../../src/config/config.js';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
 import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers.js';
 
@@ -12,7 +13,6 @@ import { kafkaBrokers, mongodbUri, useKafka, useMongo } from '../helpers/servers
  * seconds, with a non-zero exit and a log line naming what was abandoned.
  */
 const REQUEST_TIMEOUT_MS = 2_000;
-const SHUTDOWN_GRACE_MS = 5_000;
 
 /** Forwards TCP to `target` until frozen; then connections stay open and nothing passes either way. */
 async function freezableProxy(target: URL): Promise<{ uri: string; freeze(): void; thaw(): void; close(): void }> {
@@ -97,7 +97,7 @@ describe.sequential('shutdown', () => {
     expect(exit, `still running 30 s after SIGTERM:\n${output.split('\n').slice(-15).join('\n')}`).toBeDefined();
     const exitMs = exit!.at - signalled;
     process.stderr.write(`[shutdown] exited ${exitMs} ms after SIGTERM with code ${exit!.code}\n`);
-    expect(exitMs).toBeLessThan(REQUEST_TIMEOUT_MS + SHUTDOWN_GRACE_MS + 1_500);
+    expect(exitMs).toBeLessThan(shutdownDeadlineMs(REQUEST_TIMEOUT_MS) + 1_500);
     expect(exit!.code).toBe(1);
     const line = output.split('\n').find((l) => l.includes('shutdown did not finish'));
     expect(line, output.split('\n').slice(-15).join('\n')).toBeDefined();
