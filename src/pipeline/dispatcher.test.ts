@@ -30,7 +30,7 @@ describe('Dispatcher with endpoint lanes', () => {
       publishEvents: async () => [],
     };
     const outcomes: DeliveryOutcome[] = [];
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
     const lanes = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1, now: () => now });
     const bodies = { bodyOf: async () => null };
     const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => webhook(id) }, sender, deliveries, queue, bodies, {
@@ -75,7 +75,7 @@ describe('Dispatcher with endpoint lanes', () => {
       publishEvents: async () => [],
     };
     const outcomes: DeliveryOutcome[] = [];
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
     const sender = { send: async () => OK };
     const disabled = { ...webhook('off'), status: 'disabled' as const };
     const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => (id === 'off' ? disabled : null) }, sender, deliveries, queue, { bodyOf: async () => '{"stored":true}' }, {
@@ -120,7 +120,7 @@ describe('Dispatcher, a task whose event body is gone', () => {
       publishEvents: async () => [],
     };
     const outcomes: DeliveryOutcome[] = [];
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
     const dispatcher = new Dispatcher(
       { webhookFor: async (_w, id) => (id === 'gone' ? null : webhook(id)) },
       { send: async ({ url }) => (sent.push(url), OK) },
@@ -150,7 +150,7 @@ describe('Dispatcher, a task without its body', () => {
     const dispatcher = new Dispatcher(
       { webhookFor: async (_w, id) => webhook(id) },
       { send: async ({ body }) => (sent.push(body), OK) },
-      { insertPending: async () => ({ existing: [] }), recordOutcomes: async () => {} },
+      { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async () => {} },
       queue,
       new CachedEventBodies(store),
       { schedule: [{ label: '30s', delayMs: 30_000 }], userAgent: 'test', logger: createLogger({ level: 'silent' }), lanes: new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1 }) },
@@ -173,7 +173,7 @@ describe('Dispatcher, the order of an outcome and the next step', () => {
       publishEvent: async () => {},
       publishEvents: async () => [],
     };
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void steps.push(...o.map((x) => `outcome ${x.status}`)) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async (o: DeliveryOutcome[]) => void steps.push(...o.map((x) => `outcome ${x.status}`)) };
     const dispatcher = new Dispatcher(
       { webhookFor: async (_w, id) => (id === 'gone' ? null : webhook(id)) },
       { send: async () => failing },

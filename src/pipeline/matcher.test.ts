@@ -21,7 +21,7 @@ describe('Matcher', () => {
         inserted = records;
         return { existing: [] };
       },
-      recordOutcomes: async () => {},
+      recordWithDeliveries: async () => {}, recordOutcomes: async () => {},
     };
     const tasks: DeliveryTask[] = [];
     const queue = enqueueInto(tasks);
@@ -50,7 +50,7 @@ describe('Matcher', () => {
         queuedBeforeLastPart.push(tasks.length);
         return { existing: [] };
       },
-      recordOutcomes: async () => {},
+      recordWithDeliveries: async () => {}, recordOutcomes: async () => {},
     };
     const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, enqueueInto(tasks)).match(event, 'events:0:1');
     expect(result).toEqual({ queued: 250 });
@@ -65,7 +65,7 @@ describe('Matcher', () => {
     const failed: DeliveryOutcome[] = [];
     const deliveries: DeliveryWriter = {
       insertPending: async (records, _source, _digest, stored) => (stored!(records.slice(0, 50)), { existing: [] }),
-      recordOutcomes: async (outcomes) => void failed.push(...outcomes),
+      recordWithDeliveries: async () => {}, recordOutcomes: async (outcomes) => void failed.push(...outcomes),
     };
     const refusing = (error: Error) => ({ ...enqueueInto([]), enqueue: async (t: DeliveryTask[]) => { if (t.length === 50) throw error; } });
     const refused = await new Matcher({ findMatching: async () => webhooks }, deliveries, refusing(new DomainError('invalid_argument', 'record too large'))).match(event, 'events:0:2');
@@ -84,7 +84,7 @@ describe('Matcher', () => {
     let release = () => {};
     const sent = new Promise<void>((resolve) => (release = resolve));
     const inHand = { take: (tasks: DeliveryTask[]) => ({ rest: tasks.filter((t) => t.webhookId === 'whk_1'), done: sent }) };
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async () => {} };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async () => {} };
     const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, enqueueInto(produced), undefined, Date.now, inHand).match(event, 'events:0:4');
     expect(result.queued).toBe(3);
     expect(produced.map((t) => t.webhookId)).toEqual(['whk_1']);

@@ -308,9 +308,27 @@ export interface DeliveryWriter {
    * (`topic:partition:offset`). `digest` names the event's content (eventDigest in domain/event.ts).
    * `onStored`, when given, may be called with parts of a large fan-out as they land, new and pending:
    * those are not in the answer's `existing`, and their tasks can go while the rest is written.
+   * `defer`, when given, is called once the event's body is stored as new (so none of its
+   * deliveries is stored yet) with every delivery, and returns those the caller stores itself
+   * later (recordWithDeliveries); the rest are inserted as usual.
    */
-  insertPending(records: DeliveryRecord[], source: string, digest: string, onStored?: (part: DeliveryRecord[]) => void): Promise<PendingInsert>;
+  insertPending(
+    records: DeliveryRecord[],
+    source: string,
+    digest: string,
+    onStored?: (part: DeliveryRecord[]) => void,
+    defer?: (records: DeliveryRecord[]) => DeliveryRecord[],
+  ): Promise<PendingInsert>;
   recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void>;
+  /** Stores deliveries `defer` took, each with its first outcome (pending without one). */
+  recordWithDeliveries(entries: DeferredDelivery[]): Promise<void>;
+}
+
+/** A delivery insertPending left to its caller (`defer`), with the outcome of its first attempt, or null to store it pending. */
+export interface DeferredDelivery {
+  delivery: DeliveryRecord;
+  source: string;
+  outcome: DeliveryOutcome | null;
 }
 
 /** Stored event bodies, for tasks that do not carry theirs (store/delivery-store.ts implements it). */

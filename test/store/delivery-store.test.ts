@@ -122,6 +122,76 @@ describe('DeliveryStore', () => {
     ]);
   });
 
+  it('stores a delivery deferred until its first attempt ended in one document with that outcome, read as one stored apart would be', async () => {
+    const apart = delivery('whk_deferred', 0);
+    // One event to three webhooks.
+    const [kept, pending, left] = ['whk_deferred', 'whk_deferred_p', 'whk_deferred_l'].map((hook, n) => ({ ...delivery(hook, n + 1), eventId: 'evt_deferred', payload: '{"n":"deferred"}' }));
+    await store.insertPending([apart], 't:8:0', 'digest');
+    await store.recordOutcomes([outcome(apart, 1, 'retrying', 503)]);
+    const offered: string[] = [];
+    const result = await store.insertPending([kept!, pending!, left!], 't:8:1', 'digest', undefined, (records) => {
+      offered.push(...records.map((d) => d.id));
+      return [kept!, pending!];
+    });
+    expect(result).toEqual({ existing: [] });
+    expect(offered).toEqual([kept!.id, pending!.id, left!.id]);
+    // What the caller took is not stored until it stores it; the rest is, pending.
+    expect(await store.get('ws_store', 'whk_deferred', kept!.id)).toBeNull();
+    expect(await store.get('ws_store', 'whk_deferred_l', left!.id)).toMatchObject({ status: 'pending', payload: left!.payload });
+
+    await store.recordWithDeliveries([
+      { delivery: kept!, source: 't:8:1', outcome: outcome(kept!, 1, 'retrying', 503) },
+      { delivery: pending!, source: 't:8:1', outcome: null },
+    ]);
+    const partition = partitionOf(kept!.id, kept!.webhookId);
+    expect(await db.collection(`delivery_outcomes_${partition}`).countDocuments({ deliveryId: kept!.id })).toBe(0);
+    const got = await store.get('ws_store', 'whk_deferred', kept!.id);
+    const stored = await store.get('ws_store', 'whk_deferred', apart.id);
+    const same = (d: typeof got) => ({ ...d, id: '', eventId: '', payload: '', createdAt: null, updatedAt: null, nextAttemptAt: null, attempts: d!.attempts.map((a) => ({ ...a, startedAt: null })) });
+    expect(same(got)).toEqual(same(stored));
+    expect(got).toMatchObject({ status: 'retrying', attemptCount: 1, lastResponseStatus: 503, lastError: 'HTTP 503', payload: kept!.payload });
+    expect(await store.get('ws_store', 'whk_deferred_p', pending!.id)).toMatchObject({ status: 'pending', attemptCount: 0 });
+    // A later attempt's outcome is stored apart and folded with the first.
+    await store.recordOutcomes([outcome(kept!, 2, 'succeeded', 200)]);
+    expect((await store.get('ws_store', 'whk_deferred', kept!.id))!.attempts.map((a) => a.responseStatus)).toEqual([503, 200]);
+
+    const page = await store.list('ws_store', 'whk_deferred', {}, 10, '');
+    expect(page.items.map((d) => [d.id, d.status])).toEqual([
+      [kept!.id, 'succeeded'],
+      [apart.id, 'retrying'],
+    ]);
+    expect((await store.list('ws_store', 'whk_deferred', { status: 'succeeded' }, 10, '')).items.map((d) => d.id)).toEqual([kept!.id]);
+    expect((await store.byIds([kept!.id, pending!.id])).map((d) => [d.id, d.status]).sort()).toEqual(
+      [
+        [kept!.id, 'succeeded'],
+        [pending!.id, 'pending'],
+      ].sort(),
+    );
+    const tally = await store.settlement('evt_deferred');
+    expect(tally.byStatus).toEqual({ pending: 2, succeeded: 1, retrying: 0, failed: 0 });
+  });
+
+  it('stores the outcome of a deferred delivery apart, once, when its pair is stored meanwhile or the write is repeated', async () => {
+    const d = { ...delivery('whk_deferred_twice', 0), eventId: 'evt_deferred_twice' };
+    await store.insertPending([d], 't:8:2', 'digest', undefined, (records) => records);
+    // The same record matched again (a process died before its attempt ended): stored pending, under the same id.
+    const again = await store.insertPending([d], 't:8:2', 'digest', undefined, () => {
+      throw new Error('defer is offered only when the body is new');
+    });
+    expect(again).toEqual({ existing: [] });
+    const first = outcome(d, 1, 'succeeded', 200);
+    await store.recordWithDeliveries([{ delivery: d, source: 't:8:2', outcome: first }]);
+    await store.recordWithDeliveries([{ delivery: d, source: 't:8:2', outcome: first }]);
+    const got = await store.get('ws_store', 'whk_deferred_twice', d.id);
+    expect(got).toMatchObject({ status: 'succeeded', attemptCount: 1 });
+    // Stored with the delivery and apart, it is still one attempt.
+    const partition = partitionOf(d.id, d.webhookId);
+    await db.collection(`deliveries_${partition}`).deleteOne({ _id: d.id as never });
+    await store.recordWithDeliveries([{ delivery: d, source: 't:8:2', outcome: first }]);
+    await store.recordWithDeliveries([{ delivery: d, source: 't:8:2', outcome: first }]);
+    expect((await store.get('ws_store', 'whk_deferred_twice', d.id))!.attempts).toHaveLength(1);
+  });
+
   it('finds a body another process stored in an hour this one has not listed yet', async () => {
     const reader = new DeliveryStore(db);
     // The listing is kept for a second: this one is taken before the hour below exists.
