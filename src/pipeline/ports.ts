@@ -240,6 +240,12 @@ export interface DeliveryTask {
   heldBack?: string;
   /** The trace of the event's match: every attempt, retries included, is a span in it. */
   trace?: TraceContext;
+  /**
+   * Set on a first attempt in hand whose delivery is not stored yet: it is stored with the
+   * attempt's outcome, in one document (DeliveryWriter.recordWithDeliveries), under the record it
+   * came from. Never on a task in Kafka, whose delivery is stored before it is queued.
+   */
+  deferred?: { source: string };
 }
 
 /** A task whose body is at hand. */
