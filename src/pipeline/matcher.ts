@@ -17,11 +17,12 @@ export const INLINE_FANOUT_BYTES = 512 * 1024;
 /**
  * `payload` is the event's rendered body: render it once and share it among an event's deliveries.
  * `source`: the Kafka record the event came from, dated `now`, whose deliveries are named after it
- * (deliveryIdOf), so matching it again names them the same.
+ * and the event (deliveryIdOf), so matching it again names them the same.
  */
 export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new Date(), payload = eventPayload(event), source?: string): DeliveryRecord {
   return matchedDelivery({
-    id: source === undefined ? newDeliveryId(now.getTime()) : deliveryIdOf(now.getTime(), `${source}\u0000${webhook.id}`),
+    // The event's id too: a topic deleted and made again starts its offsets afresh.
+    id: source === undefined ? newDeliveryId(now.getTime()) : deliveryIdOf(now.getTime(), `${source}\u0000${event.id}\u0000${webhook.id}`),
     workspace: event.workspace,
     webhookId: webhook.id,
     eventId: event.id,
