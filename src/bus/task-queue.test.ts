@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliveryTask } from '../../test/helpers/doubles.js';
-import { decodeTask, encodeTask, splitBySize } from './task-queue.js';
+import { splitBySize } from './task-queue.js';
 
 const item = (bytes: number) => ({ message: { value: Buffer.alloc(bytes) } });
 
@@ -13,13 +12,5 @@ describe('splitBySize', () => {
   it('leaves small batches whole', () => {
     expect(splitBySize([item(10), item(10)], 1_000)).toHaveLength(1);
     expect(splitBySize([], 1_000)).toEqual([]);
-  });
-});
-
-describe('encodeTask', () => {
-  it('never carries the mark of a delivery not stored yet into Kafka: a queued task has its delivery stored', () => {
-    const task = deliveryTask('whk_queued');
-    expect(decodeTask(encodeTask({ ...task, deferred: { source: 'events:0:1' } }))).toEqual(task);
-    expect(decodeTask(encodeTask(task))).toEqual(task);
   });
 });

@@ -22,11 +22,6 @@ export const DUE_AT_HEADER = 'x-humiris-due-at';
 export const WEBHOOKS_CHANGED_HEADER = 'x-humiris-webhooks-changed';
 
 export function encodeTask(task: DeliveryTask): Buffer {
-  // A task queued has its delivery stored (DeliveryTask.deferred), whatever a copy carried over.
-  if (task.deferred) {
-    const { deferred: _stored, ...queued } = task;
-    return Buffer.from(JSON.stringify(queued));
-  }
   return Buffer.from(JSON.stringify(task));
 }
 

@@ -48,20 +48,6 @@ function sortableId(now = Date.now()): string {
 
 export const newWebhookId = (): string => `whk_${randomBase62(24)}`;
 export const newDeliveryId = (now?: number): string => `dlv_${sortableId(now)}`;
-/**
- * A delivery id that the same `seed` (a Kafka record and a webhook) always gives, sortable by
- * `now` as newDeliveryId's: an event matched again after a crash names its deliveries as the
- * first match did, whether or not it stored them, so a receiver sees a resend under the same id.
- */
-export function deliveryIdOf(now: number, seed: string): string {
-  let time = '';
-  for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 62)) time = BASE62[t % 62] + time;
-  const digest = createHash('sha256').update(seed).digest();
-  let rest = '';
-  // 14 characters from the digest's bytes (a slight bias is harmless: 83 bits still name one delivery).
-  for (let i = 0; rest.length < 14; i++) rest += BASE62[digest[i]! % 62];
-  return `dlv_${time}${rest}`;
-}
 export const newEventId = (): string => `evt_${sortableId()}`;
 export const newOutcomeId = (): string => `out_${sortableId()}`;
 export const newHealthRecordId = (): string => `hst_${sortableId()}`;

@@ -73,9 +73,8 @@ export function instrumentWriter(writer: DeliveryWriter, m: MetricSet): Delivery
     }
   };
   return {
-    insertPending: (records, source, digest, onStored, defer) => timed('insert_pending', () => writer.insertPending(records, source, digest, onStored, defer)),
+    insertPending: (records, source, digest, onStored) => timed('insert_pending', () => writer.insertPending(records, source, digest, onStored)),
     recordOutcomes: (outcomes) => timed('record_outcomes', () => writer.recordOutcomes(outcomes)),
-    recordWithDeliveries: (entries) => timed('record_with_deliveries', () => writer.recordWithDeliveries(entries)),
   };
 }
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
-import { BODY_GONE, DEFERRED_SHOWN_AFTER_MS, Dispatcher } from './dispatcher.js';
+import { BODY_GONE, Dispatcher } from './dispatcher.js';
 import { EndpointLanes } from './endpoint-lanes.js';
 import { CachedEventBodies } from './event-bodies.js';
 import { deliveryTask as task, webhookRecord } from '../../test/helpers/doubles.js';
-import type { DeferredDelivery, DeliveryOutcome, DeliveryTask, SendResult, TaskQueue } from './ports.js';
+import type { DeliveryOutcome, DeliveryTask, SendResult, TaskQueue } from './ports.js';
 
 const webhook = (id: string) => webhookRecord(id);
 
@@ -30,7 +30,7 @@ describe('Dispatcher with endpoint lanes', () => {
       publishEvents: async () => [],
     };
     const outcomes: DeliveryOutcome[] = [];
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
     const lanes = new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1, now: () => now });
     const bodies = { bodyOf: async () => null };
     const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => webhook(id) }, sender, deliveries, queue, bodies, {
@@ -75,7 +75,7 @@ describe('Dispatcher with endpoint lanes', () => {
       publishEvents: async () => [],
     };
     const outcomes: DeliveryOutcome[] = [];
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
     const sender = { send: async () => OK };
     const disabled = { ...webhook('off'), status: 'disabled' as const };
     const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => (id === 'off' ? disabled : null) }, sender, deliveries, queue, { bodyOf: async () => '{"stored":true}' }, {
@@ -120,7 +120,7 @@ describe('Dispatcher, a task whose event body is gone', () => {
       publishEvents: async () => [],
     };
     const outcomes: DeliveryOutcome[] = [];
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o) };
     const dispatcher = new Dispatcher(
       { webhookFor: async (_w, id) => (id === 'gone' ? null : webhook(id)) },
       { send: async ({ url }) => (sent.push(url), OK) },
@@ -150,7 +150,7 @@ describe('Dispatcher, a task without its body', () => {
     const dispatcher = new Dispatcher(
       { webhookFor: async (_w, id) => webhook(id) },
       { send: async ({ body }) => (sent.push(body), OK) },
-      { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async () => {} },
+      { insertPending: async () => ({ existing: [] }), recordOutcomes: async () => {} },
       queue,
       new CachedEventBodies(store),
       { schedule: [{ label: '30s', delayMs: 30_000 }], userAgent: 'test', logger: createLogger({ level: 'silent' }), lanes: new EndpointLanes({ slowAfterMs: 1_000, slowForMs: 30_000, slowLimit: 1 }) },
@@ -173,7 +173,7 @@ describe('Dispatcher, the order of an outcome and the next step', () => {
       publishEvent: async () => {},
       publishEvents: async () => [],
     };
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async (o: DeliveryOutcome[]) => void steps.push(...o.map((x) => `outcome ${x.status}`)) };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async (o: DeliveryOutcome[]) => void steps.push(...o.map((x) => `outcome ${x.status}`)) };
     const dispatcher = new Dispatcher(
       { webhookFor: async (_w, id) => (id === 'gone' ? null : webhook(id)) },
       { send: async () => failing },
@@ -198,77 +198,5 @@ describe('Dispatcher, the order of an outcome and the next step', () => {
     steps.length = 0;
     await dispatcher.dispatch(task('gone', 2), { inHand: true });
     expect(steps).toEqual(['dead letter dlv_gone_2', 'outcome failed']);
-  });
-});
-
-describe('Dispatcher with a deferred task (its delivery not stored yet)', () => {
-  const setup = (send: (url: string) => Promise<SendResult>, { failWrites = false } = {}) => {
-    const retries: DeliveryTask[] = [];
-    const queue: TaskQueue = {
-      enqueue: async () => {},
-      scheduleRetry: async (_step, t) => void retries.push(t),
-      deadLetter: async () => {},
-      publishEvent: async () => {},
-      publishEvents: async () => [],
-    };
-    const withDeliveries: DeferredDelivery[][] = [];
-    const outcomes: DeliveryOutcome[] = [];
-    const deliveries = {
-      insertPending: async () => ({ existing: [] }),
-      recordWithDeliveries: async (entries: DeferredDelivery[]) => {
-        if (failWrites) throw new Error('store away');
-        withDeliveries.push(entries);
-      },
-      recordOutcomes: async (o: DeliveryOutcome[]) => void outcomes.push(...o),
-    };
-    const dispatcher = new Dispatcher({ webhookFor: async (_w, id) => webhook(id) }, { send: ({ url }) => send(url) }, deliveries, queue, { bodyOf: async () => null }, {
-      schedule: [{ label: '30s', delayMs: 30_000 }],
-      userAgent: 'test',
-      logger: createLogger({ level: 'silent' }),
-      lanes: new EndpointLanes({ slowAfterMs: 60_000, slowForMs: 30_000, slowLimit: 10 }),
-    });
-    return { dispatcher, retries, withDeliveries, outcomes };
-  };
-  const deferred = (id: string, n: number): DeliveryTask => ({ ...task(id, n), deferred: { source: 'events:1:7' } });
-
-  it('stores the delivery with its outcome in one write, and queues a retry without the mark', async () => {
-    const { dispatcher, retries, withDeliveries, outcomes } = setup(async (url) => (url.includes('down') ? { ...OK, ok: false, status: 503, error: 'status 503' } : OK));
-    await dispatcher.dispatch(deferred('fine', 1), { inHand: true });
-    await dispatcher.dispatch(deferred('down', 2), { inHand: true });
-    expect(outcomes).toEqual([]);
-    expect(withDeliveries.map(([e]) => [e!.delivery.id, e!.delivery.webhookId, e!.source, e!.outcome?.status, e!.outcome?.attempt?.responseStatus])).toEqual([
-      ['dlv_fine_1', 'fine', 'events:1:7', 'succeeded', 200],
-      ['dlv_down_2', 'down', 'events:1:7', 'retrying', 503],
-    ]);
-    expect(retries.map((t) => [t.deliveryId, t.attempt, 'deferred' in t ? t.deferred : 'absent'])).toEqual([['dlv_down_2', 2, undefined]]);
-  });
-
-  it('stores a delivery whose attempt takes a while pending first, so reads show it, and its outcome apart later', async () => {
-    let answer = (_: SendResult) => {};
-    const { dispatcher, withDeliveries } = setup(() => new Promise((resolve) => (answer = resolve)));
-    const sending = dispatcher.dispatch(deferred('slow', 1), { inHand: true });
-    await new Promise((resolve) => setTimeout(resolve, DEFERRED_SHOWN_AFTER_MS + 100));
-    expect(withDeliveries.map(([e]) => [e!.delivery.id, e!.outcome])).toEqual([['dlv_slow_1', null]]);
-    answer(OK);
-    await sending;
-    // The later write finds the delivery stored and stores the outcome apart (DeliveryWriter).
-    expect(withDeliveries.map(([e]) => [e!.delivery.id, e!.outcome?.status ?? null])).toEqual([
-      ['dlv_slow_1', null],
-      ['dlv_slow_1', 'succeeded'],
-    ]);
-  });
-
-  it('stores the delivery pending before handing a task back, and keeps the mark when it cannot', async () => {
-    const failing = () => Promise.reject(new Error('sender broke'));
-    const { dispatcher, withDeliveries } = setup(failing);
-    const handedBack = deferred('broken', 1);
-    await expect(dispatcher.dispatch(handedBack, { inHand: true })).rejects.toThrow('sender broke');
-    expect(withDeliveries.map(([e]) => [e!.delivery.id, e!.outcome])).toEqual([['dlv_broken_1', null]]);
-    expect(handedBack.deferred).toBeUndefined();
-
-    const away = setup(failing, { failWrites: true });
-    const kept = deferred('broken', 2);
-    await expect(away.dispatcher.dispatch(kept, { inHand: true })).rejects.toThrow('store away');
-    expect(kept.deferred).toEqual({ source: 'events:1:7' });
   });
 });

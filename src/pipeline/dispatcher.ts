@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EndpointLanes } from './endpoint-lanes.js';
-import { matchedDelivery, outcomeOf } from './delivery-state.js';
+import { outcomeOf } from './delivery-state.js';
 import { decide, maxPauseMs, type RetrySchedule } from '../domain/retry-policy.js';
 import { activeSecrets, signatureHeaders } from '../domain/signing.js';
 import { traceHeaders } from '../domain/trace-context.js';
@@ -11,7 +11,6 @@ import { noMetrics, type Metrics } from './metrics.js';
 import type {
   AttemptRecord,
   DeliveryOutcome,
-  DeliveryRecord,
   DeliveryTargets,
   DeliveryStatus,
   DeliveryTask,
@@ -55,21 +54,8 @@ export function deliveryHeaders(task: ResolvedTask, webhook: WebhookRecord, user
   };
 }
 
-/**
- * A first attempt in hand whose delivery is not stored yet (DeliveryTask.deferred) and has not
- * ended after this long has its delivery stored pending, so that reads show it meanwhile; its
- * outcome is then stored apart when it ends.
- */
-export const DEFERRED_SHOWN_AFTER_MS = 1_000;
-
 /** Why a task ends failed when its event's body is no longer stored. */
 export const BODY_GONE = "its event's body is no longer stored (removed after WEBHOOKS_RETENTION)";
-
-/** A task's delivery as matched (a deferred task's, to store it). */
-function deliveryOf(task: DeliveryTask): DeliveryRecord {
-  const { deliveryId: id, workspace, webhookId, eventId, eventType, agent } = task;
-  return matchedDelivery({ id, workspace, webhookId, eventId, eventType, agent, createdAt: new Date(task.createdAt), payload: '' });
-}
 
 /** Per webhook record (the cache keeps one object per version), so a fan-out parses each URL once, not per send. */
 const serverAttributesOf = new WeakMap<WebhookRecord, SpanAttributes>();
@@ -123,28 +109,6 @@ export class Dispatcher {
    * (pipeline/in-hand.ts), so its next step is queued before its outcome is stored (see conclude).
    */
   async dispatch(task: DeliveryTask, { inHand = false } = {}): Promise<void> {
-    if (!task.deferred) return this.attempt(task, inHand);
-    const shown = setTimeout(() => {
-      this.storeDeferred(task).catch((error: unknown) => this.options.logger.warn({ err: error, deliveryId: task.deliveryId }, 'could not store a delivery in hand yet; it is stored when its attempt ends'));
-    }, DEFERRED_SHOWN_AFTER_MS);
-    try {
-      return await this.attempt(task, inHand);
-    } catch (error) {
-      // Handed back, to be queued through Kafka: a task there has its delivery stored.
-      await this.storeDeferred(task);
-      delete task.deferred;
-      throw error;
-    } finally {
-      clearTimeout(shown);
-    }
-  }
-
-  /** Stores a deferred task's delivery pending, as matched. */
-  private storeDeferred(task: DeliveryTask & { deferred?: { source: string } }): Promise<void> {
-    return this.deliveries.recordWithDeliveries([{ delivery: deliveryOf(task), source: task.deferred!.source, outcome: null }]);
-  }
-
-  private async attempt(task: DeliveryTask, inHand: boolean): Promise<void> {
     const webhook = await this.webhooks.webhookFor(task.workspace, task.webhookId);
     if (!webhook) return this.endUnsent(task, 'webhook deleted', inHand);
     if (webhook.status !== 'active') return this.pause(task, inHand);
@@ -192,7 +156,7 @@ export class Dispatcher {
         outcome.status = 'retrying';
         outcome.nextAttemptAt = decision.dueAt;
         forward = () =>
-          this.queue.scheduleRetry(decision.step, { ...task, attempt: task.attempt + 1, dueAt: decision.dueAt.getTime(), attempts, heldBack: undefined, pausedSince: undefined, deferred: undefined });
+          this.queue.scheduleRetry(decision.step, { ...task, attempt: task.attempt + 1, dueAt: decision.dueAt.getTime(), attempts, heldBack: undefined, pausedSince: undefined });
         break;
       case 'failed':
         // A manual attempt never starts a new chain, and its delivery was dead-lettered already.
@@ -215,8 +179,7 @@ export class Dispatcher {
    */
   private async conclude(task: DeliveryTask, outcome: DeliveryOutcome | null, forward: () => Promise<void>, inHand: boolean): Promise<void> {
     if (inHand) await this.persist(task, forward);
-    if (task.deferred) await this.record(task, outcome);
-    else if (outcome) await this.record(task, outcome);
+    if (outcome) await this.record(task, outcome);
     if (!inHand) await this.persist(task, forward);
   }
 
@@ -244,17 +207,11 @@ export class Dispatcher {
     });
   }
 
-  /**
-   * Stores an outcome, retried until it is (see persist), as a span in the task's trace; a
-   * deferred task's with its delivery, in one document (pending when there is no outcome).
-   */
-  private record(task: DeliveryTask, outcome: DeliveryOutcome | null): Promise<void> {
-    const attributes = { 'humiris.delivery_id': task.deliveryId, 'humiris.status': outcome?.status ?? 'pending' };
-    const { deferred } = task;
+  /** Stores an outcome, retried until it is (see persist), as a span in the task's trace. */
+  private record(task: DeliveryTask, outcome: DeliveryOutcome): Promise<void> {
+    const attributes = { 'humiris.delivery_id': task.deliveryId, 'humiris.status': outcome.status };
     return this.tracing.inSpan('store.record_outcome', { parent: task.trace, attributes }, () =>
-      this.persist(task, () =>
-        deferred ? this.deliveries.recordWithDeliveries([{ delivery: deliveryOf(task), source: deferred.source, outcome }]) : this.deliveries.recordOutcomes([outcome!]),
-      ),
+      this.persist(task, () => this.deliveries.recordOutcomes([outcome])),
     );
   }
 
@@ -293,7 +250,7 @@ export class Dispatcher {
       outcome.nextAttemptAt = new Date(changes.dueAt);
       outcome.lastError = reason;
     }
-    await this.conclude(task, outcome, () => this.queue.scheduleRetry(0, { ...task, ...changes, heldBack: reason, deferred: undefined }), inHand);
+    await this.conclude(task, outcome, () => this.queue.scheduleRetry(0, { ...task, ...changes, heldBack: reason }), inHand);
   }
 
   /** A disabled webhook's task waits for it to be enabled again, for as long as a retry chain takes. */

@@ -131,18 +131,4 @@ describe('InHandDispatch', () => {
     expect(inHand.take([task('whk_b')]).rest).toEqual([]);
     expect([slots.tryAcquire(), slots.tryAcquire(), slots.tryAcquire(), slots.tryAcquire()]).toEqual([true, true, true, false]);
   });
-
-  it('does not queue a task whose delivery is still not stored: its event is matched again instead', async () => {
-    const { dispatcher, finish } = heldDispatcher();
-    const produced: DeliveryTask[] = [];
-    const inHand = new InHandDispatch(dispatcher, { enqueue: async (t) => void produced.push(...t) }, { owns: () => true, lanes: notSlow, slots: new Semaphore(2), logger });
-    const stored = task('whk_stored');
-    const notStored = { ...task('whk_unstored'), deferred: { source: 'events:0:1' } };
-    const { done } = inHand.take([stored, notStored]);
-    const failure = new Error('store away');
-    finish(stored.deliveryId, new Error('handed back'));
-    finish(notStored.deliveryId, failure);
-    await expect(done).rejects.toBe(failure);
-    expect(produced.map((t) => t.webhookId)).toEqual(['whk_stored']);
-  });
 });

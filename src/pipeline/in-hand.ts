@@ -96,8 +96,6 @@ export class InHandDispatch implements TasksInHand {
     try {
       await this.dispatcher.dispatch(task, { inHand: true });
     } catch (error) {
-      // Its delivery could not be stored: its event is matched again instead (the dispatcher stores it before handing a task back).
-      if (task.deferred) throw error;
       this.options.logger.warn({ err: error, deliveryId: task.deliveryId }, 'task not concluded in hand, queued through Kafka');
       await this.queue.enqueue([task]);
     }

@@ -21,7 +21,7 @@ describe('Matcher', () => {
         inserted = records;
         return { existing: [] };
       },
-      recordWithDeliveries: async () => {}, recordOutcomes: async () => {},
+      recordOutcomes: async () => {},
     };
     const tasks: DeliveryTask[] = [];
     const queue = enqueueInto(tasks);
@@ -50,7 +50,7 @@ describe('Matcher', () => {
         queuedBeforeLastPart.push(tasks.length);
         return { existing: [] };
       },
-      recordWithDeliveries: async () => {}, recordOutcomes: async () => {},
+      recordOutcomes: async () => {},
     };
     const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, enqueueInto(tasks)).match(event, 'events:0:1');
     expect(result).toEqual({ queued: 250 });
@@ -65,7 +65,7 @@ describe('Matcher', () => {
     const failed: DeliveryOutcome[] = [];
     const deliveries: DeliveryWriter = {
       insertPending: async (records, _source, _digest, stored) => (stored!(records.slice(0, 50)), { existing: [] }),
-      recordWithDeliveries: async () => {}, recordOutcomes: async (outcomes) => void failed.push(...outcomes),
+      recordOutcomes: async (outcomes) => void failed.push(...outcomes),
     };
     const refusing = (error: Error) => ({ ...enqueueInto([]), enqueue: async (t: DeliveryTask[]) => { if (t.length === 50) throw error; } });
     const refused = await new Matcher({ findMatching: async () => webhooks }, deliveries, refusing(new DomainError('invalid_argument', 'record too large'))).match(event, 'events:0:2');
@@ -84,7 +84,7 @@ describe('Matcher', () => {
     let release = () => {};
     const sent = new Promise<void>((resolve) => (release = resolve));
     const inHand = { take: (tasks: DeliveryTask[]) => ({ rest: tasks.filter((t) => t.webhookId === 'whk_1'), done: sent }) };
-    const deliveries = { insertPending: async () => ({ existing: [] }), recordWithDeliveries: async () => {}, recordOutcomes: async () => {} };
+    const deliveries = { insertPending: async () => ({ existing: [] }), recordOutcomes: async () => {} };
     const result = await new Matcher({ findMatching: async () => webhooks }, deliveries, enqueueInto(produced), undefined, Date.now, inHand).match(event, 'events:0:4');
     expect(result.queued).toBe(3);
     expect(produced.map((t) => t.webhookId)).toEqual(['whk_1']);
@@ -95,48 +95,6 @@ describe('Matcher', () => {
     release();
     await result.held;
     expect(concluded).toBe(true);
-  });
-
-  it("sends a new event's first attempts in hand before their deliveries are stored, under ids the same record gives again", async () => {
-    const webhooks = Array.from({ length: 3 }, (_, n) => webhook(n));
-    const event: ValidEvent = { id: 'evt_defer', type: 'email.received', workspace: 'acme', agent: null, createdAt: new Date(0), data: {} };
-    const now = Date.now();
-    const taken: DeliveryTask[] = [];
-    const produced: DeliveryTask[] = [];
-    // Takes every webhook's task but whk_1's, as a process without a free slot for it would.
-    const inHand = { take: (tasks: DeliveryTask[]) => (taken.push(...tasks.filter((t) => t.webhookId !== 'whk_1')), { rest: tasks.filter((t) => t.webhookId === 'whk_1'), done: Promise.resolve() }) };
-    const offered: string[][] = [];
-    const stored: string[][] = [];
-    // As the store does for a body it stores as new: `defer` decides, the rest is inserted.
-    const deliveries: DeliveryWriter = {
-      insertPending: async (records, _source, _digest, _parts, defer) => {
-        offered.push(records.map((d) => d.id));
-        const kept = new Set((defer?.(records) ?? []).map((d) => d.id));
-        stored.push(records.filter((d) => !kept.has(d.id)).map((d) => d.webhookId));
-        return { existing: [] };
-      },
-      recordWithDeliveries: async () => {},
-      recordOutcomes: async () => {},
-    };
-    const matcher = new Matcher({ findMatching: async () => webhooks }, deliveries, enqueueInto(produced), undefined, () => now, inHand);
-    const result = await matcher.match(event, 'events:0:9', now - 5_000);
-    expect(result.queued).toBe(3);
-    expect(taken.map((t) => [t.webhookId, t.deferred])).toEqual([
-      ['whk_0', { source: 'events:0:9' }],
-      ['whk_2', { source: 'events:0:9' }],
-    ]);
-    // whk_1's delivery is stored before its task is queued, and its task is not deferred.
-    expect(stored).toEqual([['whk_1']]);
-    expect(produced.map((t) => [t.webhookId, t.deferred])).toEqual([['whk_1', undefined]]);
-
-    // The same record again names its deliveries the same; another record, or one dated by now, does not.
-    await matcher.match(event, 'events:0:9', now - 5_000);
-    expect(offered[1]).toEqual(offered[0]);
-    await matcher.match(event, 'events:0:10', now - 5_000);
-    await matcher.match(event, 'events:0:9');
-    expect(new Set([...offered[0]!, ...offered[2]!, ...offered[3]!]).size).toBe(9);
-    // Dated by now, its ids are drawn afresh: none is deferred, whatever a match again would name it.
-    expect(taken.filter((t) => offered[3]!.includes(t.deliveryId)).every((t) => t.deferred === undefined)).toBe(true);
   });
 
   it('dates deliveries by their record within the plausible window, else by now', () => {

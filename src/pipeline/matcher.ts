@@ -1,4 +1,4 @@
-import { deliveryIdOf, newDeliveryId } from '../domain/ids.js';
+import { newDeliveryId } from '../domain/ids.js';
 import { eventDigest, eventPayload, type ValidEvent } from '../domain/event.js';
 import { DomainError } from '../domain/errors.js';
 import { matchedDelivery, outcomeOf } from './delivery-state.js';
@@ -14,15 +14,10 @@ import type { TraceContext } from '../domain/trace-context.js';
  */
 export const INLINE_FANOUT_BYTES = 512 * 1024;
 
-/**
- * `payload` is the event's rendered body: render it once and share it among an event's deliveries.
- * `source`: the Kafka record the event came from, dated `now`, whose deliveries are named after it
- * and the event (deliveryIdOf), so matching it again names them the same.
- */
-export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new Date(), payload = eventPayload(event), source?: string): DeliveryRecord {
+/** `payload` is the event's rendered body: render it once and share it among an event's deliveries. */
+export function newDelivery(event: ValidEvent, webhook: WebhookRecord, now = new Date(), payload = eventPayload(event)): DeliveryRecord {
   return matchedDelivery({
-    // The event's id too: a topic deleted and made again starts its offsets afresh.
-    id: source === undefined ? newDeliveryId(now.getTime()) : deliveryIdOf(now.getTime(), `${source}\u0000${event.id}\u0000${webhook.id}`),
+    id: newDeliveryId(now.getTime()),
     workspace: event.workspace,
     webhookId: webhook.id,
     eventId: event.id,
@@ -49,10 +44,7 @@ export function deliveryTime(writtenAt: number | undefined, now: number): number
   return writtenAt >= now - RECORD_TIME_WINDOW_MS && writtenAt <= now + CLOCK_SKEW_MS ? writtenAt : now;
 }
 
-export function firstTask(
-  delivery: DeliveryRecord,
-  { manual = false, inline = true, trace, deferred }: { manual?: boolean; inline?: boolean; trace?: TraceContext; deferred?: DeliveryTask['deferred'] } = {},
-): DeliveryTask {
+export function firstTask(delivery: DeliveryRecord, { manual = false, inline = true, trace }: { manual?: boolean; inline?: boolean; trace?: TraceContext } = {}): DeliveryTask {
   const task: DeliveryTask = {
     deliveryId: delivery.id,
     webhookId: delivery.webhookId,
@@ -69,7 +61,6 @@ export function firstTask(
   };
   // Added, not spread into a copy: see matchedDelivery.
   if (trace) task.trace = trace;
-  if (deferred) task.deferred = deferred;
   return task;
 }
 
@@ -110,21 +101,19 @@ export class Matcher {
   match(event: DomainEvent, source: string, writtenAt?: number, readAfter?: number): Promise<MatchResult> {
     const attributes = { 'humiris.event_id': event.id, 'humiris.event_type': event.type, 'humiris.source': source };
     return this.tracing.inSpan('match', { parent: event.trace, attributes }, async (span) => {
-      const at = deliveryTime(writtenAt, this.now());
-      // Dated by its record, an event matched again gets the same delivery ids (newDelivery).
-      const result = await this.matchIn(span, event, source, new Date(at), at === writtenAt, readAfter);
+      const result = await this.matchIn(span, event, source, new Date(deliveryTime(writtenAt, this.now())), readAfter);
       span.setAttributes({ 'humiris.deliveries_queued': result.queued });
       return result;
     });
   }
 
-  private async matchIn(span: TraceSpan, event: ValidEvent, source: string, now: Date, namedByRecord: boolean, readAfter?: number): Promise<MatchResult> {
+  private async matchIn(span: TraceSpan, event: ValidEvent, source: string, now: Date, readAfter?: number): Promise<MatchResult> {
     const webhooks = await this.webhooks.findMatching(event.workspace, event.type, event.agent, readAfter);
     if (webhooks.length === 0) return { queued: 0 };
     // One body for all: a 1 MiB event rendered once per webhook would be 10 GiB at 10,000 webhooks.
     const payload = eventPayload(event);
     const inlineFor = (count: number) => Buffer.byteLength(payload) * count <= INLINE_FANOUT_BYTES;
-    const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now, payload, namedByRecord ? source : undefined));
+    const fresh = webhooks.map((webhook) => newDelivery(event, webhook, now, payload));
     const toTasks = (records: DeliveryRecord[], inline: boolean) => records.map((d) => firstTask(d, { inline, trace: span.context }));
     // Parts of a large fan-out are queued as they land, while the rest is still being written.
     const queuing: Array<Promise<Queued>> = [];
@@ -134,36 +123,11 @@ export class Matcher {
       queuing.push(queued);
     };
     const handedOn = new Set<string>();
-    // A new event's first attempts sent in hand go before their deliveries are stored: each is
-    // stored once its attempt ends, with its outcome (one write instead of two). Only under ids
-    // that a match of the same record again gives too, so a resend after a crash keeps its id.
-    const defer =
-      this.inHand && namedByRecord
-        ? (records: DeliveryRecord[]) => {
-            const deferred = { source };
-            const tasks = records.map((d) => firstTask(d, { inline: inlineFor(fresh.length), trace: span.context, deferred }));
-            const { rest, done: held } = this.inHand!.take(tasks);
-            if (held) {
-              held.catch(() => {}); // the consumer looks at it, once the match returns
-              queuing.push(Promise.resolve({ queued: tasks.length - rest.length, held }));
-            }
-            const left = new Set(rest.map((task) => task.deliveryId));
-            const taken = records.filter((d) => !left.has(d.id));
-            for (const d of taken) handedOn.add(d.webhookId);
-            return taken;
-          }
-        : undefined;
     const { existing, conflictWith, duplicateOf: firstRecord } = await this.tracing.inSpan('store.insert_deliveries', { parent: span.context, attributes: { 'humiris.deliveries': fresh.length } }, () =>
-      this.deliveries.insertPending(
-        fresh,
-        source,
-        eventDigest(event),
-        (part) => {
-          for (const d of part) handedOn.add(d.webhookId);
-          queue(toTasks(part, inlineFor(fresh.length)));
-        },
-        defer,
-      ),
+      this.deliveries.insertPending(fresh, source, eventDigest(event), (part) => {
+        for (const d of part) handedOn.add(d.webhookId);
+        queue(toTasks(part, inlineFor(fresh.length)));
+      }),
     );
     // A conflict shows in the first part, before any part is handed on: nothing was queued.
     if (conflictWith !== undefined) return { queued: 0, conflictWith };

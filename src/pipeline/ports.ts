@@ -240,12 +240,6 @@ export interface DeliveryTask {
   heldBack?: string;
   /** The trace of the event's match: every attempt, retries included, is a span in it. */
   trace?: TraceContext;
-  /**
-   * Set on a first attempt in hand whose delivery is not stored yet: it is stored with the
-   * attempt's outcome, in one document (DeliveryWriter.recordWithDeliveries), under the record it
-   * came from. Never on a task in Kafka, whose delivery is stored before it is queued.
-   */
-  deferred?: { source: string };
 }
 
 /** A task whose body is at hand. */
@@ -314,27 +308,9 @@ export interface DeliveryWriter {
    * (`topic:partition:offset`). `digest` names the event's content (eventDigest in domain/event.ts).
    * `onStored`, when given, may be called with parts of a large fan-out as they land, new and pending:
    * those are not in the answer's `existing`, and their tasks can go while the rest is written.
-   * `defer`, when given, is called once the event's body is stored as new (so none of its
-   * deliveries is stored yet) with every delivery, and returns those the caller stores itself
-   * later (recordWithDeliveries); the rest are inserted as usual.
    */
-  insertPending(
-    records: DeliveryRecord[],
-    source: string,
-    digest: string,
-    onStored?: (part: DeliveryRecord[]) => void,
-    defer?: (records: DeliveryRecord[]) => DeliveryRecord[],
-  ): Promise<PendingInsert>;
+  insertPending(records: DeliveryRecord[], source: string, digest: string, onStored?: (part: DeliveryRecord[]) => void): Promise<PendingInsert>;
   recordOutcomes(outcomes: DeliveryOutcome[]): Promise<void>;
-  /** Stores deliveries `defer` took, each with its first outcome (pending without one). */
-  recordWithDeliveries(entries: DeferredDelivery[]): Promise<void>;
-}
-
-/** A delivery insertPending left to its caller (`defer`), with the outcome of its first attempt, or null to store it pending. */
-export interface DeferredDelivery {
-  delivery: DeliveryRecord;
-  source: string;
-  outcome: DeliveryOutcome | null;
 }
 
 /** Stored event bodies, for tasks that do not carry theirs (store/delivery-store.ts implements it). */

@@ -8,7 +8,6 @@ import { afterCursor, decodeCursor, encodeCursor, NEWEST_FIRST } from './paging.
 import { HOUR_MS, hourOf, partitionOf, partitionOfId, Partitions, shardOf, shardsOf, startOf } from './partitions.js';
 import type {
   AttemptRecord,
-  DeferredDelivery,
   DeliveryFilter,
   DeliveryOutcome,
   DeliveryReader,
@@ -21,15 +20,10 @@ import type {
   PendingInsert,
 } from '../pipeline/ports.js';
 
-/**
- * A delivery as matched; never changed afterwards. `first`: the outcome of its first attempt, when
- * the delivery was stored only once that attempt ended (recordWithDeliveries): one document
- * instead of two, the outcome without what the delivery holds already.
- */
+/** A delivery as matched; never changed afterwards. */
 type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 'eventType' | 'agent' | 'createdAt'> & {
   _id: string;
   source: string;
-  first?: FirstOutcome;
 };
 /**
  * The body every delivery of one event carries, stored once however many webhooks it goes to,
@@ -38,11 +32,8 @@ type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 
  */
 type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date; source?: string; digest?: string };
 /** What the batched insert takes: one delivery and its event's body. */
-/**
- * `bodyStored`: an earlier part of the same fan-out stored the body as new, so this one skips it.
- * `bodyOnly`: the body alone, its delivery left to the caller (insertPending's `defer`).
- */
-type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string; bodyStored?: boolean; bodyOnly?: boolean };
+/** `bodyStored`: an earlier part of the same fan-out stored the body as new, so this one skips it. */
+type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string; bodyStored?: boolean };
 /**
  * Per delivery, what the batched write did: inserted; not inserted because its (webhook, event)
  * pair or its event's body is stored already (the caller looks, outside the shared write); or
@@ -57,7 +48,6 @@ type InsertResult = { kind: 'inserted' } | { kind: 'pair-exists' } | { kind: 'bo
  */
 type StoredAttempt = Omit<AttemptRecord, 'number' | 'error' | 'manual' | 'responseBodyExcerpt'> & Partial<AttemptRecord>;
 type OutcomeDoc = Omit<DeliveryOutcome, 'id' | 'nextAttemptAt' | 'attempt'> & { _id: string; nextAttemptAt?: Date | null; attempt?: StoredAttempt };
-type FirstOutcome = Omit<OutcomeDoc, 'deliveryId' | 'workspace' | 'webhookId' | 'eventId'>;
 
 export interface Settlement {
   total: number;
@@ -122,18 +112,7 @@ function outcomeFields(from: OutcomeFields): OutcomeFields {
 }
 
 function toOutcomeDoc(outcome: DeliveryOutcome): OutcomeDoc {
-  return withOutcomeBody(outcomeFields(outcome) as OutcomeDoc, outcome);
-}
-
-/** An outcome as its delivery's document keeps it: what the delivery holds is left out too. */
-function toFirstOutcome(outcome: DeliveryOutcome): FirstOutcome {
-  const first = { number: outcome.number, status: outcome.status, recordedAt: outcome.recordedAt } as FirstOutcome;
-  if (outcome.lastError !== undefined) first.lastError = outcome.lastError;
-  return withOutcomeBody(first, outcome);
-}
-
-/** The outcome's own id, its next attempt and its attempt, set on `doc`. */
-function withOutcomeBody<T extends FirstOutcome>(doc: T, outcome: DeliveryOutcome): T {
+  const doc = outcomeFields(outcome) as OutcomeDoc;
   doc._id = outcome.id;
   if (outcome.nextAttemptAt !== null) doc.nextAttemptAt = outcome.nextAttemptAt;
   const { attempt } = outcome;
@@ -166,17 +145,6 @@ function toOutcome(doc: OutcomeDoc): DeliveryOutcome {
     };
   }
   return outcome;
-}
-
-/**
- * A delivery's outcomes: those stored on their own, and the first one its document keeps, once
- * (an insert tried again after its answer was lost may have stored that one on its own too).
- */
-function outcomesOf(doc: DeliveryDoc, stored: Map<string, DeliveryOutcome[]>): DeliveryOutcome[] {
-  const own = stored.get(doc._id) ?? [];
-  if (!doc.first) return own;
-  const first = toOutcome({ ...doc.first, deliveryId: doc._id, workspace: doc.workspace, webhookId: doc.webhookId, eventId: doc.eventId });
-  return own.some((o) => o.id === first.id) ? own : [first, ...own];
 }
 
 export interface DeliveryStoreOptions {
@@ -214,7 +182,6 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   private readonly payloads: Partitions<PayloadDoc>;
   private readonly newDeliveries: Batcher<NewDelivery, InsertResult>;
   private readonly newOutcomes: Batcher<DeliveryOutcome>;
-  private readonly deferred: Batcher<DeferredDelivery>;
   /**
    * Deliveries of (webhook, event) pairs refused as stored, as they stand. A restart reads again
    * every record not yet committed, and on FerretDB each read here scans the hour's shard: the
@@ -251,8 +218,6 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // Outcomes gather for 25 ms: only a task's next step waits for them, and FerretDB pays about
     // 380 µs for each insert command beside 50-70 µs a document (a fan-out's 4 shards split them).
     this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 25 });
-    // The same wait: what gathers there is mostly first attempts that ended, as for outcomes.
-    this.deferred = new Batcher((batch) => this.insertDeferred(batch), { maxItems: 500, maxDelayMs: 25 });
     // At most 500 pairs a read: FerretDB tests each stored document against every id of the `$in`.
     this.storedPairs = new Batcher((docs) => this.readStoredPairs(docs), { maxItems: 500, maxDelayMs: 0 });
     this.storedBodies = new Batcher((docs) => this.bodiesOf(docs, { payload: 0 }), { maxItems: 500, maxDelayMs: 0 });
@@ -278,30 +243,10 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     await this.counts.summariesBegan();
   }
 
-  async insertPending(
-    records: DeliveryRecord[],
-    source: string,
-    digest: string,
-    onStored?: (part: DeliveryRecord[]) => void,
-    defer?: (records: DeliveryRecord[]) => DeliveryRecord[],
-  ): Promise<PendingInsert> {
+  async insertPending(records: DeliveryRecord[], source: string, digest: string, onStored?: (part: DeliveryRecord[]) => void): Promise<PendingInsert> {
     if (records.length === 0) return { existing: [] };
-    let docs = records.map((record) => toDoc(record, source));
-    let items: NewDelivery[] = docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest }));
-    if (defer) {
-      // The body first, alone: stored as new, it says that none of the event's deliveries is
-      // stored yet, so those the caller takes can be stored later, each with its first outcome.
-      // Stored before (a resend, a duplicate, a conflict), it is told as without `defer`.
-      const [claim] = await this.newDeliveries.submit({ ...items[0]!, bodyOnly: true });
-      if (claim!.kind === 'inserted') {
-        const taken = new Set(defer(records).map((record) => record.id));
-        const rest = records.flatMap((record, i) => (taken.has(record.id) ? [] : [i]));
-        if (rest.length === 0) return { existing: [] };
-        records = rest.map((i) => records[i]!);
-        docs = rest.map((i) => docs[i]!);
-        items = rest.map((i) => ({ ...items[i]!, bodyStored: true }));
-      }
-    }
+    const docs = records.map((record) => toDoc(record, source));
+    const items = docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest }));
     const results = onStored && records.length > FANOUT_PART ? await this.insertInParts(items, records, onStored) : await this.newDeliveries.submit(...items);
     const conflict = results.find((r) => r.kind === 'conflict');
     if (conflict) return { existing: [], conflictWith: conflict.firstSource };
@@ -452,7 +397,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       if (results[i]!.kind === 'inserted' && !bodyStored && storedBefore.has(bodyKey(doc))) results[i] = { kind: 'body-exists' };
     });
 
-    const accepted = batch.flatMap(({ doc, bodyOnly }, i) => (results[i]!.kind === 'inserted' && !bodyOnly ? [{ doc, i }] : []));
+    const accepted = batch.flatMap(({ doc }, i) => (results[i]!.kind === 'inserted' ? [{ doc, i }] : []));
     // One insert per shard of the hour, side by side.
     await Promise.all(
       [...groupBy(accepted, (a) => partitionOf(a.doc._id, a.doc.webhookId))].map(async ([partition, group]) => {
@@ -474,37 +419,6 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     return this.newOutcomes.add(...outcomes);
   }
 
-  recordWithDeliveries(entries: DeferredDelivery[]): Promise<void> {
-    return this.deferred.add(...entries);
-  }
-
-  /**
-   * Deliveries left to the caller by insertPending's `defer`, each with its first outcome in its
-   * own document. One whose pair is stored already (its event matched again meanwhile, or this
-   * write tried again after its answer was lost) has its outcome stored on its own instead.
-   */
-  private async insertDeferred(entries: DeferredDelivery[]): Promise<void> {
-    await Promise.all(
-      [...groupBy(entries, (e) => partitionOf(e.delivery.id, e.delivery.webhookId))].map(async ([partition, group]) => {
-        const collection = await this.deliveries.forWrite(partition);
-        const docs = group.map(({ delivery, source, outcome }) => {
-          const doc = toDoc(delivery, source);
-          if (outcome) doc.first = toFirstOutcome(outcome);
-          return doc;
-        });
-        const refused = new Set(await insertNew(collection, docs));
-        this.counts.note(
-          partition,
-          group.flatMap(({ delivery, outcome }, j) =>
-            refused.has(j) ? [] : [{ workspace: delivery.workspace, webhookId: delivery.webhookId, deliveryId: delivery.id, rank: outcome ? rankOf(outcome) : stateRank(0, 'pending') }],
-          ),
-        );
-        const apart = group.flatMap(({ outcome }, j) => (refused.has(j) && outcome ? [outcome] : []));
-        if (apart.length > 0) await this.insertOutcomes(apart);
-      }),
-    );
-  }
-
   private async insertOutcomes(outcomes: DeliveryOutcome[]): Promise<void> {
     await Promise.all(
       [...groupBy(outcomes, (o) => partitionOf(o.deliveryId, o.webhookId))].map(async ([partition, group]) => {
@@ -524,17 +438,12 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   private async recount(partition: string): Promise<RankEntry[] | null> {
     if (!(await this.deliveries.list()).includes(partition)) return null;
     const [docs, outcomes] = await Promise.all([
-      readAll(this.deliveries.collection(partition).find({}, { projection: { workspace: 1, webhookId: 1, 'first.number': 1, 'first.status': 1 } })),
+      readAll(this.deliveries.collection(partition).find({}, { projection: { workspace: 1, webhookId: 1 } })),
       readAll(this.outcomes.collection(partition).find({}, { projection: { deliveryId: 1, number: 1, status: 1 } })),
     ]);
     const ranks = new Map<string, number>();
     for (const o of outcomes) ranks.set(o.deliveryId, Math.max(ranks.get(o.deliveryId) ?? 0, rankOf(o)));
-    return docs.map((d) => ({
-      workspace: d.workspace,
-      webhookId: d.webhookId,
-      deliveryId: d._id,
-      rank: Math.max(ranks.get(d._id) ?? stateRank(0, 'pending'), d.first ? rankOf(d.first) : 0),
-    }));
+    return docs.map((d) => ({ workspace: d.workspace, webhookId: d.webhookId, deliveryId: d._id, rank: ranks.get(d._id) ?? stateRank(0, 'pending') }));
   }
 
   async list(workspace: string, webhookId: string, filter: DeliveryFilter, pageSize: number, cursor: string): Promise<Page<DeliveryRecord>> {
@@ -594,7 +503,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       readAll(this.outcomes.collection(partition).find({ webhookId: query.webhookId as string }, { projection: { 'attempt.responseBodyExcerpt': 0 } })),
     ]);
     const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
-    return docs.map((doc) => ({ ...currentState(asMatched(doc), outcomesOf(doc, byDelivery)), attempts: [] }));
+    return docs.map((doc) => ({ ...currentState(asMatched(doc), byDelivery.get(doc._id) ?? []), attempts: [] }));
   }
 
   async get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null> {
@@ -651,14 +560,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     let total = 0;
     for (const partition of await this.deliveries.list(0)) {
       const [docs, outcomes] = await Promise.all([
-        readAll(this.deliveries.collection(partition).find(match, { projection: { workspace: 1, webhookId: 1, eventId: 1, first: 1 } })),
+        readAll(this.deliveries.collection(partition).find(match, { projection: { _id: 1 } })),
         readAll(this.outcomes.collection(partition).find(match, { projection: { attempt: 0 } })),
       ]);
       const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
       total += docs.length;
-      for (const doc of docs) {
-        const { _id } = doc;
-        const newest = newestOutcome(outcomesOf(doc, byDelivery));
+      for (const { _id } of docs) {
+        const newest = newestOutcome(byDelivery.get(_id) ?? []);
         const status = newest?.status ?? 'pending';
         byStatus[status]++;
         if (status !== 'succeeded') unsettled.push({ id: _id, status, nextAttemptAt: newest?.nextAttemptAt ?? null });
@@ -691,7 +599,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       if (payloads && !bodyOf.has(key)) bodyOf.set(key, (await this.bodyOf(d.workspace, d.eventId)) ?? '');
     }
     return docs.map((doc) => {
-      const state = currentState(asMatched(doc, bodyOf.get(payloadKey(doc.workspace, doc.eventId))), outcomesOf(doc, byDelivery));
+      const state = currentState(asMatched(doc, bodyOf.get(payloadKey(doc.workspace, doc.eventId))), byDelivery.get(doc._id) ?? []);
       return attempts ? state : { ...state, attempts: [] };
     });
   }

@@ -160,31 +160,6 @@ describe('counts per hour', () => {
     await store.close();
   });
 
-  it('count a delivery stored with its first outcome as that outcome, as written and when counted from the records', async () => {
-    const now = Date.now();
-    const webhookId = 'whk_countsHHHHHHHHHHHHHHHHHH';
-    const store = new DeliveryStore(older);
-    await store.ensureIndexes();
-    const [a, b, c] = [0, 1, 2].map(() => delivery(webhookId, now - 4 * HOUR));
-    for (const d of [a!, b!, c!]) await store.insertPending([d], `t:1:${d.eventId}`, d.eventId, undefined, (records) => records);
-    await store.recordWithDeliveries([
-      { delivery: a!, source: `t:1:${a!.eventId}`, outcome: ended(a!, 1, 'succeeded') },
-      { delivery: b!, source: `t:1:${b!.eventId}`, outcome: ended(b!, 1, 'retrying') },
-      { delivery: c!, source: `t:1:${c!.eventId}`, outcome: null },
-    ]);
-    await store.flushCounts();
-    const expected = { succeeded: 1, retrying: 1, pending: 1, failed: 0 };
-    expect(await hourAt(store, webhookId, now - 4 * HOUR)).toEqual(expected);
-    await store.close();
-    // Counted from the records, as an hour stored before counts were kept is.
-    for (const x of await older.listCollections({}, { nameOnly: true }).toArray()) if (x.name.startsWith('delivery_counts')) await older.dropCollection(x.name);
-    const fresh = new DeliveryStore(older);
-    await fresh.ensureIndexes();
-    expect(await hourAt(fresh, webhookId, now - 4 * HOUR)).toEqual(expected);
-    expect(await older.collection(`delivery_counts_${hourOf(now - 4 * HOUR)}`).countDocuments({ _id: { $regex: '-records$' } as never })).toBe(1);
-    await fresh.close();
-  });
-
   it('reads what is being written: a read while a write is on its way counts every delivery noted', async () => {
     // Each insert of counts is held until let go, as a slow server would.
     let letGo = () => {};
