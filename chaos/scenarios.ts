@@ -94,6 +94,8 @@ export const REQUEST_TIMEOUT_MS = 2_000;
 export const SHUTDOWN_DEADLINE_MS = shutdownDeadlineMs(REQUEST_TIMEOUT_MS);
 /** The long Kafka outage's third service is sent SIGTERM this long before the broker is back. */
 const STOP_BEFORE_BACK_MS = 4_000;
+/** What every scenario's services run with. */
+const SERVICE_ENV = { WEBHOOKS_RETRY_SCHEDULE: RETRY_SCHEDULE, WEBHOOKS_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` };
 
 export interface ScenarioResult {
   name: string;
@@ -129,11 +131,7 @@ async function scenario(
   { onlyProducedSettle = false, env = {} }: { onlyProducedSettle?: boolean; env?: Record<string, string> } = {},
 ): Promise<ScenarioResult> {
   const started = Date.now();
-  const run = await openRun(name.replace(/[^a-z0-9]/gi, '').slice(0, 12), stack.info, {
-    WEBHOOKS_RETRY_SCHEDULE: RETRY_SCHEDULE,
-    WEBHOOKS_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms`,
-    ...env,
-  });
+  const run = await openRun(name.replace(/[^a-z0-9]/gi, '').slice(0, 12), stack.info, { ...SERVICE_ENV, ...env });
   const receiver = await startLedgerReceiver();
   const services: ServiceProcess[] = [];
   const facts: ScenarioResult['facts'] = {};
@@ -226,7 +224,8 @@ export function kill9(stack: PrivateStack, events: number, say: Say = () => {}):
 /** The Kafka broker stopped for outageMs mid-run, then started again. */
 export function kafkaOutage(stack: PrivateStack, events: number, outageMs: number, say: Say = () => {}): Promise<ScenarioResult> {
   // Past the producers' connect retries (about a minute), which the consumers outlast: another path.
-  const name = outageMs > 60_000 ? 'long kafka outage' : 'kafka outage';
+  const long = outageMs > 60_000;
+  const name = long ? 'long kafka outage' : 'kafka outage';
   return scenario(name, stack, say, async ({ stack, run, receiver, facts }) => {
     const half = Math.floor(events / 2);
     await run.produce(half);
@@ -234,7 +233,7 @@ export function kafkaOutage(stack: PrivateStack, events: number, outageMs: numbe
     facts.deliveredAtStop = receiver.deliveredCount();
     // A third service, on topics and groups of its own, is stopped near the end of a long outage,
     // while Kafka is still away: it must exit within its shutdown deadline, not wait for the broker.
-    const away = outageMs > 60_000 ? await openRun('stopaway', stack.info, { WEBHOOKS_RETRY_SCHEDULE: RETRY_SCHEDULE, WEBHOOKS_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` }) : undefined;
+    const away = long ? await openRun('stopaway', stack.info, SERVICE_ENV) : undefined;
     const c = away ? await spawnService(`${name}-c`, away.env) : undefined;
     await stack.stop('kafka');
     await sleep(outageMs - (c ? STOP_BEFORE_BACK_MS : 0));

@@ -22,6 +22,7 @@ const { createLogger: kafkajsLogger, LEVELS } = require('kafkajs/src/loggers/ind
 };
 
 describe("a Kafka client's pool of brokers", () => {
+  // Only for what it does to kafkajs: every client of the service is made through it.
   createKafka(kafkaBrokers(), createLogger({ level: 'silent' }), { clientId: 'last-broker-test' });
   const cluster = new Cluster({
     logger: kafkajsLogger({ level: LEVELS.NOTHING, logCreator: () => () => {} }),
