@@ -29,6 +29,13 @@ let lastTime = -1;
 let lastTimeText = '';
 let counter = 0;
 
+/** Milliseconds as 10 base62 characters, fixed width, so that ids sort by time as strings. */
+function timeText(ms: number): string {
+  let text = '';
+  for (let t = ms, i = 0; i < 10; i++, t = Math.floor(t / 62)) text = BASE62[t % 62] + text;
+  return text;
+}
+
 /**
  * A time-sortable id body: 10 chars of milliseconds (base62, fixed width) then a
  * per-process counter and randomness, so ids sort by creation time as strings.
@@ -38,8 +45,7 @@ function sortableId(now = Date.now()): string {
   else {
     lastTime = now;
     counter = 0;
-    lastTimeText = '';
-    for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 62)) lastTimeText = BASE62[t % 62] + lastTimeText;
+    lastTimeText = timeText(now);
   }
   let seq = '';
   for (let c = counter, i = 0; i < 3; i++, c = Math.floor(c / 62)) seq = BASE62[c % 62] + seq;
@@ -49,6 +55,31 @@ function sortableId(now = Date.now()): string {
 export const newWebhookId = (): string => `whk_${randomBase62(24)}`;
 export const newDeliveryId = (now?: number): string => `dlv_${sortableId(now)}`;
 export const newEventId = (): string => `evt_${sortableId()}`;
+
+/** Deliveries one pack document holds at most: the three base62 characters of packMemberId. */
+export const PACK_MEMBERS_MAX = 62 ** 3;
+
+/**
+ * The id of a pack of deliveries (store/delivery-store.ts), named after `key` (what the pack is:
+ * its event, record, part and shard) rather than drawn at random, so that every process that
+ * matches the same record names the same pack; its hour is that of `createdAtMs`. It is a
+ * delivery id without its last three characters.
+ */
+export function deliveryPackId(createdAtMs: number, key: string): string {
+  const digest = createHash('sha256').update(key).digest();
+  let body = '';
+  for (let i = 0; body.length < 11; i++) body += BASE62[digest[i]! % 62];
+  return `dlv_${timeText(createdAtMs)}${body}`;
+}
+
+/** The delivery id of member `index` of a pack: its pack's id and the index in three base62 characters. */
+export function packMemberId(packId: string, index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index >= PACK_MEMBERS_MAX) throw new RangeError(`a pack holds members 0 to ${PACK_MEMBERS_MAX - 1}, not ${index}`);
+  return packId + BASE62[Math.floor(index / 3844)]! + BASE62[Math.floor(index / 62) % 62]! + BASE62[index % 62]!;
+}
+
+/** The pack a delivery id would belong to (any delivery id has one; only the store knows whether it is stored). */
+export const packIdOf = (deliveryId: string): string => deliveryId.slice(0, -3);
 export const newOutcomeId = (): string => `out_${sortableId()}`;
 export const newHealthRecordId = (): string => `hst_${sortableId()}`;
 /**

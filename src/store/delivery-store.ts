@@ -1,11 +1,12 @@
 import type { Collection, Db, Document, Filter } from 'mongodb';
+import { deliveryPackId, packIdOf, packMemberId, PACK_MEMBERS_MAX } from '../domain/ids.js';
 import { insertNew, readAll } from './mongo.js';
 import { Batcher } from '../pipeline/batcher.js';
 import { currentState, matchedDelivery, newestOutcome, rankOf, stateRank } from '../pipeline/delivery-state.js';
 import type { Logger } from '../log/logger.js';
 import { DeliveryCounts, type RankEntry } from './delivery-counts.js';
 import { afterCursor, decodeCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
-import { HOUR_MS, hourOf, partitionOf, partitionOfId, Partitions, shardOf, shardsOf, startOf } from './partitions.js';
+import { HOUR_MS, hourOf, partitionOf, partitionOfId, Partitions, shardOf, shardsOf, startOf, timeOfId } from './partitions.js';
 import type {
   AttemptRecord,
   DeliveryFilter,
@@ -31,9 +32,21 @@ type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 
  * reuses the id is told apart from a resend of the same one.
  */
 type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date; source?: string; digest?: string };
-/** What the batched insert takes: one delivery and its event's body. */
+/**
+ * The deliveries of one later part of a large fan-out (FANOUT_PART) in one hour's shard, in one
+ * document: they differ only in their webhook, and FerretDB's cost is per document and field
+ * (README: Performance). Member i is `ids[i]` for `webhookIds[i]`. Its id is the pack's and i
+ * (domain/ids.ts), and the pack's id is named after the event's record, part and shard: a process
+ * that matches the same record again writes the same pack, and is told it is stored.
+ */
+type PackDoc = Omit<DeliveryDoc, '_id' | 'webhookId'> & { _id: string; ids: string[]; webhookIds: string[] };
+/** What the batched insert takes: one delivery and its event's body, or a pack of deliveries. */
 /** `bodyStored`: an earlier part of the same fan-out stored the body as new, so this one skips it. */
 type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string; bodyStored?: boolean };
+/** A pack comes after its event's body was stored: its first part's. */
+type NewPack = { pack: PackDoc; partition: string };
+type NewItem = NewDelivery | NewPack;
+const isPack = (item: NewItem): item is NewPack => 'pack' in item;
 /**
  * Per delivery, what the batched write did: inserted; not inserted because its (webhook, event)
  * pair or its event's body is stored already (the caller looks, outside the shared write); or
@@ -64,6 +77,18 @@ const BULK_CHUNK = 500;
  * insert, not after the whole fan-out, and 1,000 deliveries still take only five inserts.
  */
 export const FANOUT_PART = 50;
+
+/**
+ * A fan-out's parts (FANOUT_PART), as indices into `records`, in the order of their webhooks'
+ * ids: every process that matches the same record with the same webhooks makes the same parts,
+ * and so the same packs.
+ */
+function partsOf(records: DeliveryRecord[]): number[][] {
+  const order = records.map((_, i) => i).sort((a, b) => (records[a]!.webhookId < records[b]!.webhookId ? -1 : 1));
+  const parts: number[][] = [];
+  for (let from = 0, size = FANOUT_PART; from < order.length; from += size, size = Math.min(size * 2, PACK_MEMBERS_MAX)) parts.push(order.slice(from, from + size));
+  return parts;
+}
 /**
  * A page starts no further hour once it has read this many, or read for this long, and returns
  * what it found with a cursor to go on from: a quiet webhook, or a status filter that few
@@ -86,6 +111,29 @@ const toDoc = (record: DeliveryRecord, source: string): DeliveryDoc => ({
 });
 
 const payloadKey = (workspace: string, eventId: string) => `${workspace}/${eventId}`;
+
+const memberAt = (pack: PackDoc, i: number): DeliveryDoc => ({
+  _id: pack.ids[i]!,
+  workspace: pack.workspace,
+  webhookId: pack.webhookIds[i]!,
+  eventId: pack.eventId,
+  eventType: pack.eventType,
+  agent: pack.agent,
+  createdAt: pack.createdAt,
+  source: pack.source,
+});
+
+/** A pack's deliveries as the documents they would be one by one. */
+const membersOf = (pack: PackDoc): DeliveryDoc[] => pack.ids.map((_, i) => memberAt(pack, i));
+
+/** The delivery of `webhookId` in a pack (a pack holds one delivery of each webhook at most). */
+function memberFor(pack: PackDoc, webhookId: string): DeliveryDoc | null {
+  const i = pack.webhookIds.indexOf(webhookId);
+  return i < 0 ? null : memberAt(pack, i);
+}
+
+/** Newest first, as NEWEST_FIRST sorts. */
+const newestFirst = (a: DeliveryDoc, b: DeliveryDoc) => b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
 
 const asMatched = (doc: DeliveryDoc, payload = ''): DeliveryRecord =>
   matchedDelivery({ id: doc._id, workspace: doc.workspace, webhookId: doc.webhookId, eventId: doc.eventId, eventType: doc.eventType, agent: doc.agent, createdAt: doc.createdAt, payload });
@@ -178,9 +226,11 @@ const LEGACY = { deliveries: 'deliveries', outcomes: 'delivery_outcomes', payloa
  */
 export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodies {
   private readonly deliveries: Partitions<DeliveryDoc>;
+  /** The later parts of large fan-outs (PackDoc), in the same hours and shards as the deliveries. */
+  private readonly packs: Partitions<PackDoc>;
   private readonly outcomes: Partitions<OutcomeDoc>;
   private readonly payloads: Partitions<PayloadDoc>;
-  private readonly newDeliveries: Batcher<NewDelivery, InsertResult>;
+  private readonly newDeliveries: Batcher<NewItem, InsertResult>;
   private readonly newOutcomes: Batcher<DeliveryOutcome>;
   /**
    * Deliveries of (webhook, event) pairs refused as stored, as they stand. A restart reads again
@@ -207,6 +257,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         ...ttl('createdAt'),
       ]),
     );
+    this.packs = new Partitions<PackDoc>(db, 'delivery_packs', (c) =>
+      this.indexes(c as unknown as Collection<Document>, [], [
+        { key: { workspace: 1, webhookIds: 1, createdAt: -1, _id: -1 }, name: 'by_webhook_newest' },
+        { key: { eventId: 1 }, name: 'by_event' },
+        ...ttl('createdAt'),
+      ]),
+    );
     this.outcomes = new Partitions<OutcomeDoc>(db, LEGACY.outcomes, (c) =>
       this.indexes(c as unknown as Collection<Document>, [], [{ key: { deliveryId: 1 }, name: 'by_delivery' }, { key: { eventId: 1 }, name: 'by_event' }, ...ttl('recordedAt')]),
     );
@@ -214,14 +271,20 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // One insert for many events' deliveries, and one for many finished attempts: FerretDB
     // writes one command at a time, so a few large inserts go much faster than many small ones.
     // Workspaces in turn: a fan-out of thousands in parts holds another workspace's event back one write, not all its parts.
-    this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0, fairBy: (d) => d.doc.workspace });
+    this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0, fairBy: (d) => (isPack(d) ? d.pack.workspace : d.doc.workspace) });
     // Outcomes gather for 25 ms: only a task's next step waits for them, and FerretDB pays about
     // 380 µs for each insert command beside 50-70 µs a document (a fan-out's 4 shards split them).
     this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 25 });
     // At most 500 pairs a read: FerretDB tests each stored document against every id of the `$in`.
     this.storedPairs = new Batcher((docs) => this.readStoredPairs(docs), { maxItems: 500, maxDelayMs: 0 });
     this.storedBodies = new Batcher((docs) => this.bodiesOf(docs, { payload: 0 }), { maxItems: 500, maxDelayMs: 0 });
-    this.counts = new DeliveryCounts(db, { logger: options.logger, recount: (partition) => this.recount(partition), storedHours: () => this.deliveries.list(0) });
+    this.counts = new DeliveryCounts(db, { logger: options.logger, recount: (partition) => this.recount(partition), storedHours: () => this.storedPartitions(0) });
+  }
+
+  /** The hours' shards that hold deliveries, one by one or in packs, newest first (Partitions.list). */
+  private async storedPartitions(maxAgeMs?: number): Promise<string[]> {
+    const [singles, packs] = await Promise.all([this.deliveries.list(maxAgeMs), this.packs.list(maxAgeMs)]);
+    return packs.length === 0 ? singles : [...new Set([...singles, ...packs])].sort().reverse();
   }
 
   private isMongoDb(): Promise<{ mongodb: boolean }> {
@@ -247,18 +310,34 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     if (records.length === 0) return { existing: [] };
     const docs = records.map((record) => toDoc(record, source));
     const items = docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest }));
-    const results = onStored && records.length > FANOUT_PART ? await this.insertInParts(items, records, onStored) : await this.newDeliveries.submit(...items);
-    const conflict = results.find((r) => r.kind === 'conflict');
+    // A large fan-out in growing parts (FANOUT_PART), each handed on as it lands, so that its tasks
+    // go out while the rest is written: the first part one document a delivery, with the body;
+    // once that was all new, each later part as packs. Otherwise the rest waits below until it is
+    // known whether this record may write it.
+    const parts = onStored && records.length > FANOUT_PART ? partsOf(records) : [records.map((_, i) => i)];
+    const [first, ...rest] = parts;
+    const results: InsertResult[] = new Array(items.length);
+    const written = await this.newDeliveries.submit(...first!.map((i) => items[i]!));
+    first!.forEach((i, j) => (results[i] = written[j]!));
+    const fresh = written.every((r) => r.kind === 'inserted');
+    // Pack members found stored already (another process wrote the same pack), to be looked up.
+    const packed: number[] = [];
+    if (fresh && rest.length > 0) {
+      onStored!(first!.map((i) => records[i]!));
+      for (const [n, part] of rest.entries()) packed.push(...(await this.insertPacks(n + 1, part, records, source, onStored!)));
+      if (packed.length === 0) return { existing: [] };
+    }
+    const conflict = written.find((r) => r.kind === 'conflict');
     if (conflict) return { existing: [], conflictWith: conflict.firstSource };
 
     // What is left is rare (a resend, a replayed record, an id used twice) and reads a whole hour
     // on FerretDB: it is read here, shared by the records that ask at the same time, never while
     // holding the write every workspace's new deliveries go through. A pair or a body is unique
     // within its hour.
-    const pairExists = docs.filter((_, i) => results[i]!.kind === 'pair-exists');
-    const bodyExists = docs.filter((_, i) => results[i]!.kind === 'body-exists');
+    const pairExists = first!.filter((i) => results[i]!.kind === 'pair-exists');
+    const bodyExists = first!.filter((i) => results[i]!.kind === 'body-exists');
     if (bodyExists.length > 0) {
-      const firsts = (await this.storedBodies.submit(...bodyExists)).filter((b): b is PayloadDoc => b !== null);
+      const firsts = (await this.storedBodies.submit(...bodyExists.map((i) => docs[i]!))).filter((b): b is PayloadDoc => b !== null);
       // Bodies stored before digests were kept are taken as the same event.
       const other = firsts.find((first) => first.digest !== undefined && first.digest !== digest);
       if (other) return { existing: [], conflictWith: other.source ?? '' };
@@ -269,29 +348,71 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       const firstSource = firsts.map((first) => first.source).find((s) => s !== undefined && s !== source);
       if (firstSource !== undefined && !firsts.some((first) => first.source === source)) return { existing: [], duplicateOf: firstSource };
       // Through the shared write, so that records read again together reach the look-up together.
-      const again = items.filter((_, i) => results[i]!.kind === 'body-exists');
-      const written = await this.newDeliveries.submit(...again.map((item) => ({ ...item, bodyStored: true })));
-      pairExists.push(...again.filter((_, i) => written[i]!.kind === 'pair-exists').map((item) => item.doc));
+      const again = await this.newDeliveries.submit(...bodyExists.map((i) => ({ ...items[i]!, bodyStored: true })));
+      pairExists.push(...bodyExists.filter((_, j) => again[j]!.kind === 'pair-exists'));
     }
-    if (pairExists.length === 0) return { existing: [] };
-    const found = await this.storedPairs.submit(...pairExists);
+    // The same record again: its later parts as the same packs, stored already unless the process
+    // that wrote the first part stopped before them.
+    if (!fresh) for (const [n, part] of rest.entries()) packed.push(...(await this.insertPacks(n + 1, part, records, source, onStored!)));
+    if (pairExists.length === 0 && packed.length === 0) return { existing: [] };
+    const asked = [...pairExists, ...packed];
+    const found = await this.storedPairs.submit(...asked.map((i) => docs[i]!));
+    // A pack of that name holding other webhooks (they matched otherwise the first time): these are
+    // stored one by one, and queued by the caller like any new delivery.
+    const unpacked = packed.filter((_, j) => !found[pairExists.length + j]);
+    const late = unpacked.length > 0 ? await this.newDeliveries.submit(...unpacked.map((i) => ({ ...items[i]!, bodyStored: true }))) : [];
+    const missing = unpacked.filter((_, j) => late[j]!.kind !== 'inserted');
+    if (missing.length > 0) {
+      const doc = docs[missing[0]!]!;
+      throw new Error(`delivery ${doc._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
+    }
     // Queued again by the matcher, so they need their body: this record's, the same event's.
-    const payloadOf = new Map(docs.map((doc, i) => [doc._id, records[i]!.payload]));
-    const existing = found.map((state, i) => {
-      const doc = pairExists[i]!;
-      if (!state) throw new Error(`delivery ${doc._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
-      return { ...state, payload: payloadOf.get(doc._id)! };
+    const existing = found.flatMap((state, j) => {
+      const i = asked[j]!;
+      if (state) return [{ ...state, payload: records[i]!.payload }];
+      if (j < pairExists.length) throw new Error(`delivery ${docs[i]!._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
+      return [];
     });
     return { existing };
+  }
+
+  /**
+   * Part `n` of a fan-out as packs, one per shard, each part's new members handed on once it
+   * landed (under the ids the pack gives them). Returns the indices of members whose pack was
+   * stored already.
+   */
+  private async insertPacks(n: number, part: number[], records: DeliveryRecord[], source: string, onStored: (part: DeliveryRecord[]) => void): Promise<number[]> {
+    const { id, workspace, eventId, eventType, agent, createdAt } = records[part[0]!]!;
+    // The hour its deliveries' ids name (the hour of createdAt, as newDelivery makes them).
+    const at = timeOfId(id);
+    const hour = hourOf(at);
+    const made = [...groupBy(part, (i) => String(shardOf(records[i]!.webhookId)))].map(([shard, members]) => {
+      const _id = deliveryPackId(at, `${workspace}\u0000${eventId}\u0000${source}\u0000${n}\u0000${shard}`);
+      const ids = members.map((_, k) => packMemberId(_id, k));
+      const webhookIds = members.map((i) => records[i]!.webhookId);
+      const pack: PackDoc = { _id, workspace, eventId, eventType, agent, createdAt, source, ids, webhookIds };
+      return { item: { pack, partition: `${hour}_${shard}` }, members };
+    });
+    const written = await this.newDeliveries.submit(...made.map((m) => m.item));
+    const stored: number[] = [];
+    const handed: DeliveryRecord[] = [];
+    made.forEach(({ item, members }, j) => {
+      if (written[j]!.kind === 'inserted') members.forEach((i, k) => handed.push({ ...records[i]!, id: item.pack.ids[k]! }));
+      else stored.push(...members);
+    });
+    if (handed.length > 0) onStored(handed);
+    return stored;
   }
 
   /** One read of each hour's shard for the pairs of many records, and one of their outcomes. */
   private async readStoredPairs(docs: DeliveryDoc[]): Promise<Array<StoredPair | null>> {
     const pair = (doc: DeliveryDoc) => `${doc.webhookId}\u0000${doc.eventId}`;
     const stored = await Promise.all(
-      [...groupBy(docs, (d) => partitionOf(d._id, d.webhookId))].map(([partition, group]) =>
-        readAll(this.deliveries.collection(partition).find({ eventId: { $in: [...new Set(group.map((d) => d.eventId))] } })),
-      ),
+      [...groupBy(docs, (d) => partitionOf(d._id, d.webhookId))].map(async ([partition, group]) => {
+        const query = { eventId: { $in: [...new Set(group.map((d) => d.eventId))] } };
+        const [singles, packs] = await Promise.all([readAll(this.deliveries.collection(partition).find(query)), readAll(this.packs.collection(partition).find(query))]);
+        return [...singles, ...packs.flatMap(membersOf)];
+      }),
     );
     const byPair = new Map(stored.flat().map((doc) => [pair(doc), doc]));
     const found = [...new Set(docs.flatMap((doc) => byPair.get(pair(doc)) ?? []))];
@@ -301,32 +422,6 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       const hit = byPair.get(pair(doc));
       return hit ? byId.get(hit._id)! : null;
     });
-  }
-
-  /**
-   * A large fan-out in growing parts (FANOUT_PART), every part handed on as it lands, so that its
-   * tasks go out while the rest is written. The first part stores the body; once it did so as new,
-   * the others skip it. Anything else (a resend, a conflict) writes the rest at once, as a small event.
-   */
-  private async insertInParts(items: NewDelivery[], records: DeliveryRecord[], onStored: (part: DeliveryRecord[]) => void): Promise<InsertResult[]> {
-    const results: InsertResult[] = new Array(items.length);
-    const parts: number[][] = [];
-    for (let from = 0, size = FANOUT_PART; from < items.length; from += size, size *= 2) {
-      parts.push(Array.from({ length: Math.min(size, items.length - from) }, (_, k) => from + k));
-    }
-    for (const [n, part] of parts.entries()) {
-      const written = await this.newDeliveries.submit(...part.map((i) => (n === 0 ? items[i]! : { ...items[i]!, bodyStored: true })));
-      part.forEach((i, j) => (results[i] = written[j]!));
-      if (n === 0 && written.some((r) => r.kind !== 'inserted')) {
-        const rest = parts.slice(1).flat();
-        const after = rest.length > 0 ? await this.newDeliveries.submit(...rest.map((i) => items[i]!)) : [];
-        rest.forEach((i, j) => (results[i] = after[j]!));
-        return results;
-      }
-      const inserted = part.filter((i) => results[i]!.kind === 'inserted');
-      if (inserted.length > 0) onStored(inserted.map((i) => records[i]!));
-    }
-    return results;
   }
 
   /**
@@ -372,8 +467,38 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     return docs.map((d) => found.get(key(partitionOfId(d._id), payloadKey(d.workspace, d.eventId))) ?? null);
   }
 
-  /** One insert of many events' bodies and one of their deliveries per hour; nothing here reads. */
-  private async insertDeliveries(batch: NewDelivery[]): Promise<InsertResult[]> {
+  /** Deliveries one by one (with their events' bodies) and packs, side by side; nothing here reads. */
+  private async insertDeliveries(batch: NewItem[]): Promise<InsertResult[]> {
+    const results: InsertResult[] = new Array(batch.length);
+    const singles: number[] = [];
+    const packs: number[] = [];
+    batch.forEach((item, i) => (isPack(item) ? packs : singles).push(i));
+    const [one, many] = await Promise.all([
+      this.insertSingles(singles.map((i) => batch[i] as NewDelivery)),
+      this.insertPackDocs(packs.map((i) => batch[i] as NewPack)),
+    ]);
+    singles.forEach((i, j) => (results[i] = one[j]!));
+    packs.forEach((i, j) => (results[i] = many[j]!));
+    return results;
+  }
+
+  /** One insert per hour's shard; a pack stored already is told as its pairs would be. */
+  private async insertPackDocs(packs: NewPack[]): Promise<InsertResult[]> {
+    const results: InsertResult[] = packs.map(() => ({ kind: 'inserted' }));
+    await Promise.all(
+      [...groupBy(packs.map((p, i) => ({ ...p, i })), (p) => p.partition)].map(async ([partition, group]) => {
+        const collection = await this.packs.forWrite(partition);
+        const refused = await insertNew(collection, group.map((p) => p.pack));
+        for (const j of refused) results[group[j]!.i] = { kind: 'pair-exists' };
+        this.noteMatched(partition, group.filter((_, j) => !refused.includes(j)).flatMap((p) => membersOf(p.pack)));
+      }),
+    );
+    return results;
+  }
+
+  /** One insert of many events' bodies and one of their deliveries per hour. */
+  private async insertSingles(batch: NewDelivery[]): Promise<InsertResult[]> {
+    if (batch.length === 0) return [];
     const results: InsertResult[] = batch.map(() => ({ kind: 'inserted' }));
     // Bodies first: a delivery is never readable without its body.
     const bodies = new Map<string, { partition: string; doc: PayloadDoc }>();
@@ -436,11 +561,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 
   /** Each delivery of an hour's shard with the rank of its newest outcome, from the records (one read of each kind); null when none are stored. */
   private async recount(partition: string): Promise<RankEntry[] | null> {
-    if (!(await this.deliveries.list()).includes(partition)) return null;
-    const [docs, outcomes] = await Promise.all([
+    if (!(await this.storedPartitions()).includes(partition)) return null;
+    const [singles, packs, outcomes] = await Promise.all([
       readAll(this.deliveries.collection(partition).find({}, { projection: { workspace: 1, webhookId: 1 } })),
+      readAll(this.packs.collection(partition).find({}, { projection: { workspace: 1, webhookIds: 1, ids: 1 } })),
       readAll(this.outcomes.collection(partition).find({}, { projection: { deliveryId: 1, number: 1, status: 1 } })),
     ]);
+    const docs = [...singles, ...packs.flatMap((p) => p.ids.map((_id, i) => ({ _id, workspace: p.workspace, webhookId: p.webhookIds[i]! })))];
     const ranks = new Map<string, number>();
     for (const o of outcomes) ranks.set(o.deliveryId, Math.max(ranks.get(o.deliveryId) ?? 0, rankOf(o)));
     return docs.map((d) => ({ workspace: d.workspace, webhookId: d.webhookId, deliveryId: d._id, rank: ranks.get(d._id) ?? stateRank(0, 'pending') }));
@@ -455,7 +582,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     if (filter.eventType) base.eventType = filter.eventType;
     // Hours prepared ahead (retention.ts) hold nothing yet.
     const ahead = hourOf(Date.now() + 5 * 60_000);
-    const hours = (await this.deliveries.list()).filter((p) => p.endsWith(shard) && p.slice(0, 10) <= ahead && (from === null || p <= from));
+    const hours = (await this.storedPartitions()).filter((p) => p.endsWith(shard) && p.slice(0, 10) <= ahead && (from === null || p <= from));
     const items: DeliveryRecord[] = [];
     const started = Date.now();
     let next = 0;
@@ -475,9 +602,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       for (const partition of batch) hoursRead += Math.min(1, Math.max(0.05, (started - startOf(partition)) / HOUR_MS));
       const states = await Promise.all(
         batch.map((partition) => {
-          const query = partition === from && at!.id !== '' ? { ...base, ...afterCursor<DeliveryDoc>(cursor) } : base;
+          const after = partition === from && at!.id !== '';
+          const query = after ? { ...base, ...afterCursor<DeliveryDoc>(cursor) } : base;
+          // A pack's members follow the cursor exactly when the pack's id (theirs less three characters) does.
+          const packQuery: Filter<PackDoc> = { workspace, webhookIds: webhookId, ...(after ? afterCursor<PackDoc>(encodeCursor(new Date(at!.t), packIdOf(at!.id))) : {}) };
+          if (filter.eventType) packQuery.eventType = filter.eventType;
           // Unfiltered, the hour's newest are enough; a status filter folds the whole hour (status is derived).
-          return this.statesIn(partition, query, filter.status ? 0 : pageSize + 1 - items.length);
+          return this.statesIn(partition, query, packQuery, filter.status ? 0 : pageSize + 1 - items.length);
         }),
       );
       for (const state of states.flat()) {
@@ -494,13 +625,21 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
    * attempts). On FerretDB, which reads the whole hour for any query, its outcomes are read beside
    * them; on MongoDB, after them by delivery id through the index.
    */
-  private async statesIn(partition: string, query: Filter<DeliveryDoc>, limit: number): Promise<DeliveryRecord[]> {
-    let find = this.deliveries.collection(partition).find(query).sort(NEWEST_FIRST);
-    if (limit > 0) find = find.limit(limit);
-    if ((await this.isMongoDb()).mongodb) return this.withOutcomes(await readAll(find), { attempts: false });
+  private async statesIn(partition: string, query: Filter<DeliveryDoc>, packQuery: Filter<PackDoc>, limit: number): Promise<DeliveryRecord[]> {
+    const webhookId = query.webhookId as string;
+    const newest = async () => {
+      let singles = this.deliveries.collection(partition).find(query).sort(NEWEST_FIRST);
+      let packs = this.packs.collection(partition).find(packQuery).sort(NEWEST_FIRST);
+      if (limit > 0) [singles, packs] = [singles.limit(limit), packs.limit(limit)];
+      const [one, many] = await Promise.all([readAll(singles), readAll(packs)]);
+      if (many.length === 0) return one;
+      const docs = [...one, ...many.flatMap((pack) => memberFor(pack, webhookId) ?? [])].sort(newestFirst);
+      return limit > 0 ? docs.slice(0, limit) : docs;
+    };
+    if ((await this.isMongoDb()).mongodb) return this.withOutcomes(await newest(), { attempts: false });
     const [docs, outcomes] = await Promise.all([
-      readAll(find),
-      readAll(this.outcomes.collection(partition).find({ webhookId: query.webhookId as string }, { projection: { 'attempt.responseBodyExcerpt': 0 } })),
+      newest(),
+      readAll(this.outcomes.collection(partition).find({ webhookId }, { projection: { 'attempt.responseBodyExcerpt': 0 } })),
     ]);
     const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
     return docs.map((doc) => ({ ...currentState(asMatched(doc), byDelivery.get(doc._id) ?? []), attempts: [] }));
@@ -508,8 +647,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 
   async get(workspace: string, webhookId: string, deliveryId: string): Promise<DeliveryRecord | null> {
     // By `_id` alone, in its hour: the one filter FerretDB narrows in SQL; the rest is checked here.
-    const doc = await this.deliveries.collection(partitionOf(deliveryId, webhookId)).findOne({ _id: deliveryId });
-    if (!doc || doc.workspace !== workspace || doc.webhookId !== webhookId) return null;
+    const partition = partitionOf(deliveryId, webhookId);
+    const [single, pack] = await Promise.all([
+      this.deliveries.collection(partition).findOne({ _id: deliveryId }),
+      this.packs.collection(partition).findOne({ _id: packIdOf(deliveryId) }),
+    ]);
+    const doc = single ?? (pack ? memberFor(pack, webhookId) : null);
+    if (!doc || doc._id !== deliveryId || doc.workspace !== workspace || doc.webhookId !== webhookId) return null;
     const [state] = await this.withOutcomes([doc], { payloads: true });
     return state ?? null;
   }
@@ -518,16 +662,17 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // The hours of the window, oldest first; per hour one query, and per chunk one read of its
     // outcomes, so that each chunk's statuses are current.
     const shard = `_${shardOf(webhookId)}`;
-    const hours = (await this.deliveries.list())
+    const hours = (await this.storedPartitions())
       .filter((p) => p.endsWith(shard) && startOf(p) < until.getTime() && startOf(p) + HOUR_MS > since.getTime())
       .reverse();
     for (const partition of hours) {
-      const docs = await readAll(
-        this.deliveries
-          .collection(partition)
-          .find({ workspace, webhookId, createdAt: { $gte: since, $lt: until } })
-          .sort({ createdAt: 1, _id: 1 }),
-      );
+      const window = { $gte: since, $lt: until };
+      const [singles, packs] = await Promise.all([
+        readAll(this.deliveries.collection(partition).find({ workspace, webhookId, createdAt: window })),
+        readAll(this.packs.collection(partition).find({ workspace, webhookIds: webhookId, createdAt: window })),
+      ]);
+      // Oldest first.
+      const docs = [...singles, ...packs.flatMap((pack) => memberFor(pack, webhookId) ?? [])].sort(newestFirst).reverse();
       for (let i = 0; i < docs.length; i += BULK_CHUNK) {
         yield (await this.withOutcomes(docs.slice(i, i + BULK_CHUNK))).filter((d) => d.status === 'failed');
       }
@@ -543,7 +688,15 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const docs = await Promise.all(
           shardsOf(hour).map(async (partition) => {
             const collection = this.deliveries.collection(partition);
-            return chunk.length === 1 ? [await collection.findOne({ _id: chunk[0]! })].filter((d) => d !== null) : readAll(collection.find({ _id: { $in: chunk } }));
+            const packIds = [...new Set(chunk.map(packIdOf))];
+            const [singles, packs] = await Promise.all([
+              chunk.length === 1 ? [await collection.findOne({ _id: chunk[0]! })].filter((d) => d !== null) : readAll(collection.find({ _id: { $in: chunk } })),
+              packIds.length === 1
+                ? [await this.packs.collection(partition).findOne({ _id: packIds[0]! })].filter((p) => p !== null)
+                : readAll(this.packs.collection(partition).find({ _id: { $in: packIds } })),
+            ]);
+            const asked = new Set(chunk);
+            return [...singles, ...packs.flatMap(membersOf).filter((d) => asked.has(d._id))];
           }),
         );
         found.push(...(await this.withOutcomes(docs.flat())));
@@ -558,11 +711,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const byStatus: Record<DeliveryStatus, number> = { pending: 0, succeeded: 0, retrying: 0, failed: 0 };
     const unsettled: Settlement['unsettled'] = [];
     let total = 0;
-    for (const partition of await this.deliveries.list(0)) {
-      const [docs, outcomes] = await Promise.all([
+    for (const partition of await this.storedPartitions(0)) {
+      const [singles, packs, outcomes] = await Promise.all([
         readAll(this.deliveries.collection(partition).find(match, { projection: { _id: 1 } })),
+        readAll(this.packs.collection(partition).find(match, { projection: { ids: 1 } })),
         readAll(this.outcomes.collection(partition).find(match, { projection: { attempt: 0 } })),
       ]);
+      const docs = [...singles, ...packs.flatMap((p) => p.ids.map((_id) => ({ _id })))];
       const byDelivery = groupBy(outcomes.map(toOutcome), (o) => o.deliveryId);
       total += docs.length;
       for (const { _id } of docs) {
@@ -616,6 +771,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       ['outcomes', this.outcomes as unknown as Partitions<Document>],
       ['payloads', this.payloads as unknown as Partitions<Document>],
       ['deliveries', this.deliveries as unknown as Partitions<Document>],
+      ['deliveries', this.packs as unknown as Partitions<Document>],
       ['counts', this.counts.partitions as unknown as Partitions<Document>],
     ];
     for (const [kind, partitions] of kinds) {
@@ -637,7 +793,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
   async prepareHour(at: number): Promise<void> {
     const hour = hourOf(at);
     await Promise.all([
-      ...shardsOf(hour).flatMap((shard) => [this.deliveries.forWrite(shard), this.outcomes.forWrite(shard)]),
+      ...shardsOf(hour).flatMap((shard) => [this.deliveries.forWrite(shard), this.packs.forWrite(shard), this.outcomes.forWrite(shard)]),
       this.payloads.forWrite(hour),
       this.counts.prepareHour(at),
     ]);

@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useMongo, watchReads } from '../helpers/servers.js';
-import { newDeliveryId } from '../../src/domain/ids.js';
+import { ID_PATTERNS, newDeliveryId } from '../../src/domain/ids.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { partitionOf } from '../../src/store/partitions.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
@@ -199,20 +199,121 @@ describe('DeliveryStore', () => {
   it('hands a large fan-out on in growing parts as they land, each delivery once, and the body stored once', async () => {
     const first = delivery('whk_fan_0', 0);
     const fan = Array.from({ length: 300 }, (_, n) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId: `whk_fan_${n}` }));
-    const parts: string[][] = [];
-    const { existing } = await store.insertPending(fan, 't:3:1', 'digest', (part) => parts.push(part.map((d) => d.id)));
+    const parts: DeliveryRecord[][] = [];
+    const { existing } = await store.insertPending(fan, 't:3:1', 'digest', (part) => parts.push(part));
     expect(existing).toEqual([]);
     expect(parts.map((p) => p.length)).toEqual([50, 100, 150]);
-    expect(parts.flat().sort()).toEqual(fan.map((d) => d.id).sort());
+    const handed = parts.flat();
+    // Each webhook once, under the id it is stored with: the first part's own, the later parts' their pack's.
+    expect(handed.map((d) => d.webhookId).sort()).toEqual(fan.map((d) => d.webhookId).sort());
+    expect(parts[0]!.every((d) => fan.some((f) => f.id === d.id))).toBe(true);
+    expect(new Set(handed.map((d) => d.id)).size).toBe(300);
+    expect(handed.every((d) => ID_PATTERNS.delivery.test(d.id) && partitionOf(d.id, d.webhookId) === partitionOf(fan[0]!.id, d.webhookId))).toBe(true);
     expect(await store.bodyOf('ws_store', first.eventId)).toBe(first.payload);
-    expect(await store.get('ws_store', 'whk_fan_299', fan[299]!.id)).toMatchObject({ status: 'pending', payload: first.payload });
+    for (const d of [parts[0]![0]!, parts[1]![7]!, parts[2]![149]!]) {
+      expect(await store.get('ws_store', d.webhookId, d.id)).toMatchObject({ id: d.id, webhookId: d.webhookId, status: 'pending', payload: first.payload });
+      // Another webhook's id, or an id of the same pack that is not stored, is not found.
+      expect(await store.get('ws_store', 'whk_fan_x', d.id)).toBeNull();
+    }
+    expect(await store.get('ws_store', parts[2]![0]!.webhookId, `${parts[2]![0]!.id.slice(0, -3)}zzz`)).toBeNull();
 
     // The same record again (a restart before its offset was committed): nothing is handed on, all are found.
-    parts.length = 0;
-    const again = await store.insertPending(fan.map((d) => ({ ...d, id: newDeliveryId(first.createdAt.getTime()) })), 't:3:1', 'digest', (part) => parts.push(part.map((d) => d.id)));
-    expect(parts).toEqual([]);
-    expect(again.existing.map((d) => d.id).sort()).toEqual(fan.map((d) => d.id).sort());
-    expect(again.existing.every((d) => d.source === 't:3:1' && d.status === 'pending')).toBe(true);
+    const again: DeliveryRecord[][] = [];
+    const second = await store.insertPending(fan.map((d) => ({ ...d, id: newDeliveryId(first.createdAt.getTime()) })), 't:3:1', 'digest', (part) => again.push(part));
+    expect(again).toEqual([]);
+    expect(second.existing.map((d) => d.id).sort()).toEqual(handed.map((d) => d.id).sort());
+    expect(second.existing.every((d) => d.source === 't:3:1' && d.status === 'pending')).toBe(true);
+  });
+
+  it('stores the later parts of a large fan-out as packs that every read sees through, one document per part and shard', async () => {
+    const first = { ...delivery('whk_pk_0', 0), eventId: 'evt_packed' };
+    const fan = Array.from({ length: 1_000 }, (_, n) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId: `whk_pk_${String(n).padStart(4, '0')}` }));
+    const handed: DeliveryRecord[] = [];
+    await store.insertPending(fan, 't:6:1', 'digest', (part) => handed.push(...part));
+    const idOf = new Map(handed.map((d) => [d.webhookId, d.id]));
+    expect(idOf.size).toBe(1_000);
+
+    // 50 documents for the first part, one per shard for each later part (4 parts, 4 shards).
+    const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    let singles = 0;
+    let packs = 0;
+    for (const name of names) {
+      if (name.startsWith('deliveries_')) singles += await db.collection(name).countDocuments({ eventId: 'evt_packed' });
+      if (name.startsWith('delivery_packs_')) packs += await db.collection(name).countDocuments({ eventId: 'evt_packed' });
+    }
+    expect(singles).toBe(50);
+    expect(packs).toBeLessThanOrEqual(16);
+    expect(packs).toBeGreaterThan(1);
+
+    const failed = handed.filter((_, i) => i % 10 === 0);
+    await store.recordOutcomes(failed.map((d) => outcome(d, 1, 'failed', 500)));
+    expect((await store.settlement('evt_packed')).byStatus).toEqual({ pending: 900, succeeded: 0, retrying: 0, failed: 100 });
+    const byIds = await store.byIds(handed.slice(400, 700).map((d) => d.id));
+    expect(byIds.map((d) => d.id).sort()).toEqual(handed.slice(400, 700).map((d) => d.id).sort());
+    expect(byIds.every((d) => d.status === (failed.some((f) => f.id === d.id) ? 'failed' : 'pending'))).toBe(true);
+    const late = failed[failed.length - 1]!;
+    const list = await store.list('ws_store', late.webhookId, {}, 10, '');
+    expect(list.items.map((d) => [d.id, d.status])).toEqual([[late.id, 'failed']]);
+    expect((await store.list('ws_store', late.webhookId, { status: 'failed' }, 10, '')).items.map((d) => d.id)).toEqual([late.id]);
+    const dead: string[] = [];
+    for await (const chunk of store.failedDeliveries('ws_store', late.webhookId, new Date(0), new Date(base.getTime() + 3_600_000))) dead.push(...chunk.map((d) => d.id));
+    expect(dead).toEqual([late.id]);
+    await store.flushCounts();
+    const counts = await store.countsByHour('ws_store', late.webhookId, 24, base.getTime() + 60_000);
+    expect(counts.reduce((n, h) => n + h.failed, 0)).toBe(1);
+  });
+
+  it('pages a webhook whose deliveries are stored one by one and in packs newest first, each once', async () => {
+    const webhook = 'whk_pk_mixed_50';
+    const others = Array.from({ length: 99 }, (_, n) => `whk_pk_mixed_${String(n).padStart(2, '0')}`);
+    const all: string[] = [];
+    // Events in turn: alone (one document), and with 99 other webhooks (in the later part, a pack).
+    for (let n = 0; n < 30; n++) {
+      const d = { ...delivery(webhook, 0), createdAt: new Date(base.getTime() + Math.floor(n / 3) * 1_000) };
+      d.id = newDeliveryId(d.createdAt.getTime());
+      const records = n % 2 === 0 ? [d] : [d, ...others.map((w) => ({ ...d, id: newDeliveryId(d.createdAt.getTime()), webhookId: w }))];
+      let mine = d.id;
+      await store.insertPending(records, `t:11:${n}`, 'digest', (part) => (mine = part.find((p) => p.webhookId === webhook)?.id ?? mine));
+      all.push(mine);
+    }
+    const want = [...all].sort().reverse();
+    for (const size of [1, 4, 7, 30]) {
+      const seen: string[] = [];
+      let cursor = '';
+      do {
+        const page = await store.list('ws_store', webhook, {}, size, cursor);
+        seen.push(...page.items.map((d) => d.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(seen, `pages of ${size}`).toEqual(want);
+    }
+  });
+
+  it('stores each delivery of a large fan-out once when two processes match its record at the same time, or when its webhooks changed between matches', async () => {
+    const first = { ...delivery('whk_pr_0', 0), eventId: 'evt_pack_race' };
+    const fan = (count: number, skip = -1) =>
+      Array.from({ length: count }, (_, n) => n)
+        .filter((n) => n !== skip)
+        .map((n) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId: `whk_pr_${String(n).padStart(3, '0')}` }));
+    const queued: DeliveryRecord[][] = [[], []];
+    const other = new DeliveryStore(db);
+    const both = await Promise.all([store, other].map((s, p) => s.insertPending(fan(400), 't:12:1', 'digest', (part) => queued[p]!.push(...part))));
+    // What each will send: what it handed on, and what it found stored and pending.
+    const sent = (p: number, found: DeliveryRecord[]) => [...queued[p]!, ...found.filter((d) => d.status === 'pending')];
+    const ids = new Map<string, Set<string>>();
+    for (const [p, found] of both.map((r) => r.existing).entries()) for (const d of sent(p, found)) ids.set(d.webhookId, (ids.get(d.webhookId) ?? new Set()).add(d.id));
+    expect(ids.size).toBe(400);
+    // Sent twice perhaps, as after any restart, but always under the one id stored.
+    expect([...ids.values()].every((s) => s.size === 1)).toBe(true);
+    expect((await store.settlement('evt_pack_race')).total).toBe(400);
+
+    // Matched again with one webhook gone and one new: the parts hold other webhooks now.
+    const later: DeliveryRecord[] = [];
+    const again = await store.insertPending([...fan(400, 123), { ...fan(1)[0]!, webhookId: 'whk_pr_new' }], 't:12:1', 'digest', (part) => later.push(...part));
+    expect((await store.settlement('evt_pack_race')).total).toBe(401);
+    const stored = new Map([...ids].map(([w, s]) => [w, [...s][0]!]));
+    expect(again.existing.every((d) => stored.get(d.webhookId) === d.id)).toBe(true);
+    expect(again.existing.length + later.length).toBeGreaterThanOrEqual(399);
   });
 
   it('stores one delivery when two records of the same event arrive together, and tells the second which', async () => {
