@@ -2,7 +2,7 @@ import type { Document, FindCursor } from 'mongodb';
 
 type Doc = { _id: string } & Document;
 import { describe, expect, it } from 'vitest';
-import { newDeliveryId } from '../../src/domain/ids.js';
+import { newDeliveryId, packIdOf } from '../../src/domain/ids.js';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
 import { partitionOf, partitionOfId } from '../../src/store/partitions.js';
@@ -42,6 +42,11 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
     const record = { id, workspace: 'ws_ix', webhookId: 'whk_ix', eventId: 'evt_ix1', eventType: 'sms.sent', agent: null, status: 'pending' as const, attemptCount: 0, nextAttemptAt: now, lastResponseStatus: 0, lastError: '', payload: '{}', attempts: [], createdAt: now, updatedAt: now };
     await deliveries.insertPending([record], 't:0:1', 'digest');
     await deliveries.recordOutcomes([{ id: 'out_ix1', deliveryId: id, workspace: 'ws_ix', webhookId: 'whk_ix', eventId: 'evt_ix1', number: 1, status: 'failed', nextAttemptAt: null, recordedAt: now }]);
+    // A fan-out past its first part, so that packs are stored (their later part, webhooks 50 to 59).
+    const fan = Array.from({ length: 60 }, (_, n) => ({ ...record, id: newDeliveryId(now.getTime()), webhookId: `whk_ix_${String(n).padStart(2, '0')}`, eventId: 'evt_ix2' }));
+    const packed: string[] = [];
+    await deliveries.insertPending(fan, 't:0:3', 'digest', (part) => packed.push(...part.filter((r) => r.webhookId === 'whk_ix_55').map((r) => r.id)));
+    expect(packed).toHaveLength(1);
     const apiKeys = new ApiKeyStore(mongo.db);
     await apiKeys.init();
 
@@ -52,6 +57,8 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
     const keys = mongo.db.collection<Doc>('api_keys');
     const counts = mongo.db.collection<Doc>(`delivery_counts_${partitionOfId(id)}`);
     const cursor = encodeCursor(now, id);
+    const pk = mongo.db.collection<Doc>(`delivery_packs_${partitionOf(packed[0]!, 'whk_ix_55')}`);
+    const packPage = { workspace: 'ws_ix', webhookIds: 'whk_ix_55' };
     const shapes: Record<string, FindCursor<Doc>> = {
       'deliveries page': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix' }).sort(NEWEST_FIRST).limit(51),
       'deliveries page by cursor': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix', ...(afterCursor(cursor) as object) }).sort(NEWEST_FIRST).limit(51),
@@ -61,6 +68,14 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
       'failed deliveries of a window': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix', createdAt: { $gte: new Date(0), $lt: now } }).sort({ createdAt: 1, _id: 1 }),
       'stored pairs of an event': d.find({ eventId: { $in: ['evt_ix1'] } }),
       'deliveries of a run': d.find({ eventId: { $regex: '^evt_ix' } }, { projection: { _id: 1 } }),
+      'packs page': pk.find(packPage).sort(NEWEST_FIRST).limit(51),
+      'packs page by cursor': pk.find({ ...packPage, ...(afterCursor(encodeCursor(now, packIdOf(packed[0]!))) as object) }).sort(NEWEST_FIRST).limit(51),
+      'packs page of one event type': pk.find({ ...packPage, eventType: 'sms.sent' }).sort(NEWEST_FIRST),
+      'one pack': pk.find({ _id: packIdOf(packed[0]!) }).limit(1),
+      'packs by id': pk.find({ _id: { $in: [packIdOf(packed[0]!), 'dlv_other'] } }),
+      'packs of a window': pk.find({ ...packPage, createdAt: { $gte: new Date(0), $lt: now } }),
+      'packs of an event': pk.find({ eventId: { $in: ['evt_ix2'] } }),
+      'packs of a run': pk.find({ eventId: { $regex: '^evt_ix' } }, { projection: { ids: 1 } }),
       'outcomes of one delivery': o.find({ deliveryId: id }),
       'outcomes of a page': o.find({ deliveryId: { $in: [id, 'dlv_other'] } }),
       'outcomes of a run': o.find({ eventId: { $regex: '^evt_ix' } }),
