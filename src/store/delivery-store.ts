@@ -361,18 +361,17 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // stored one by one, and queued by the caller like any new delivery.
     const unpacked = packed.filter((_, j) => !found[pairExists.length + j]);
     const late = unpacked.length > 0 ? await this.newDeliveries.submit(...unpacked.map((i) => ({ ...items[i]!, bodyStored: true }))) : [];
-    const missing = unpacked.filter((_, j) => late[j]!.kind !== 'inserted');
-    if (missing.length > 0) {
-      const doc = docs[missing[0]!]!;
-      throw new Error(`delivery ${doc._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
-    }
+    // Stored one by one meanwhile by another process matching the same record: looked up too.
+    const raced = unpacked.filter((_, j) => late[j]!.kind !== 'inserted');
+    const foundLate = raced.length > 0 ? await this.storedPairs.submit(...raced.map((i) => docs[i]!)) : [];
     // Queued again by the matcher, so they need their body: this record's, the same event's.
-    const existing = found.flatMap((state, j) => {
-      const i = asked[j]!;
-      if (state) return [{ ...state, payload: records[i]!.payload }];
-      if (j < pairExists.length) throw new Error(`delivery ${docs[i]!._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
-      return [];
-    });
+    const existing = [...found.map((state, j) => [asked[j]!, state, j < pairExists.length] as const), ...foundLate.map((state, j) => [raced[j]!, state, true] as const)].flatMap(
+      ([i, state, mustExist]) => {
+        if (state) return [{ ...state, payload: records[i]!.payload }];
+        if (mustExist) throw new Error(`delivery ${docs[i]!._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
+        return [];
+      },
+    );
     return { existing };
   }
 
