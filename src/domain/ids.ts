@@ -29,6 +29,17 @@ let lastTime = -1;
 let lastTimeText = '';
 let counter = 0;
 
+/**
+ * `length` base62 characters named after `key` (its SHA-256 digest's bytes; a slight bias is
+ * harmless: this is a name, not a secret): the same key, the same name, in every process.
+ */
+function nameOf(key: string, length: number): string {
+  const digest = createHash('sha256').update(key).digest();
+  let name = '';
+  for (let i = 0; name.length < length; i++) name += BASE62[digest[i]! % 62];
+  return name;
+}
+
 /** Milliseconds as 10 base62 characters, fixed width, so that ids sort by time as strings. */
 function timeText(ms: number): string {
   let text = '';
@@ -65,12 +76,7 @@ export const PACK_MEMBERS_MAX = 62 ** 3;
  * matches the same record names the same pack; its hour is that of `createdAtMs`. It is a
  * delivery id without its last three characters.
  */
-export function deliveryPackId(createdAtMs: number, key: string): string {
-  const digest = createHash('sha256').update(key).digest();
-  let body = '';
-  for (let i = 0; body.length < 11; i++) body += BASE62[digest[i]! % 62];
-  return `dlv_${timeText(createdAtMs)}${body}`;
-}
+export const deliveryPackId = (createdAtMs: number, key: string): string => `dlv_${timeText(createdAtMs)}${nameOf(key, 11)}`;
 
 /** The delivery id of member `index` of a pack: its pack's id and the index in three base62 characters. */
 export function packMemberId(packId: string, index: number): string {
@@ -91,13 +97,8 @@ export const newSigningSecret = (): string => `whsec_${randomBase62(44)}`;
  * A bulk recovery's id, named after what it recovers (workspace, webhook and window) rather than
  * drawn at random: asking again for the same window finds the same job by its `_id`.
  */
-export function recoveryId(workspace: string, webhookId: string, sinceMs: number, untilMs: number | null): string {
-  const digest = createHash('sha256').update(`${workspace}\u0000${webhookId}\u0000${sinceMs}\u0000${untilMs ?? 'open'}`).digest();
-  let body = '';
-  // 24 base62 characters from the digest's bytes (a slight bias is harmless: this is a name, not a secret).
-  for (let i = 0; body.length < 24; i++) body += BASE62[digest[i]! % 62];
-  return `rcv_${body}`;
-}
+export const recoveryId = (workspace: string, webhookId: string, sinceMs: number, untilMs: number | null): string =>
+  `rcv_${nameOf(`${workspace}\u0000${webhookId}\u0000${sinceMs}\u0000${untilMs ?? 'open'}`, 24)}`;
 export const newApiKeyId = (): string => `key_${randomBase62(16)}`;
 
 export type ApiKeyMode = 'live' | 'test';

@@ -5,7 +5,7 @@ import { Batcher } from '../pipeline/batcher.js';
 import { currentState, matchedDelivery, newestOutcome, rankOf, stateRank } from '../pipeline/delivery-state.js';
 import type { Logger } from '../log/logger.js';
 import { DeliveryCounts, type RankEntry } from './delivery-counts.js';
-import { afterCursor, decodeCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
+import { afterPosition, decodeCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
 import { HOUR_MS, hourOf, partitionOf, partitionOfId, Partitions, shardOf, shardsOf, startOf, timeOfId } from './partitions.js';
 import type {
   AttemptRecord,
@@ -566,7 +566,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       readAll(this.packs.collection(partition).find({}, { projection: { workspace: 1, webhookIds: 1, ids: 1 } })),
       readAll(this.outcomes.collection(partition).find({}, { projection: { deliveryId: 1, number: 1, status: 1 } })),
     ]);
-    const docs = [...singles, ...packs.flatMap((p) => p.ids.map((_id, i) => ({ _id, workspace: p.workspace, webhookId: p.webhookIds[i]! })))];
+    const docs = [...singles, ...packs.flatMap(membersOf)];
     const ranks = new Map<string, number>();
     for (const o of outcomes) ranks.set(o.deliveryId, Math.max(ranks.get(o.deliveryId) ?? 0, rankOf(o)));
     return docs.map((d) => ({ workspace: d.workspace, webhookId: d.webhookId, deliveryId: d._id, rank: ranks.get(d._id) ?? stateRank(0, 'pending') }));
@@ -602,9 +602,9 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       const states = await Promise.all(
         batch.map((partition) => {
           const after = partition === from && at!.id !== '';
-          const query = after ? { ...base, ...afterCursor<DeliveryDoc>(cursor) } : base;
+          const query = after ? { ...base, ...afterPosition<DeliveryDoc>(at!) } : base;
           // A pack's members follow the cursor exactly when the pack's id (theirs less three characters) does.
-          const packQuery: Filter<PackDoc> = { workspace, webhookIds: webhookId, ...(after ? afterCursor<PackDoc>(encodeCursor(new Date(at!.t), packIdOf(at!.id))) : {}) };
+          const packQuery: Filter<PackDoc> = { workspace, webhookIds: webhookId, ...(after ? afterPosition<PackDoc>({ t: at!.t, id: packIdOf(at!.id) }) : {}) };
           if (filter.eventType) packQuery.eventType = filter.eventType;
           // Unfiltered, the hour's newest are enough; a status filter folds the whole hour (status is derived).
           return this.statesIn(partition, query, packQuery, filter.status ? 0 : pageSize + 1 - items.length);

@@ -35,7 +35,11 @@ export function decodeCursor(cursor: string, field: string): Position {
 /** The filter for the items strictly after the cursor, in (createdAt desc, _id desc) order. */
 export function afterCursor<T extends { createdAt: Date; _id: string }>(cursor: string, field = 'cursor'): Filter<T> {
   if (cursor === '') return {};
-  const { t, id } = decodeCursor(cursor, field);
+  return afterPosition<T>(decodeCursor(cursor, field));
+}
+
+/** The same for a cursor already decoded. */
+export function afterPosition<T extends { createdAt: Date; _id: string }>({ t, id }: Position): Filter<T> {
   const at = new Date(t);
   return { $or: [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: id } }] } as Filter<T>;
 }
