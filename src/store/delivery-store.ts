@@ -314,18 +314,14 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // go out while the rest is written: the first part one document a delivery, with the body;
     // once that was all new, each later part as packs. Otherwise the rest waits below until it is
     // known whether this record may write it.
-    const parts = onStored && records.length > FANOUT_PART ? partsOf(records) : [records.map((_, i) => i)];
-    const [first, ...rest] = parts;
-    const results: InsertResult[] = new Array(items.length);
+    const [first, ...rest] = onStored && records.length > FANOUT_PART ? partsOf(records) : [records.map((_, i) => i)];
     const written = await this.newDeliveries.submit(...first!.map((i) => items[i]!));
-    first!.forEach((i, j) => (results[i] = written[j]!));
-    const fresh = written.every((r) => r.kind === 'inserted');
-    // Pack members found stored already (another process wrote the same pack), to be looked up.
-    const packed: number[] = [];
-    if (fresh && rest.length > 0) {
+    if (written.every((r) => r.kind === 'inserted')) {
+      if (rest.length === 0) return { existing: [] };
       onStored!(first!.map((i) => records[i]!));
-      for (const [n, part] of rest.entries()) packed.push(...(await this.insertPacks(n + 1, part, records, source, onStored!)));
-      if (packed.length === 0) return { existing: [] };
+      const refused: number[] = [];
+      for (const [n, part] of rest.entries()) refused.push(...(await this.insertPacks(n + 1, part, records, source, onStored!)));
+      return { existing: await this.storedAlready(refused, docs, items, records) };
     }
     const conflict = written.find((r) => r.kind === 'conflict');
     if (conflict) return { existing: [], conflictWith: conflict.firstSource };
@@ -334,8 +330,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // on FerretDB: it is read here, shared by the records that ask at the same time, never while
     // holding the write every workspace's new deliveries go through. A pair or a body is unique
     // within its hour.
-    const pairExists = first!.filter((i) => results[i]!.kind === 'pair-exists');
-    const bodyExists = first!.filter((i) => results[i]!.kind === 'body-exists');
+    const bodyExists = first!.filter((_, j) => written[j]!.kind === 'body-exists');
     if (bodyExists.length > 0) {
       const firsts = (await this.storedBodies.submit(...bodyExists.map((i) => docs[i]!))).filter((b): b is PayloadDoc => b !== null);
       // Bodies stored before digests were kept are taken as the same event.
@@ -347,32 +342,47 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       // what a process that died left pending.
       const firstSource = firsts.map((first) => first.source).find((s) => s !== undefined && s !== source);
       if (firstSource !== undefined && !firsts.some((first) => first.source === source)) return { existing: [], duplicateOf: firstSource };
-      // Through the shared write, so that records read again together reach the look-up together.
-      const again = await this.newDeliveries.submit(...bodyExists.map((i) => ({ ...items[i]!, bodyStored: true })));
-      pairExists.push(...bodyExists.filter((_, j) => again[j]!.kind === 'pair-exists'));
     }
-    // The same record again: its later parts as the same packs, stored already unless the process
-    // that wrote the first part stopped before them.
-    if (!fresh) for (const [n, part] of rest.entries()) packed.push(...(await this.insertPacks(n + 1, part, records, source, onStored!)));
-    if (pairExists.length === 0 && packed.length === 0) return { existing: [] };
-    const asked = [...pairExists, ...packed];
-    const found = await this.storedPairs.submit(...asked.map((i) => docs[i]!));
-    // A pack of that name holding other webhooks (they matched otherwise the first time): these are
-    // stored one by one, and queued by the caller like any new delivery.
-    const unpacked = packed.filter((_, j) => !found[pairExists.length + j]);
-    const late = unpacked.length > 0 ? await this.newDeliveries.submit(...unpacked.map((i) => ({ ...items[i]!, bodyStored: true }))) : [];
+    // The same record again: what it stored before is looked up first, in whatever part or pack it
+    // is, so that a webhook whose place moved since (the webhooks matched otherwise) is not stored a
+    // second time. What is not found is written as the first match writes it.
+    const asked = [...first!.filter((_, j) => written[j]!.kind !== 'inserted'), ...rest.flat()];
+    const before = new Map((await this.storedPairs.submit(...asked.map((i) => docs[i]!))).map((state, j) => [asked[j]!, state]));
+    const missing = (i: number) => before.has(i) && !before.get(i);
+    const refused: number[] = [];
+    const again = first!.filter(missing);
+    // Through the shared write, so that records read again together reach the look-up together.
+    const rewritten = again.length > 0 ? await this.newDeliveries.submit(...again.map((i) => ({ ...items[i]!, bodyStored: true }))) : [];
+    refused.push(...again.filter((_, j) => rewritten[j]!.kind !== 'inserted'));
+    for (const [n, part] of rest.entries()) {
+      const members = part.filter(missing);
+      if (members.length > 0) refused.push(...(await this.insertPacks(n + 1, members, records, source, onStored!)));
+    }
+    const found = [...before].flatMap(([i, state]) => (state ? [{ ...state, payload: records[i]!.payload }] : []));
+    return { existing: [...found, ...(await this.storedAlready(refused, docs, items, records))] };
+  }
+
+  /**
+   * The deliveries of these records that a write refused as stored, as they stand, with this
+   * record's body (the matcher queues them again). A pack of that name may hold other webhooks
+   * (they matched otherwise the first time): those found nowhere are stored one by one, and queued
+   * by the caller like any new delivery.
+   */
+  private async storedAlready(refused: number[], docs: DeliveryDoc[], items: NewDelivery[], records: DeliveryRecord[]): Promise<Array<StoredPair & { payload: string }>> {
+    if (refused.length === 0) return [];
+    const found = await this.storedPairs.submit(...refused.map((i) => docs[i]!));
+    const unstored = refused.filter((_, j) => !found[j]);
+    const written = unstored.length > 0 ? await this.newDeliveries.submit(...unstored.map((i) => ({ ...items[i]!, bodyStored: true }))) : [];
     // Stored one by one meanwhile by another process matching the same record: looked up too.
-    const raced = unpacked.filter((_, j) => late[j]!.kind !== 'inserted');
-    const foundLate = raced.length > 0 ? await this.storedPairs.submit(...raced.map((i) => docs[i]!)) : [];
-    // Queued again by the matcher, so they need their body: this record's, the same event's.
-    const existing = [...found.map((state, j) => [asked[j]!, state, j < pairExists.length] as const), ...foundLate.map((state, j) => [raced[j]!, state, true] as const)].flatMap(
-      ([i, state, mustExist]) => {
-        if (state) return [{ ...state, payload: records[i]!.payload }];
-        if (mustExist) throw new Error(`delivery ${docs[i]!._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
-        return [];
-      },
-    );
-    return { existing };
+    const raced = unstored.filter((_, j) => written[j]!.kind !== 'inserted');
+    const late = raced.length > 0 ? await this.storedPairs.submit(...raced.map((i) => docs[i]!)) : [];
+    const withBody = (i: number, state: StoredPair) => ({ ...state, payload: records[i]!.payload });
+    const existing = refused.flatMap((i, j) => (found[j] ? [withBody(i, found[j]!)] : []));
+    raced.forEach((i, j) => {
+      if (!late[j]) throw new Error(`delivery ${docs[i]!._id} was refused as a duplicate, yet its (webhook, event) pair is not stored`);
+      existing.push(withBody(i, late[j]!));
+    });
+    return existing;
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { useMongo, watchReads } from '../helpers/servers.js';
 import { ID_PATTERNS, newDeliveryId } from '../../src/domain/ids.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
@@ -314,6 +314,61 @@ describe('DeliveryStore', () => {
     const stored = new Map([...ids].map(([w, s]) => [w, [...s][0]!]));
     expect(again.existing.every((d) => stored.get(d.webhookId) === d.id)).toBe(true);
     expect(again.existing.length + later.length).toBeGreaterThanOrEqual(399);
+  });
+
+  it('stores each webhook of a large fan-out once when its record is matched again after its webhooks changed, even where the first match stopped between parts', async () => {
+    const first = { ...delivery('whk_mv_0', 0), eventId: 'evt_pack_moved' };
+    const fan = (names: string[]) => names.map((webhookId) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId }));
+    const names = Array.from({ length: 300 }, (_, n) => `whk_mv_${String(n).padStart(3, '0')}`);
+    // Every stored delivery of the event (all pending), by webhook.
+    const perWebhook = async () => {
+      const ids = new Map<string, string[]>();
+      const all = (await store.settlement('evt_pack_moved')).unsettled.map((u) => u.id);
+      for (const d of await store.byIds(all)) ids.set(d.webhookId, [...(ids.get(d.webhookId) ?? []), d.id]);
+      return ids;
+    };
+    await store.insertPending(fan(names), 't:13:1', 'digest', () => {});
+    // The process stopped before its last part (webhooks 150 to 299): its packs are not stored.
+    for (const c of await db.listCollections({ name: /^delivery_packs_/ }, { nameOnly: true }).toArray()) {
+      await db.collection(c.name).deleteMany({ eventId: 'evt_pack_moved', webhookIds: { $in: names.slice(150) } });
+    }
+    // Matched again with one webhook more, early in the order: every later webhook moves one place on.
+    await store.insertPending(fan(['whk_mv_0055', ...names]), 't:13:1', 'digest', () => {});
+    const ids = await perWebhook();
+    expect([...ids.keys()].sort()).toEqual(['whk_mv_0055', ...names].sort());
+    expect([...ids].filter(([, list]) => list.length > 1)).toEqual([]);
+    expect((await store.settlement('evt_pack_moved')).total).toBe(301);
+
+    // And again with one webhook fewer, early in the order: every later webhook moves one place back.
+    const third = await store.insertPending(fan(names.filter((n) => n !== 'whk_mv_010')), 't:13:1', 'digest', () => {});
+    expect(third.existing.map((d) => d.id).sort()).toEqual(names.filter((n) => n !== 'whk_mv_010').map((n) => ids.get(n)![0]!).sort());
+    expect((await store.settlement('evt_pack_moved')).total).toBe(301);
+  });
+
+  it('finds a webhook another process stored one by one while this one found it nowhere, instead of refusing the match', async () => {
+    const first = { ...delivery('whk_rc_0', 0), eventId: 'evt_pack_raced' };
+    const fan = (names: string[]) => names.map((webhookId) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId }));
+    const names = Array.from({ length: 100 }, (_, n) => `whk_rc_${String(n).padStart(3, '0')}`);
+    const racer = new DeliveryStore(db);
+    await racer.insertPending(fan(names), 't:14:1', 'digest', () => {});
+    // Matched again with a new webhook in the later part, whose pack of that name holds the others.
+    const late = 'whk_rc_0995';
+    const other = newDeliveryId(first.createdAt.getTime());
+    const reads = vi.spyOn(racer as unknown as { readStoredPairs: (docs: Array<{ webhookId: string }>) => Promise<unknown[]> }, 'readStoredPairs');
+    const original = reads.getMockImplementation() ?? (DeliveryStore.prototype as unknown as { readStoredPairs: (docs: unknown[]) => Promise<unknown[]> }).readStoredPairs;
+    let asked = 0;
+    reads.mockImplementation(async function (this: unknown, docs) {
+      const found = await original.call(racer, docs);
+      // The second look-up that finds it nowhere: another process stores it one by one just then.
+      if (docs.some((d) => d.webhookId === late) && ++asked === 2) {
+        await db.collection(`deliveries_${partitionOf(other, late)}`).insertOne({ _id: other, workspace: first.workspace, webhookId: late, eventId: first.eventId, eventType: first.eventType, agent: null, createdAt: first.createdAt, source: 't:14:1' } as never);
+      }
+      return found;
+    });
+    const again = await racer.insertPending(fan([...names, late]), 't:14:1', 'digest', () => {});
+    reads.mockRestore();
+    expect(again.existing.filter((d) => d.webhookId === late).map((d) => d.id)).toEqual([other]);
+    expect((await racer.settlement('evt_pack_raced')).total).toBe(101);
   });
 
   it('stores one delivery when two records of the same event arrive together, and tells the second which', async () => {
