@@ -6,7 +6,7 @@ import { currentState, matchedDelivery, newestOutcome, rankOf, stateRank } from 
 import type { Logger } from '../log/logger.js';
 import { DeliveryCounts, type RankEntry } from './delivery-counts.js';
 import { afterPosition, decodeCursor, encodeCursor, NEWEST_FIRST } from './paging.js';
-import { HOUR_MS, hourOf, partitionOf, partitionOfId, Partitions, shardOf, shardsOf, startOf, timeOfId } from './partitions.js';
+import { fanOutPartOf, HOUR_MS, hourOf, partitionOf, partitionOfId, Partitions, shardOf, shardsOf, startOf, timeOfId } from './partitions.js';
 import type {
   AttemptRecord,
   DeliveryFilter,
@@ -31,18 +31,24 @@ type DeliveryDoc = Pick<DeliveryRecord, 'workspace' | 'webhookId' | 'eventId' | 
  * with the record it came from and its digest (type, agent and data), so a second event that
  * reuses the id is told apart from a resend of the same one.
  */
-type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date; source?: string; digest?: string };
+type PayloadDoc = { _id: string; workspace: string; eventId: string; payload: string; createdAt: Date; source?: string; digest?: string; packed?: true };
 /**
  * The deliveries of one later part of a large fan-out (FANOUT_PART) in one hour's shard, in one
  * document: they differ only in their webhook, and FerretDB's cost is per document and field
  * (README: Performance). Member i is `ids[i]` for `webhookIds[i]`. Its id is the pack's and i
- * (domain/ids.ts), and the pack's id is named after the event's record, part and shard: a process
- * that matches the same record again writes the same pack, and is told it is stored.
+ * (domain/ids.ts), and the pack's id is named after the event's record, part and shard, which a
+ * webhook's id alone decides (fanOutPartOf, shardOf): a process that matches the same record
+ * again, with the same webhooks or others, writes each webhook's delivery under the same pack's
+ * name, and is told it is stored.
  */
 type PackDoc = Omit<DeliveryDoc, '_id' | 'webhookId'> & { _id: string; ids: string[]; webhookIds: string[] };
-/** What the batched insert takes: one delivery and its event's body, or a pack of deliveries. */
-/** `bodyStored`: an earlier part of the same fan-out stored the body as new, so this one skips it. */
-type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string; bodyStored?: boolean };
+/**
+ * What the batched insert takes: one delivery and its event's body, or a pack of deliveries.
+ * `bodyStored`: an earlier part of the same fan-out stored the body as new, so this one skips it;
+ * `bodyOnly`: the body alone (a first part with no delivery); `packed`: the body records that the
+ * later parts are packs.
+ */
+type NewDelivery = { doc: DeliveryDoc; payload: string; digest: string; bodyStored?: boolean; bodyOnly?: boolean; packed?: boolean };
 /** A pack comes after its event's body was stored: its first part's. */
 type NewPack = { pack: PackDoc; partition: string };
 type NewItem = NewDelivery | NewPack;
@@ -72,21 +78,23 @@ export interface Settlement {
 /** Deliveries per chunk of a bulk read (recovery, redrive): bounds the memory and each outcomes read. */
 const BULK_CHUNK = 500;
 /**
- * A fan-out to more webhooks than this is inserted in parts, this many first and each next part
- * twice the one before, every part handed on as it lands: the first POSTs go out after a small
- * insert, not after the whole fan-out, and 1,000 deliveries still take only five inserts.
+ * A fan-out to more webhooks than this is inserted in five parts (fanOutPartOf), about 5% of it
+ * first and each next part about twice the one before, every part handed on as it lands: the
+ * first POSTs go out after a small insert, not after the whole fan-out, and 1,000 deliveries
+ * still take only five inserts.
  */
 export const FANOUT_PART = 50;
 
 /**
- * A fan-out's parts (FANOUT_PART), as indices into `records`, in the order of their webhooks'
- * ids: every process that matches the same record with the same webhooks makes the same parts,
- * and so the same packs.
+ * A record's parts, as indices into `records`: all in one when its later parts are not packs,
+ * else by each webhook's part (fanOutPartOf), which the webhook's id alone decides. Whether they
+ * are packs is decided by the process that stores the event's body, and written in it: every
+ * other process that matches the same record follows it, whatever webhooks it matched.
  */
-function partsOf(records: DeliveryRecord[]): number[][] {
-  const order = records.map((_, i) => i).sort((a, b) => (records[a]!.webhookId < records[b]!.webhookId ? -1 : 1));
-  const parts: number[][] = [];
-  for (let from = 0, size = FANOUT_PART; from < order.length; from += size, size = Math.min(size * 2, PACK_MEMBERS_MAX)) parts.push(order.slice(from, from + size));
+function partsOf(records: DeliveryRecord[], packed: boolean): number[][] {
+  if (!packed) return [records.map((_, i) => i)];
+  const parts: number[][] = [[], [], [], [], []];
+  records.forEach((record, i) => parts[fanOutPartOf(record.webhookId)]!.push(i));
   return parts;
 }
 /**
@@ -310,17 +318,20 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     if (records.length === 0) return { existing: [] };
     const docs = records.map((record) => toDoc(record, source));
     const items = docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest }));
-    // A large fan-out in growing parts (FANOUT_PART), each handed on as it lands, so that its tasks
-    // go out while the rest is written: the first part one document a delivery, with the body;
-    // once that was all new, each later part as packs. Otherwise the rest waits below until it is
-    // known whether this record may write it.
-    const [first, ...rest] = onStored && records.length > FANOUT_PART ? partsOf(records) : [records.map((_, i) => i)];
-    const written = await this.newDeliveries.submit(...first!.map((i) => items[i]!));
+    // A large fan-out in parts (partsOf), each handed on as it lands, so that its tasks go out
+    // while the rest is written: the first part one document a delivery, with the body (alone when
+    // no webhook falls in that part); once that was all new, each later part as packs. Otherwise
+    // the rest waits below until it is known whether this record may write it, and how.
+    // A pack holds PACK_MEMBERS_MAX deliveries at most: a larger fan-out is stored one by one.
+    const packed = onStored !== undefined && records.length > FANOUT_PART && records.length <= PACK_MEMBERS_MAX;
+    const [first, ...rest] = partsOf(records, packed);
+    const head = first!.length > 0 ? first!.map((i) => ({ ...items[i]!, packed })) : [{ ...items[0]!, packed, bodyOnly: true }];
+    const written = await this.newDeliveries.submit(...head);
     if (written.every((r) => r.kind === 'inserted')) {
-      if (rest.length === 0) return { existing: [] };
-      onStored!(first!.map((i) => records[i]!));
+      if (!packed) return { existing: [] };
+      if (first!.length > 0) onStored!(first!.map((i) => records[i]!));
       const refused: number[] = [];
-      for (const [n, part] of rest.entries()) refused.push(...(await this.insertPacks(n + 1, part, records, source, onStored!)));
+      for (const [n, part] of rest.entries()) if (part.length > 0) refused.push(...(await this.insertPacks(n + 1, part, records, source, onStored!)));
       return { existing: await this.storedAlready(refused, docs, items, records) };
     }
     const conflict = written.find((r) => r.kind === 'conflict');
@@ -330,9 +341,9 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // on FerretDB: it is read here, shared by the records that ask at the same time, never while
     // holding the write every workspace's new deliveries go through. A pair or a body is unique
     // within its hour.
-    const bodyExists = first!.filter((_, j) => written[j]!.kind === 'body-exists');
-    if (bodyExists.length > 0) {
-      const firsts = (await this.storedBodies.submit(...bodyExists.map((i) => docs[i]!))).filter((b): b is PayloadDoc => b !== null);
+    let firstPacked = packed;
+    if (written.some((r) => r.kind === 'body-exists')) {
+      const firsts = (await this.storedBodies.submit(docs[first![0] ?? 0]!)).filter((b): b is PayloadDoc => b !== null);
       // Bodies stored before digests were kept are taken as the same event.
       const other = firsts.find((first) => first.digest !== undefined && first.digest !== digest);
       if (other) return { existing: [], conflictWith: other.source ?? '' };
@@ -342,19 +353,23 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       // what a process that died left pending.
       const firstSource = firsts.map((first) => first.source).find((s) => s !== undefined && s !== source);
       if (firstSource !== undefined && !firsts.some((first) => first.source === source)) return { existing: [], duplicateOf: firstSource };
+      // Only the matcher hands parts on (onStored), and only its records' bodies say packed.
+      firstPacked = firsts.some((first) => first.packed === true) && onStored !== undefined;
     }
     // The same record again: what it stored before is looked up first, in whatever part or pack it
-    // is, so that a webhook whose place moved since (the webhooks matched otherwise) is not stored a
-    // second time. What is not found is written as the first match writes it.
-    const asked = [...first!.filter((_, j) => written[j]!.kind !== 'inserted'), ...rest.flat()];
+    // is, and what is not found is written as its first match wrote it (its body tells whether in
+    // packs), so that no webhook is stored twice, whichever webhooks each match found.
+    const inserted = new Set(first!.filter((_, j) => written[j]!.kind === 'inserted'));
+    const asked = records.map((_, i) => i).filter((i) => !inserted.has(i));
     const before = new Map((await this.storedPairs.submit(...asked.map((i) => docs[i]!))).map((state, j) => [asked[j]!, state]));
     const missing = (i: number) => before.has(i) && !before.get(i);
+    const [single, ...later] = partsOf(records, firstPacked);
     const refused: number[] = [];
-    const again = first!.filter(missing);
+    const again = single!.filter(missing);
     // Through the shared write, so that records read again together reach the look-up together.
     const rewritten = again.length > 0 ? await this.newDeliveries.submit(...again.map((i) => ({ ...items[i]!, bodyStored: true }))) : [];
     refused.push(...again.filter((_, j) => rewritten[j]!.kind !== 'inserted'));
-    for (const [n, part] of rest.entries()) {
+    for (const [n, part] of later.entries()) {
       const members = part.filter(missing);
       if (members.length > 0) refused.push(...(await this.insertPacks(n + 1, members, records, source, onStored!)));
     }
@@ -512,12 +527,12 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // Bodies first: a delivery is never readable without its body.
     const bodies = new Map<string, { partition: string; doc: PayloadDoc }>();
     const bodyKey = (doc: DeliveryDoc) => `${partitionOfId(doc._id)}\u0000${payloadKey(doc.workspace, doc.eventId)}`;
-    batch.forEach(({ doc, payload, digest, bodyStored }, i) => {
+    batch.forEach(({ doc, payload, digest, bodyStored, packed }, i) => {
       if (bodyStored) return;
       const key = bodyKey(doc);
       const first = bodies.get(key);
       const _id = payloadKey(doc.workspace, doc.eventId);
-      if (!first) bodies.set(key, { partition: partitionOfId(doc._id), doc: { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt, source: doc.source, digest } });
+      if (!first) bodies.set(key, { partition: partitionOfId(doc._id), doc: { _id, workspace: doc.workspace, eventId: doc.eventId, payload, createdAt: doc.createdAt, source: doc.source, digest, ...(packed ? { packed } : {}) } });
       else if (first.doc.digest !== digest) results[i] = { kind: 'conflict', firstSource: first.doc.source ?? '' };
       // Two records of one event in one batch: the second is a duplicate of the first, as if it came later.
       else if (first.doc.source !== doc.source) results[i] = { kind: 'body-exists' };
@@ -531,7 +546,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       if (results[i]!.kind === 'inserted' && !bodyStored && storedBefore.has(bodyKey(doc))) results[i] = { kind: 'body-exists' };
     });
 
-    const accepted = batch.flatMap(({ doc }, i) => (results[i]!.kind === 'inserted' ? [{ doc, i }] : []));
+    const accepted = batch.flatMap(({ doc, bodyOnly }, i) => (results[i]!.kind === 'inserted' && !bodyOnly ? [{ doc, i }] : []));
     // One insert per shard of the hour, side by side.
     await Promise.all(
       [...groupBy(accepted, (a) => partitionOf(a.doc._id, a.doc.webhookId))].map(async ([partition, group]) => {

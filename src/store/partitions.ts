@@ -26,6 +26,22 @@ export function shardOf(webhookId: string): number {
   return hash % SHARDS;
 }
 
+/**
+ * The part of a large fan-out a webhook's delivery is stored in (store/delivery-store.ts): 0 for
+ * one twentieth of webhooks, 1 for two, 2 for four, 3 for eight and 4 for the last five, as 50,
+ * 100, 200, 400 and 250 of 1,000. Fixed by the webhook's id alone, so two processes that match the
+ * same event with different webhooks still put each one in the same part (and pack).
+ */
+export function fanOutPartOf(webhookId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < webhookId.length; i++) hash = Math.imul(hash ^ webhookId.charCodeAt(i), 0x01000193);
+  // murmur3's finaliser: ids that differ in their last character land anywhere, not in one part.
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  const twentieth = Math.floor(((hash ^ (hash >>> 16)) >>> 0) / 2 ** 32 * 20);
+  return twentieth === 0 ? 0 : twentieth <= 2 ? 1 : twentieth <= 6 ? 2 : twentieth <= 14 ? 3 : 4;
+}
+
 /** The collection suffix of a delivery and its outcomes: its hour and its webhook's shard. */
 export const partitionOf = (deliveryId: string, webhookId: string): string => `${partitionOfId(deliveryId)}_${shardOf(webhookId)}`;
 

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { useMongo, watchReads } from '../helpers/servers.js';
 import { ID_PATTERNS, newDeliveryId } from '../../src/domain/ids.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
-import { partitionOf } from '../../src/store/partitions.js';
+import { fanOutPartOf, partitionOf } from '../../src/store/partitions.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
 
 let store: DeliveryStore;
@@ -196,13 +196,17 @@ describe('DeliveryStore', () => {
     await watchedStore.close();
   });
 
-  it('hands a large fan-out on in growing parts as they land, each delivery once, and the body stored once', async () => {
+  it('hands a large fan-out on in parts as they land, each delivery once, and the body stored once', async () => {
     const first = delivery('whk_fan_0', 0);
     const fan = Array.from({ length: 300 }, (_, n) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId: `whk_fan_${n}` }));
     const parts: DeliveryRecord[][] = [];
     const { existing } = await store.insertPending(fan, 't:3:1', 'digest', (part) => parts.push(part));
     expect(existing).toEqual([]);
-    expect(parts.map((p) => p.length)).toEqual([50, 100, 150]);
+    // By each webhook's part: about 5%, 10%, 20%, 40% and 25%.
+    const sizes = [0, 1, 2, 3, 4].map((n) => fan.filter((d) => fanOutPartOf(d.webhookId) === n).length);
+    expect(sizes.every((size) => size > 0)).toBe(true);
+    expect(parts.map((p) => p.length)).toEqual(sizes);
+    expect(parts.map((p) => [...new Set(p.map((d) => fanOutPartOf(d.webhookId)))])).toEqual([[0], [1], [2], [3], [4]]);
     const handed = parts.flat();
     // Each webhook once, under the id it is stored with: the first part's own, the later parts' their pack's.
     expect(handed.map((d) => d.webhookId).sort()).toEqual(fan.map((d) => d.webhookId).sort());
@@ -210,12 +214,12 @@ describe('DeliveryStore', () => {
     expect(new Set(handed.map((d) => d.id)).size).toBe(300);
     expect(handed.every((d) => ID_PATTERNS.delivery.test(d.id) && partitionOf(d.id, d.webhookId) === partitionOf(fan[0]!.id, d.webhookId))).toBe(true);
     expect(await store.bodyOf('ws_store', first.eventId)).toBe(first.payload);
-    for (const d of [parts[0]![0]!, parts[1]![7]!, parts[2]![149]!]) {
+    for (const d of [parts[0]![0]!, parts[1]![7]!, parts[4]![parts[4]!.length - 1]!]) {
       expect(await store.get('ws_store', d.webhookId, d.id)).toMatchObject({ id: d.id, webhookId: d.webhookId, status: 'pending', payload: first.payload });
       // Another webhook's id, or an id of the same pack that is not stored, is not found.
       expect(await store.get('ws_store', 'whk_fan_x', d.id)).toBeNull();
     }
-    expect(await store.get('ws_store', parts[2]![0]!.webhookId, `${parts[2]![0]!.id.slice(0, -3)}zzz`)).toBeNull();
+    expect(await store.get('ws_store', parts[4]![0]!.webhookId, `${parts[4]![0]!.id.slice(0, -3)}zzz`)).toBeNull();
 
     // The same record again (a restart before its offset was committed): nothing is handed on, all are found.
     const again: DeliveryRecord[][] = [];
@@ -233,7 +237,7 @@ describe('DeliveryStore', () => {
     const idOf = new Map(handed.map((d) => [d.webhookId, d.id]));
     expect(idOf.size).toBe(1_000);
 
-    // 50 documents for the first part, one per shard for each later part (4 parts, 4 shards).
+    // A document for each delivery of the first part, one per shard for each later part (4 parts, 4 shards).
     const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
     let singles = 0;
     let packs = 0;
@@ -241,7 +245,7 @@ describe('DeliveryStore', () => {
       if (name.startsWith('deliveries_')) singles += await db.collection(name).countDocuments({ eventId: 'evt_packed' });
       if (name.startsWith('delivery_packs_')) packs += await db.collection(name).countDocuments({ eventId: 'evt_packed' });
     }
-    expect(singles).toBe(50);
+    expect(singles).toBe(fan.filter((d) => fanOutPartOf(d.webhookId) === 0).length);
     expect(packs).toBeLessThanOrEqual(16);
     expect(packs).toBeGreaterThan(1);
 
@@ -328,9 +332,9 @@ describe('DeliveryStore', () => {
       return ids;
     };
     await store.insertPending(fan(names), 't:13:1', 'digest', () => {});
-    // The process stopped before its last part (webhooks 150 to 299): its packs are not stored.
+    // The process stopped before its last part: its packs are not stored.
     for (const c of await db.listCollections({ name: /^delivery_packs_/ }, { nameOnly: true }).toArray()) {
-      await db.collection(c.name).deleteMany({ eventId: 'evt_pack_moved', webhookIds: { $in: names.slice(150) } });
+      await db.collection(c.name).deleteMany({ eventId: 'evt_pack_moved', webhookIds: { $in: names.filter((n) => fanOutPartOf(n) === 4) } });
     }
     // Matched again with one webhook more, early in the order: every later webhook moves one place on.
     await store.insertPending(fan(['whk_mv_0055', ...names]), 't:13:1', 'digest', () => {});
@@ -343,6 +347,65 @@ describe('DeliveryStore', () => {
     const third = await store.insertPending(fan(names.filter((n) => n !== 'whk_mv_010')), 't:13:1', 'digest', () => {});
     expect(third.existing.map((d) => d.id).sort()).toEqual(names.filter((n) => n !== 'whk_mv_010').map((n) => ids.get(n)![0]!).sort());
     expect((await store.settlement('evt_pack_moved')).total).toBe(301);
+  });
+
+  it('stores each webhook once when two processes with different webhooks match one record at the same moment, on either side of the fan-out that is stored in packs', async () => {
+    // What a matcher sends for one match: the parts handed on, the new deliveries under their own
+    // ids, and what the same record stored before and left pending (as matcher.ts does).
+    const matchAs = async (s: DeliveryStore, records: DeliveryRecord[], source: string) => {
+      const handed: DeliveryRecord[] = [];
+      const { existing } = await s.insertPending(records, source, 'digest', (part) => handed.push(...part));
+      const known = new Set([...existing, ...handed].map((d) => d.webhookId));
+      return [...handed, ...records.filter((d) => !known.has(d.webhookId)), ...existing.filter((d) => d.source === source && d.status === 'pending')];
+    };
+    const cases: Array<[string, string[], string[]]> = [];
+    const names = (prefix: string, count: number) => Array.from({ length: count }, (_, n) => `whk_${prefix}_${String(n).padStart(3, '0')}`);
+    const moved = names('tw', 300);
+    // One webhook deleted early in the order and one created late while both match.
+    cases.push(['evt_two_moved', moved, [...moved.filter((n) => n !== 'whk_tw_010'), 'whk_tw_2995']]);
+    // The fan-out crosses FANOUT_PART meanwhile: one process stores packs, the other would not.
+    const crossing = names('tx', 60);
+    cases.push(['evt_two_crossing', crossing, crossing.slice(10)]);
+    type Spied = { insertPacks: (...args: unknown[]) => Promise<number[]>; readStoredPairs: (...args: unknown[]) => Promise<unknown[]> };
+    const proto = DeliveryStore.prototype as unknown as Spied;
+    for (const [name, mine, theirs] of cases) {
+      // The first process stores its first part; the other then matches the whole record before the
+      // first goes on to its later parts, or looks up what is stored and writes only once the first is done.
+      for (const waits of [false, true]) {
+        const eventId = `${name}_${waits}`;
+        const first = { ...delivery('whk_tw', 0), eventId };
+        const fan = (list: string[]) => list.map((webhookId) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId }));
+        const one = new DeliveryStore(db);
+        const other = new DeliveryStore(db);
+        let theirMatch: Promise<DeliveryRecord[]> | undefined;
+        let looked!: () => void;
+        const lookedUp = new Promise<void>((resolve) => (looked = resolve));
+        let ours: Promise<DeliveryRecord[]> | undefined;
+        vi.spyOn(one as unknown as Spied, 'insertPacks').mockImplementation(async (...args: unknown[]) => {
+          theirMatch ??= matchAs(other, fan(theirs), 't:15:1');
+          await (waits ? lookedUp : theirMatch);
+          return proto.insertPacks.apply(one, args);
+        });
+        vi.spyOn(other as unknown as Spied, 'readStoredPairs').mockImplementation(async (...args: unknown[]) => {
+          const found = await proto.readStoredPairs.apply(other, args);
+          if (waits) {
+            looked();
+            await ours;
+          }
+          return found;
+        });
+        ours = matchAs(one, fan(mine), 't:15:1');
+        const sent = [...(await ours), ...((await theirMatch) ?? [])];
+        vi.restoreAllMocks();
+        const ids = new Map<string, Set<string>>();
+        for (const d of sent) ids.set(d.webhookId, (ids.get(d.webhookId) ?? new Set()).add(d.id));
+        const every = [...new Set([...mine, ...theirs])].sort();
+        expect([...ids.keys()].sort(), eventId).toEqual(every);
+        expect([...ids].filter(([, set]) => set.size > 1), eventId).toEqual([]);
+        const stored = await one.byIds((await one.settlement(eventId)).unsettled.map((u) => u.id));
+        expect(stored.map((d) => d.webhookId).sort(), eventId).toEqual(every);
+      }
+    }
   });
 
   it('finds a webhook another process stored one by one while this one found it nowhere, instead of refusing the match', async () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { newDeliveryId, packIdOf } from '../../src/domain/ids.js';
 import { ApiKeyStore } from '../../src/store/api-key-store.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
-import { partitionOf, partitionOfId } from '../../src/store/partitions.js';
+import { fanOutPartOf, partitionOf, partitionOfId } from '../../src/store/partitions.js';
 import { NEWEST_FIRST, afterCursor, encodeCursor } from '../../src/store/paging.js';
 import { useMongo } from '../helpers/servers.js';
 
@@ -42,10 +42,11 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
     const record = { id, workspace: 'ws_ix', webhookId: 'whk_ix', eventId: 'evt_ix1', eventType: 'sms.sent', agent: null, status: 'pending' as const, attemptCount: 0, nextAttemptAt: now, lastResponseStatus: 0, lastError: '', payload: '{}', attempts: [], createdAt: now, updatedAt: now };
     await deliveries.insertPending([record], 't:0:1', 'digest');
     await deliveries.recordOutcomes([{ id: 'out_ix1', deliveryId: id, workspace: 'ws_ix', webhookId: 'whk_ix', eventId: 'evt_ix1', number: 1, status: 'failed', nextAttemptAt: null, recordedAt: now }]);
-    // A fan-out past its first part, so that packs are stored (their later part, webhooks 50 to 59).
+    // A fan-out large enough that its later parts are stored as packs, and a webhook in one of them.
     const fan = Array.from({ length: 60 }, (_, n) => ({ ...record, id: newDeliveryId(now.getTime()), webhookId: `whk_ix_${String(n).padStart(2, '0')}`, eventId: 'evt_ix2' }));
+    const inPack = fan.find((r) => fanOutPartOf(r.webhookId) > 0)!.webhookId;
     const packed: string[] = [];
-    await deliveries.insertPending(fan, 't:0:3', 'digest', (part) => packed.push(...part.filter((r) => r.webhookId === 'whk_ix_55').map((r) => r.id)));
+    await deliveries.insertPending(fan, 't:0:3', 'digest', (part) => packed.push(...part.filter((r) => r.webhookId === inPack).map((r) => r.id)));
     expect(packed).toHaveLength(1);
     const apiKeys = new ApiKeyStore(mongo.db);
     await apiKeys.init();
@@ -57,8 +58,8 @@ describe.skipIf(onFerretDb)(`every query of the delivery and API key stores is s
     const keys = mongo.db.collection<Doc>('api_keys');
     const counts = mongo.db.collection<Doc>(`delivery_counts_${partitionOfId(id)}`);
     const cursor = encodeCursor(now, id);
-    const pk = mongo.db.collection<Doc>(`delivery_packs_${partitionOf(packed[0]!, 'whk_ix_55')}`);
-    const packPage = { workspace: 'ws_ix', webhookIds: 'whk_ix_55' };
+    const pk = mongo.db.collection<Doc>(`delivery_packs_${partitionOf(packed[0]!, inPack)}`);
+    const packPage = { workspace: 'ws_ix', webhookIds: inPack };
     const shapes: Record<string, FindCursor<Doc>> = {
       'deliveries page': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix' }).sort(NEWEST_FIRST).limit(51),
       'deliveries page by cursor': d.find({ workspace: 'ws_ix', webhookId: 'whk_ix', ...(afterCursor(cursor) as object) }).sort(NEWEST_FIRST).limit(51),
