@@ -229,6 +229,24 @@ describe('DeliveryStore', () => {
     expect(second.existing.every((d) => d.source === 't:3:1' && d.status === 'pending')).toBe(true);
   });
 
+  it('stores the body alone first when no webhook of a large fan-out falls in its first part, and finds every delivery when the record is matched again', async () => {
+    const first = { ...delivery('whk_nf', 0), eventId: 'evt_no_first_part' };
+    const names = Array.from({ length: 400 }, (_, n) => `whk_nf_${String(n).padStart(3, '0')}`).filter((n) => fanOutPartOf(n) !== 0).slice(0, 60);
+    const fan = () => names.map((webhookId) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId }));
+    const parts: DeliveryRecord[][] = [];
+    expect((await store.insertPending(fan(), 't:16:1', 'digest', (part) => parts.push(part))).existing).toEqual([]);
+    expect(parts.flat().map((d) => d.webhookId).sort()).toEqual(names);
+    expect(parts.every((part) => part.length > 0)).toBe(true);
+    expect(await store.bodyOf('ws_store', first.eventId)).toBe(first.payload);
+    // Matched again, here with ten webhooks fewer (50, so this match alone would store them one by one): all found, in their packs.
+    const again: DeliveryRecord[][] = [];
+    const second = await store.insertPending(fan().slice(10), 't:16:1', 'digest', (part) => again.push(part));
+    expect(again).toEqual([]);
+    const handed = new Map(parts.flat().map((d) => [d.webhookId, d.id]));
+    expect(second.existing.map((d) => [d.webhookId, d.id]).sort()).toEqual(names.slice(10).map((n) => [n, handed.get(n)]).sort());
+    expect((await store.settlement(first.eventId)).total).toBe(60);
+  });
+
   it('stores the later parts of a large fan-out as packs that every read sees through, one document per part and shard', async () => {
     const first = { ...delivery('whk_pk_0', 0), eventId: 'evt_packed' };
     const fan = Array.from({ length: 1_000 }, (_, n) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId: `whk_pk_${String(n).padStart(4, '0')}` }));
