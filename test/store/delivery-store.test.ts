@@ -413,8 +413,12 @@ describe('DeliveryStore', () => {
           return found;
         });
         ours = matchAs(one, fan(mine), 't:15:1');
-        const sent = [...(await ours), ...((await theirMatch) ?? [])];
-        vi.restoreAllMocks();
+        let sent: DeliveryRecord[];
+        try {
+          sent = [...(await ours), ...((await theirMatch) ?? [])];
+        } finally {
+          vi.restoreAllMocks();
+        }
         const ids = new Map<string, Set<string>>();
         for (const d of sent) ids.set(d.webhookId, (ids.get(d.webhookId) ?? new Set()).add(d.id));
         const every = [...new Set([...mine, ...theirs])].sort();
@@ -446,8 +450,7 @@ describe('DeliveryStore', () => {
       }
       return found;
     });
-    const again = await racer.insertPending(fan([...names, late]), 't:14:1', 'digest', () => {});
-    reads.mockRestore();
+    const again = await racer.insertPending(fan([...names, late]), 't:14:1', 'digest', () => {}).finally(() => reads.mockRestore());
     expect(again.existing.filter((d) => d.webhookId === late).map((d) => d.id)).toEqual([other]);
     expect((await racer.settlement('evt_pack_raced')).total).toBe(101);
   });
