@@ -40,12 +40,15 @@ function nameOf(key: string, length: number): string {
   return name;
 }
 
-/** Milliseconds as 10 base62 characters, fixed width, so that ids sort by time as strings. */
-function timeText(ms: number): string {
+/** `value` as `width` base62 characters, fixed width, so that such texts sort as their values do. */
+function fixedBase62(value: number, width: number): string {
   let text = '';
-  for (let t = ms, i = 0; i < 10; i++, t = Math.floor(t / 62)) text = BASE62[t % 62] + text;
+  for (let v = value, i = 0; i < width; i++, v = Math.floor(v / 62)) text = BASE62[v % 62] + text;
   return text;
 }
+
+/** Milliseconds as 10 base62 characters, so that ids sort by time as strings. */
+const timeText = (ms: number): string => fixedBase62(ms, 10);
 
 /**
  * A time-sortable id body: 10 chars of milliseconds (base62, fixed width) then a
@@ -58,9 +61,7 @@ function sortableId(now = Date.now()): string {
     counter = 0;
     lastTimeText = timeText(now);
   }
-  let seq = '';
-  for (let c = counter, i = 0; i < 3; i++, c = Math.floor(c / 62)) seq = BASE62[c % 62] + seq;
-  return lastTimeText + seq + randomBase62(11);
+  return lastTimeText + fixedBase62(counter, 3) + randomBase62(11);
 }
 
 export const newWebhookId = (): string => `whk_${randomBase62(24)}`;
@@ -81,7 +82,7 @@ export const deliveryPackId = (createdAtMs: number, key: string): string => `dlv
 /** The delivery id of member `index` of a pack: its pack's id and the index in three base62 characters. */
 export function packMemberId(packId: string, index: number): string {
   if (!Number.isInteger(index) || index < 0 || index >= PACK_MEMBERS_MAX) throw new RangeError(`a pack holds members 0 to ${PACK_MEMBERS_MAX - 1}, not ${index}`);
-  return packId + BASE62[Math.floor(index / 3844)]! + BASE62[Math.floor(index / 62) % 62]! + BASE62[index % 62]!;
+  return packId + fixedBase62(index, 3);
 }
 
 /** The pack a delivery id would belong to (any delivery id has one; only the store knows whether it is stored). */

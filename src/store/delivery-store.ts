@@ -140,6 +140,13 @@ function memberFor(pack: PackDoc, webhookId: string): DeliveryDoc | null {
   return i < 0 ? null : memberAt(pack, i);
 }
 
+/** Documents by `_id`: one alone by the exact `_id` read that FerretDB narrows, more in one `$in` read. */
+async function byIdsIn<T extends { _id: string }>(collection: Collection<T>, ids: string[]): Promise<T[]> {
+  if (ids.length !== 1) return (await readAll(collection.find({ _id: { $in: ids } } as Filter<T>))) as T[];
+  const one = await collection.findOne({ _id: ids[0]! } as Filter<T>);
+  return one === null ? [] : [one as T];
+}
+
 /** Newest first, as NEWEST_FIRST sorts. */
 const newestFirst = (a: DeliveryDoc, b: DeliveryDoc) => b.createdAt.getTime() - a.createdAt.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
 
@@ -316,22 +323,21 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
 
   async insertPending(records: DeliveryRecord[], source: string, digest: string, onStored?: (part: DeliveryRecord[]) => void): Promise<PendingInsert> {
     if (records.length === 0) return { existing: [] };
-    const docs = records.map((record) => toDoc(record, source));
-    const items = docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest }));
     // A large fan-out in parts (partsOf), each handed on as it lands, so that its tasks go out
     // while the rest is written: the first part one document a delivery, with the body (alone when
     // no webhook falls in that part); once that was all new, each later part as packs. Otherwise
     // the rest waits below until it is known whether this record may write it, and how.
     // A pack holds PACK_MEMBERS_MAX deliveries at most: a larger fan-out is stored one by one.
     const packed = onStored !== undefined && records.length > FANOUT_PART && records.length <= PACK_MEMBERS_MAX;
+    const docs = records.map((record) => toDoc(record, source));
+    const items = docs.map((doc, i) => ({ doc, payload: records[i]!.payload, digest, packed }));
     const [first, ...rest] = partsOf(records, packed);
-    const head = first!.length > 0 ? first!.map((i) => ({ ...items[i]!, packed })) : [{ ...items[0]!, packed, bodyOnly: true }];
+    const head = first!.length > 0 ? first!.map((i) => items[i]!) : [{ ...items[0]!, bodyOnly: true }];
     const written = await this.newDeliveries.submit(...head);
     if (written.every((r) => r.kind === 'inserted')) {
       if (!packed) return { existing: [] };
       if (first!.length > 0) onStored!(first!.map((i) => records[i]!));
-      const refused: number[] = [];
-      for (const [n, part] of rest.entries()) if (part.length > 0) refused.push(...(await this.insertPacks(n + 1, part, records, source, onStored!)));
+      const refused = await this.insertLaterParts(rest, records, source, onStored!);
       return { existing: await this.storedAlready(refused, docs, items, records) };
     }
     const conflict = written.find((r) => r.kind === 'conflict');
@@ -343,18 +349,16 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // within its hour.
     let firstPacked = packed;
     if (written.some((r) => r.kind === 'body-exists')) {
-      const firsts = (await this.storedBodies.submit(docs[first![0] ?? 0]!)).filter((b): b is PayloadDoc => b !== null);
+      const [stored] = await this.storedBodies.submit(docs[first![0] ?? 0]!);
       // Bodies stored before digests were kept are taken as the same event.
-      const other = firsts.find((first) => first.digest !== undefined && first.digest !== digest);
-      if (other) return { existing: [], conflictWith: other.source ?? '' };
+      if (stored?.digest !== undefined && stored.digest !== digest) return { existing: [], conflictWith: stored.source ?? '' };
       // Another record of the event (a producer's retry, a client's resend): its deliveries are not
       // looked up, which on FerretDB reads the whole hour for every duplicate (a retrying producer
       // stalled the matcher for a minute that way). The same record again still finds them, to queue
       // what a process that died left pending.
-      const firstSource = firsts.map((first) => first.source).find((s) => s !== undefined && s !== source);
-      if (firstSource !== undefined && !firsts.some((first) => first.source === source)) return { existing: [], duplicateOf: firstSource };
+      if (stored?.source !== undefined && stored.source !== source) return { existing: [], duplicateOf: stored.source };
       // Only the matcher hands parts on (onStored), and only its records' bodies say packed.
-      firstPacked = firsts.some((first) => first.packed === true) && onStored !== undefined;
+      firstPacked = stored?.packed === true && onStored !== undefined;
     }
     // The same record again: what it stored before is looked up first, in whatever part or pack it
     // is, and what is not found is written as its first match wrote it (its body tells whether in
@@ -364,15 +368,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     const before = new Map((await this.storedPairs.submit(...asked.map((i) => docs[i]!))).map((state, j) => [asked[j]!, state]));
     const missing = (i: number) => before.has(i) && !before.get(i);
     const [single, ...later] = partsOf(records, firstPacked);
-    const refused: number[] = [];
     const again = single!.filter(missing);
     // Through the shared write, so that records read again together reach the look-up together.
     const rewritten = again.length > 0 ? await this.newDeliveries.submit(...again.map((i) => ({ ...items[i]!, bodyStored: true }))) : [];
-    refused.push(...again.filter((_, j) => rewritten[j]!.kind !== 'inserted'));
-    for (const [n, part] of later.entries()) {
-      const members = part.filter(missing);
-      if (members.length > 0) refused.push(...(await this.insertPacks(n + 1, members, records, source, onStored!)));
-    }
+    const refused = [
+      ...again.filter((_, j) => rewritten[j]!.kind !== 'inserted'),
+      ...(await this.insertLaterParts(later.map((part) => part.filter(missing)), records, source, onStored!)),
+    ];
     const found = [...before].flatMap(([i, state]) => (state ? [{ ...state, payload: records[i]!.payload }] : []));
     return { existing: [...found, ...(await this.storedAlready(refused, docs, items, records))] };
   }
@@ -398,6 +400,13 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
       existing.push(withBody(i, late[j]!));
     });
     return existing;
+  }
+
+  /** The later parts of a fan-out as packs, one part after the other, empty ones skipped; returns insertPacks' refused. */
+  private async insertLaterParts(later: number[][], records: DeliveryRecord[], source: string, onStored: (part: DeliveryRecord[]) => void): Promise<number[]> {
+    const refused: number[] = [];
+    for (const [n, part] of later.entries()) if (part.length > 0) refused.push(...(await this.insertPacks(n + 1, part, records, source, onStored)));
+    return refused;
   }
 
   /**
@@ -711,13 +720,9 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
         const chunk = ids.slice(i, i + BULK_CHUNK);
         const docs = await Promise.all(
           shardsOf(hour).map(async (partition) => {
-            const collection = this.deliveries.collection(partition);
-            const packIds = [...new Set(chunk.map(packIdOf))];
             const [singles, packs] = await Promise.all([
-              chunk.length === 1 ? [await collection.findOne({ _id: chunk[0]! })].filter((d) => d !== null) : readAll(collection.find({ _id: { $in: chunk } })),
-              packIds.length === 1
-                ? [await this.packs.collection(partition).findOne({ _id: packIds[0]! })].filter((p) => p !== null)
-                : readAll(this.packs.collection(partition).find({ _id: { $in: packIds } })),
+              byIdsIn(this.deliveries.collection(partition), chunk),
+              byIdsIn(this.packs.collection(partition), [...new Set(chunk.map(packIdOf))]),
             ]);
             const asked = new Set(chunk);
             return [...singles, ...packs.flatMap(membersOf).filter((d) => asked.has(d._id))];
