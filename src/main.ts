@@ -25,7 +25,7 @@ import { startRetention } from './store/retention.js';
 import { ReplayClaimStore } from './store/replay-claims.js';
 import { RecoveryStore } from './store/recovery-store.js';
 import { Recoveries } from './pipeline/recovery.js';
-import { EndpointLanes, inHandReserve, laneLimits, tasksInHand } from './pipeline/endpoint-lanes.js';
+import { EndpointLanes, inHandReserve, laneLimits, outcomeBatching, tasksInHand } from './pipeline/endpoint-lanes.js';
 import { EndpointHealth } from './pipeline/endpoint-health.js';
 import { OperationalNotifier } from './pipeline/operational-notifier.js';
 import { WebhookHealthStore } from './store/webhook-health-store.js';
@@ -95,7 +95,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         schedule: config.retrySchedule,
       }),
     );
-    const deliveryStore = new DeliveryStore(mongo.db, { retentionMs: config.retentionMs, logger });
+    const deliveryStore = new DeliveryStore(mongo.db, { retentionMs: config.retentionMs, logger, outcomeBatch: outcomeBatching(config.maxInFlight) });
     await slow.watch('preparing the delivery records', () => deliveryStore.ensureIndexes());
     onStop('delivery records not yet written to MongoDB', () => deliveryStore.close());
     const retention = startRetention(deliveryStore, { retentionMs: config.retentionMs, logger, onSweep: (result, at) => monitoring.retentionSwept(result, at) });

@@ -29,8 +29,18 @@ export function laneLimits(maxInFlight: number): EndpointLanesOptions {
   };
 }
 
-/** Tasks a dispatching process handles at once: its sends, plus tasks waiting their turn in a lane. */
+/** Tasks a dispatching process handles at once: its sends, tasks waiting their turn in a lane, and tasks whose outcome waits to be stored. */
 export const tasksInHand = (maxInFlight: number): number => 4 * maxInFlight;
+
+/**
+ * How finished attempts gather before one insert stores them (store/delivery-store.ts): for up to
+ * 150 ms, so a fan-out's outcomes are written after its sends rather than between them, in a few
+ * inserts. A task holds its slot until its outcome is stored, so at most half the slots wait for one.
+ */
+export const outcomeBatching = (maxInFlight: number): { maxItems: number; maxDelayMs: number } => ({
+  maxItems: Math.max(1, Math.floor(tasksInHand(maxInFlight) / 2)),
+  maxDelayMs: 150,
+});
 
 /** First attempts a process takes in hand beyond tasksInHand, a few per workspace (pipeline/in-hand.ts). */
 export const inHandReserve = (maxInFlight: number): { slots: number; perWorkspace: number } => ({

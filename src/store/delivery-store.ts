@@ -215,6 +215,14 @@ export interface DeliveryStoreOptions {
   retentionMs?: number;
   /** Where a failed write of the hourly counts is told. */
   logger?: Logger;
+  /** How finished attempts gather before they are inserted together [500 items, 25 ms]. */
+  outcomeBatch?: OutcomeBatch;
+}
+
+/** Outcomes are inserted once this many wait, or once the oldest has waited `maxDelayMs`. */
+export interface OutcomeBatch {
+  maxItems: number;
+  maxDelayMs: number;
 }
 
 /** What one retention sweep removed. */
@@ -287,9 +295,14 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // writes one command at a time, so a few large inserts go much faster than many small ones.
     // Workspaces in turn: a fan-out of thousands in parts holds another workspace's event back one write, not all its parts.
     this.newDeliveries = new Batcher((batch) => this.insertDeliveries(batch), { maxItems: 500, maxDelayMs: 0, fairBy: (d) => (isPack(d) ? d.pack.workspace : d.doc.workspace) });
-    // Outcomes gather for 25 ms: only a task's next step waits for them, and FerretDB pays about
-    // 380 µs for each insert command beside 50-70 µs a document (a fan-out's 4 shards split them).
-    this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems: 500, maxDelayMs: 25 });
+    // Outcomes gather (the service: pipeline/endpoint-lanes.ts outcomeBatching): only a task's next
+    // step waits for them, and FerretDB pays about 380 µs for each insert command beside 50-70 µs a
+    // document (a fan-out's 4 shards split them).
+    const { maxItems, maxDelayMs } = options.outcomeBatch ?? { maxItems: 500, maxDelayMs: 25 };
+    if (!Number.isSafeInteger(maxItems) || maxItems < 1 || !Number.isSafeInteger(maxDelayMs) || maxDelayMs < 0) {
+      throw new RangeError(`outcomeBatch needs whole numbers, maxItems at least 1 and maxDelayMs at least 0, got ${maxItems} and ${maxDelayMs}`);
+    }
+    this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems, maxDelayMs });
     // At most 500 pairs a read: FerretDB tests each stored document against every id of the `$in`.
     this.storedPairs = new Batcher((docs) => this.readStoredPairs(docs), { maxItems: 500, maxDelayMs: 0 });
     this.storedBodies = new Batcher((docs) => this.bodiesOf(docs, { payload: 0 }), { maxItems: 500, maxDelayMs: 0 });

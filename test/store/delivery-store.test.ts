@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { useMongo, watchReads } from '../helpers/servers.js';
 import { ID_PATTERNS, newDeliveryId } from '../../src/domain/ids.js';
 import { DeliveryStore } from '../../src/store/delivery-store.js';
+import { outcomeBatching } from '../../src/pipeline/endpoint-lanes.js';
 import { fanOutPartOf, partitionOf } from '../../src/store/partitions.js';
 import type { DeliveryOutcome, DeliveryRecord, DeliveryStatus } from '../../src/pipeline/ports.js';
 
@@ -194,6 +195,39 @@ describe('DeliveryStore', () => {
     // Their bodies too: each record finds that it stored its body itself.
     expect(reads.filter((name) => name.startsWith('event_payloads_')).length).toBeLessThanOrEqual(3);
     await watchedStore.close();
+  });
+
+  it("stores a fan-out's finished attempts in one insert per shard once they stop coming, when outcomes gather as the service has them", async () => {
+    const watched = await watchReads(db.databaseName);
+    const inserts: Array<{ at: number; collection: string; documents: number }> = [];
+    watched.db.client.on('commandStarted', (event) => {
+      if (event.commandName === 'insert' && String(event.command.insert).startsWith('delivery_outcomes_')) {
+        inserts.push({ at: performance.now(), collection: String(event.command.insert), documents: (event.command.documents as unknown[]).length });
+      }
+    });
+    const batching = outcomeBatching(500);
+    const gathering = new DeliveryStore(watched.db, { outcomeBatch: batching });
+    const first = { ...delivery('whk_gather_0', 0), eventId: 'evt_gather.1' };
+    const fan = Array.from({ length: 200 }, (_, n) => ({ ...first, id: newDeliveryId(first.createdAt.getTime()), webhookId: `whk_gather_${n}` }));
+    const sent: DeliveryRecord[] = [];
+    await gathering.insertPending(fan, 't:11:1', 'digest', (part) => sent.push(...part));
+    expect(sent).toHaveLength(200);
+    // Attempts end a few at a time over 60 ms, as a fan-out's sends answer.
+    const started = performance.now();
+    const recorded: Array<Promise<void>> = [];
+    for (let n = 0; n < 200; n += 10) {
+      for (const d of sent.slice(n, n + 10)) recorded.push(gathering.recordOutcomes([outcome(d, 1, 'succeeded', 200)]));
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    const lastEnded = performance.now();
+    await Promise.all(recorded);
+    // None written between the sends: one insert per shard, after the last attempt ended.
+    const shards = new Set(sent.map((d) => partitionOf(d.id, d.webhookId)));
+    expect(lastEnded - started).toBeLessThan(batching.maxDelayMs);
+    expect(inserts.filter((i) => i.at < lastEnded)).toEqual([]);
+    expect(inserts.map((i) => i.collection).sort()).toEqual([...shards].map((p) => `delivery_outcomes_${p}`).sort());
+    expect(inserts.reduce((sum, i) => sum + i.documents, 0)).toBe(200);
+    expect((await gathering.settlement('evt_gather.')).byStatus).toEqual({ pending: 0, succeeded: 200, retrying: 0, failed: 0 });
   });
 
   it('hands a large fan-out on in parts as they land, each delivery once, and the body stored once', async () => {
