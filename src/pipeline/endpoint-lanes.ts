@@ -1,3 +1,4 @@
+import type { BatcherOptions } from './batcher.js';
 import { loopTime } from './loop-time.js';
 
 export interface EndpointLanesOptions {
@@ -37,7 +38,7 @@ export const tasksInHand = (maxInFlight: number): number => 4 * maxInFlight;
  * 150 ms, so a fan-out's outcomes are written after its sends rather than between them, in a few
  * inserts. A task holds its slot until its outcome is stored, so at most half the slots wait for one.
  */
-export const outcomeBatching = (maxInFlight: number): { maxItems: number; maxDelayMs: number } => ({
+export const outcomeBatching = (maxInFlight: number): Pick<BatcherOptions, 'maxItems' | 'maxDelayMs'> => ({
   maxItems: Math.max(1, Math.floor(tasksInHand(maxInFlight) / 2)),
   maxDelayMs: 150,
 });

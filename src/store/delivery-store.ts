@@ -1,7 +1,7 @@
 import type { Collection, Db, Document, Filter } from 'mongodb';
 import { deliveryPackId, packIdOf, packMemberId, PACK_MEMBERS_MAX } from '../domain/ids.js';
 import { insertNew, readAll } from './mongo.js';
-import { Batcher } from '../pipeline/batcher.js';
+import { Batcher, type BatcherOptions } from '../pipeline/batcher.js';
 import { currentState, matchedDelivery, newestOutcome, rankOf, stateRank } from '../pipeline/delivery-state.js';
 import type { Logger } from '../log/logger.js';
 import { DeliveryCounts, type RankEntry } from './delivery-counts.js';
@@ -216,13 +216,7 @@ export interface DeliveryStoreOptions {
   /** Where a failed write of the hourly counts is told. */
   logger?: Logger;
   /** How finished attempts gather before they are inserted together [500 items, 25 ms]. */
-  outcomeBatch?: OutcomeBatch;
-}
-
-/** Outcomes are inserted once this many wait, or once the oldest has waited `maxDelayMs`. */
-export interface OutcomeBatch {
-  maxItems: number;
-  maxDelayMs: number;
+  outcomeBatch?: Pick<BatcherOptions, 'maxItems' | 'maxDelayMs'>;
 }
 
 /** What one retention sweep removed. */
@@ -298,11 +292,7 @@ export class DeliveryStore implements DeliveryReader, DeliveryWriter, EventBodie
     // Outcomes gather (the service: pipeline/endpoint-lanes.ts outcomeBatching): only a task's next
     // step waits for them, and FerretDB pays about 380 µs for each insert command beside 50-70 µs a
     // document (a fan-out's 4 shards split them).
-    const { maxItems, maxDelayMs } = options.outcomeBatch ?? { maxItems: 500, maxDelayMs: 25 };
-    if (!Number.isSafeInteger(maxItems) || maxItems < 1 || !Number.isSafeInteger(maxDelayMs) || maxDelayMs < 0) {
-      throw new RangeError(`outcomeBatch needs whole numbers, maxItems at least 1 and maxDelayMs at least 0, got ${maxItems} and ${maxDelayMs}`);
-    }
-    this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), { maxItems, maxDelayMs });
+    this.newOutcomes = new Batcher((batch) => this.insertOutcomes(batch), options.outcomeBatch ?? { maxItems: 500, maxDelayMs: 25 });
     // At most 500 pairs a read: FerretDB tests each stored document against every id of the `$in`.
     this.storedPairs = new Batcher((docs) => this.readStoredPairs(docs), { maxItems: 500, maxDelayMs: 0 });
     this.storedBodies = new Batcher((docs) => this.bodiesOf(docs, { payload: 0 }), { maxItems: 500, maxDelayMs: 0 });

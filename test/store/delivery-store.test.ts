@@ -228,6 +228,7 @@ describe('DeliveryStore', () => {
     expect(inserts.map((i) => i.collection).sort()).toEqual([...shards].map((p) => `delivery_outcomes_${p}`).sort());
     expect(inserts.reduce((sum, i) => sum + i.documents, 0)).toBe(200);
     expect((await gathering.settlement('evt_gather.')).byStatus).toEqual({ pending: 0, succeeded: 200, retrying: 0, failed: 0 });
+    await gathering.close();
   });
 
   it('hands a large fan-out on in parts as they land, each delivery once, and the body stored once', async () => {
